@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * `aud`: the command line. Each command lives in cli/commands/, one file each;
+ * this file only registers them. Commands return an exit code rather than
+ * calling process.exit, so that output streams are flushed before exit.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { checkCommand } from './commands/check.js';
+import { explainCommand } from './commands/explain.js';
+import { replayCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
+import { testCommand } from './commands/test.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('aud')
+  .usage('$0 <command> [options]\n\nReal-time audiences over a customer event stream.')
+  .command(checkCommand)
+  .command(explainCommand)
+  .command(replayCommand)
+  .command(runCommand)
+  .command(testCommand)
+  .demandCommand(1, 'Name a command: check, explain, replay, run or test (aud --help lists them).')
+  .strict()
+  .recommendCommands()
+  .help()
+  .wrap(Math.min(100, process.stdout.columns ?? 100))
+  .parseAsync();

@@ -1,0 +1,134 @@
+/**
+ * Rule unit tests (`aud test`): a case file (YAML or JSON) names rule files,
+ * gives events, and lists every enter/leave event that must come out, in
+ * order, with nothing else. `at` may be left out; where given it must match
+ * within the precision of the windows the audience reads (one bucket).
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import YAML from 'yaml';
+import { compileFiles, formatDiagnostics } from '../dsl/compile.js';
+import type { Plan } from '../dsl/plan.js';
+import { parseTime } from '../engine/input-record.js';
+import type { OutputEvent } from '../engine/output-event.js';
+import { replay } from '../engine/replay.js';
+
+export interface ExpectedEvent {
+  type: 'enter' | 'leave';
+  audience: string;
+  customer: string;
+  at?: string;
+}
+
+export interface RuleCase {
+  path: string;
+  name: string;
+  rules: string[];
+  events: Record<string, unknown>[];
+  until?: string;
+  expect: ExpectedEvent[];
+}
+
+export interface CaseOutcome {
+  case: RuleCase;
+  passed: boolean;
+  /** Why it failed, in lines a person can act on. */
+  failures: string[];
+  actual: OutputEvent[];
+}
+
+const CASE_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** Case files named directly or found (recursively) in directories, in name order. */
+export async function findCaseFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if ((await stat(p)).isDirectory()) {
+      const entries = (await readdir(p)).sort();
+      out.push(...await findCaseFiles(entries.map((e) => join(p, e)).filter((e) => !e.includes('/node_modules/'))));
+    } else if (CASE_EXTENSIONS.has(extname(p)) || paths.includes(p)) {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/** A case file holds one case, or a list of them under `cases:` (each with a `name`). */
+export async function loadCases(path: string, defaultRules: readonly string[]): Promise<RuleCase[]> {
+  const doc = YAML.parse(await readFile(path, 'utf8')) as Record<string, unknown> | null;
+  if (!doc || typeof doc !== 'object') throw new Error(`${path}: not a case file (expected a mapping with events and expect)`);
+  const list = Array.isArray(doc.cases) ? (doc.cases as Record<string, unknown>[]) : [doc];
+  return list.map((c, i) => {
+    const where = `${path}${list.length > 1 ? ` case ${i + 1}` : ''}`;
+    const rulesField = c.rules ?? doc.rules;
+    const rules = Array.isArray(rulesField)
+      ? (rulesField as string[]).map((r) => resolve(dirname(path), r))
+      : [...defaultRules];
+    if (rules.length === 0) throw new Error(`${where}: no rule files: give "rules: [file.aud]" in the case or rule files on the command line`);
+    if (!Array.isArray(c.events)) throw new Error(`${where}: "events" must be a list of event records`);
+    if (!Array.isArray(c.expect)) throw new Error(`${where}: "expect" must be a list of enter/leave events (an empty list [] if none)`);
+    const rc: RuleCase = {
+      path, name: typeof c.name === 'string' ? c.name : where, rules,
+      events: c.events as Record<string, unknown>[],
+      expect: c.expect as ExpectedEvent[],
+    };
+    if (c.until !== undefined) rc.until = String(c.until);
+    return rc;
+  });
+}
+
+/** Time tolerance for an audience: the widest bucket among the windows it reads, else exact. */
+function tolerance(plan: Plan, audience: string): number {
+  const a = plan.audiences.find((x) => x.name === audience);
+  if (!a) return 0;
+  let t = 0;
+  for (const i of a.slots) {
+    const s = plan.slots[i]!;
+    if (s.kind === 'aggregate' && s.bucketMs !== undefined) t = Math.max(t, s.bucketMs);
+  }
+  return t;
+}
+
+function show(e: { type: string; audience: string; customer: string; at?: string }): string {
+  return `${e.type} ${e.audience} ${e.customer}${e.at ? ' at ' + e.at : ''}`;
+}
+
+export async function runCase(c: RuleCase): Promise<CaseOutcome> {
+  const compiled = await compileFiles(c.rules);
+  if (!compiled.plan) {
+    return { case: c, passed: false, actual: [], failures: ['the rule files have errors:', formatDiagnostics(compiled)] };
+  }
+  const plan = compiled.plan;
+  const actual: OutputEvent[] = [];
+  const failures: string[] = [];
+  let until: number | undefined;
+  if (c.until !== undefined) {
+    until = parseTime(c.until);
+    if (until === undefined) return { case: c, passed: false, actual, failures: [`until "${c.until}" is not a time (ISO-8601 or epoch ms)`] };
+  }
+  await replay(plan, c.events.map((value, i) => ({ value, cause: { line: i + 1 } })), {
+    ...(until !== undefined ? { until } : {}),
+    onOutput: (events) => { actual.push(...events); },
+    onBad: (b) => failures.push(`event ${(b.record.cause as { line: number }).line} is a bad record: ${b.reason}`),
+  });
+  const n = Math.max(actual.length, c.expect.length);
+  for (let i = 0; i < n; i++) {
+    const want = c.expect[i];
+    const got = actual[i];
+    if (!want) { failures.push(`#${i + 1}: unexpected ${show(got!)}`); continue; }
+    if (!got) { failures.push(`#${i + 1}: missing ${show(want)}`); continue; }
+    if (want.type !== got.type || want.audience !== got.audience || String(want.customer) !== got.customer) {
+      failures.push(`#${i + 1}: expected ${show(want)}, got ${show(got)}`);
+      continue;
+    }
+    if (want.at !== undefined) {
+      const wantAt = parseTime(want.at);
+      const slack = tolerance(plan, want.audience);
+      if (wantAt === undefined) failures.push(`#${i + 1}: "at" ${want.at} is not a time`);
+      else if (Math.abs(Date.parse(got.at) - wantAt) > slack) {
+        failures.push(`#${i + 1}: ${show(want)}: came at ${got.at}${slack ? ` (precision for this audience: ${slack / 60_000} min)` : ''}`);
+      }
+    }
+  }
+  return { case: c, passed: failures.length === 0, failures, actual };
+}

@@ -1,0 +1,66 @@
+/**
+ * Diagnostics: the errors a rule file can have, as values.
+ *
+ * Parsing and checking never throw on user input. Every phase appends to a
+ * list of diagnostics; the CLI prints them all at once, each as
+ * `file:line:col: message` followed by the offending line and a caret.
+ */
+
+/** A position range in one file. Lines and columns are 1-based; offsets are 0-based, end exclusive. */
+export interface Span {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  offset: number;
+  endOffset: number;
+}
+
+export type DiagnosticCode =
+  | 'lex'              // a character the language does not know
+  | 'syntax'           // the parser expected something else
+  | 'unknown-event'
+  | 'unknown-field'
+  | 'unknown-name'     // an identifier that is no trait, score or field in scope
+  | 'unknown-audience'
+  | 'unknown-function'
+  | 'duplicate-name'
+  | 'type-mismatch'
+  | 'audience-cycle'
+  | 'trait-cycle'
+  | 'foreign-field'    // a `where` that refers to another event's field
+  | 'time-dependent'   // something that changes with time alone in a form the engine cannot schedule
+  | 'bad-duration'
+  | 'bad-declaration'  // source/output/event declarations that make no sense
+  | 'arity';
+
+export interface Diagnostic {
+  code: DiagnosticCode;
+  message: string;
+  span: Span;
+  /** A likely fix, printed after the message: `did you mean "purchase"?` */
+  suggestion?: string;
+}
+
+/**
+ * `file:line:col: message; suggestion` + the source line + a caret under the span.
+ * `sourceText` is the whole file the span points into.
+ */
+export function formatDiagnostic(d: Diagnostic, sourceText: string): string {
+  const lines = sourceText.split(/\r?\n/);
+  const lineText = lines[d.span.line - 1] ?? '';
+  const head = `${d.span.file}:${d.span.line}:${d.span.column}: ${d.message}` +
+    (d.suggestion ? `; ${d.suggestion}` : '');
+  const width = d.span.endLine === d.span.line
+    ? Math.max(1, d.span.endColumn - d.span.column)
+    : Math.max(1, lineText.length - d.span.column + 1);
+  const pad = lineText.slice(0, d.span.column - 1).replace(/[^\t]/g, ' ');
+  return `${head}\n  ${lineText}\n  ${pad}${'^'.repeat(width)}`;
+}
+
+/** Sort diagnostics by file, then position, so that output is stable. */
+export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return [...list].sort((a, b) =>
+    a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : a.span.offset - b.span.offset);
+}

@@ -1,0 +1,66 @@
+/**
+ * `aud explain`: the plan as text for a person — which states are kept per
+ * customer and what feeds them, what each audience reads, what fires timers.
+ */
+import { durationText } from './plan-text.js';
+import type { Plan, SlotPlan } from './plan.js';
+
+function slotState(slot: SlotPlan): string {
+  switch (slot.kind) {
+    case 'aggregate':
+      return slot.windowMs === undefined
+        ? 'all time, one value'
+        : `window ${durationText(slot.windowMs)} in ${durationText(slot.bucketMs!)} buckets (expires by timer)`;
+    case 'sequence':
+      return `sequence of ${slot.steps.length} steps within ${durationText(slot.withinMs)}: latest partial match per step + latest match time`;
+    case 'absence':
+      return `absence: time of the latest ${slot.first.event} + whether a ${slot.second.event} followed (deadline by timer)`;
+  }
+}
+
+function fedBy(slot: SlotPlan): string {
+  switch (slot.kind) {
+    case 'aggregate': return slot.event;
+    case 'sequence': return [...new Set(slot.steps.map((s) => s.event))].join(', ');
+    case 'absence': return [...new Set([slot.first.event, slot.second.event])].join(', ');
+  }
+}
+
+export function explainPlan(plan: Plan): string {
+  const out: string[] = [];
+  const src = plan.source;
+  out.push(`plan ${plan.fingerprint}`);
+  out.push(`source  ${src.topic ?? '(no topic: aud run needs one)'}  key=${src.keyField ?? '(message key)'} type=${src.typeField} time=${src.timeField} format=${src.format}`);
+  out.push(`output  ${plan.outputTopic ?? '(none declared)'}`);
+  out.push('');
+  out.push(`events (${plan.events.length})`);
+  for (const e of plan.events) {
+    const feeds = plan.feeds[e.name] ?? [];
+    out.push(`  ${e.name} { ${e.fields.map((f) => `${f.name}: ${f.type}`).join(', ')} }  feeds ${feeds.length ? feeds.map((i) => '#' + i).join(' ') : 'nothing'}`);
+  }
+  out.push('');
+  out.push(`shared states per customer (${plan.slots.length})`);
+  plan.slots.forEach((s, i) => {
+    const users = plan.audiences.filter((a) => a.slots.includes(i)).map((a) => a.name);
+    out.push(`  #${i} ${s.text}`);
+    out.push(`       ${slotState(s)}; fed by ${fedBy(s)}; read by ${users.length ? users.join(', ') : 'traits only'}`);
+  });
+  out.push('');
+  out.push(`traits and scores (${plan.traits.length}, in evaluation order)`);
+  for (const t of plan.traits) out.push(`  ${t.kind} ${t.name} = ${t.text}`);
+  out.push('');
+  out.push(`audiences (${plan.audiences.length}, in evaluation order)`);
+  for (const a of plan.audiences) {
+    out.push(`  ${a.name}${a.description ? ` "${a.description}"` : ''}`);
+    out.push(`       = ${a.text}`);
+    const deps = [
+      a.slots.length ? `states ${a.slots.map((i) => '#' + i).join(' ')}` : '',
+      a.audiences.length ? `audiences ${a.audiences.join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+    out.push(`       reads ${deps || 'nothing'}; ${a.timeDependent ? 'changes with time alone: re-evaluated by timer' : 'changes only on events'}`);
+  }
+  out.push('');
+  out.push('timers: one per customer, at the earliest instant a time-dependent audience may change');
+  out.push('        (a window bucket expiring, a then-not deadline, a days_since tick, a now() comparison flipping)');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,156 @@
+/**
+ * The plan: what the engine runs, as plain typed data.
+ *
+ * The planner (dsl/planner.ts) builds it from checked rule files; the engine
+ * runs it without knowing anything of the parser; `aud explain` prints it;
+ * tests compare it. It holds no functions and no classes, so it can be sent
+ * to worker threads as is (structured clone) and hashed to a fingerprint.
+ *
+ * Values at run time are `number | string | boolean | null`. Times and
+ * durations are numbers of milliseconds (epoch ms for times), so that the
+ * engine needs no type tags: the checker already proved the types right.
+ */
+import type { AggregateFn } from './ast.js';
+
+export type Value = number | string | boolean | null;
+
+export type FieldType = 'number' | 'string' | 'bool' | 'time';
+
+export interface Plan {
+  /** Hash of everything below: state written under one plan is read back under the same meaning. */
+  fingerprint: string;
+  source: SourcePlan;
+  /** Topic for enter/leave events; undefined when no file declares `output`. */
+  outputTopic?: string;
+  events: EventPlan[];
+  /** Shared per-customer states: one per distinct aggregate, sequence or absence. */
+  slots: SlotPlan[];
+  /** Traits and scores, in dependency order (a trait comes after the traits it uses). */
+  traits: TraitPlan[];
+  /** Audiences in dependency order (`in X` puts X first), declaration order otherwise. */
+  audiences: AudiencePlan[];
+  /** Event type → indexes into `slots` of the states that event type feeds. */
+  feeds: Record<string, number[]>;
+}
+
+export interface SourcePlan {
+  topic?: string;
+  /** Field holding the customer id; undefined: the Kafka message key. */
+  keyField?: string;
+  typeField: string;
+  /** Field holding the event time; when a record lacks it: the Kafka record timestamp. */
+  timeField: string;
+  format: 'json' | 'avro';
+}
+
+export interface EventPlan {
+  name: string;
+  fields: { name: string; type: FieldType }[];
+}
+
+export interface StepPlan {
+  event: string;
+  where?: PExpr;
+}
+
+/** `count(purchase where amount > 100) over 30 days` and friends. */
+export interface AggregateSlot {
+  kind: 'aggregate';
+  /** Stable id derived from `text`: names the slot's state in a customer record across plan changes. */
+  id: string;
+  /** Canonical text: equal texts share one slot. */
+  text: string;
+  fn: AggregateFn;
+  event: string;
+  /** Absent for count(E), first(E), last(E). */
+  field?: string;
+  where?: PExpr;
+  /** `over W` in ms; absent for all-time aggregates. */
+  windowMs?: number;
+  /** Bucket width for windowed aggregates: 1 minute up to 2 days, 1 hour beyond. */
+  bucketMs?: number;
+}
+
+/** `A then B within W` (two steps) and `sequence(A, B, ...) within W`. The value is the time of the latest match. */
+export interface SequenceSlot {
+  kind: 'sequence';
+  id: string;
+  text: string;
+  steps: StepPlan[];
+  withinMs: number;
+}
+
+/** `A then not B within W`. The value is the instant it became true, or null. */
+export interface AbsenceSlot {
+  kind: 'absence';
+  id: string;
+  text: string;
+  first: StepPlan;
+  second: StepPlan;
+  withinMs: number;
+}
+
+export type SlotPlan = AggregateSlot | SequenceSlot | AbsenceSlot;
+
+export interface TraitPlan {
+  name: string;
+  kind: 'trait' | 'score';
+  expr: PExpr;
+  text: string;
+}
+
+export interface AudiencePlan {
+  name: string;
+  description?: string;
+  expr: PExpr;
+  text: string;
+  /** Slots read directly or through traits (not through `in X`: X's changes propagate by themselves). */
+  slots: number[];
+  /** Audiences named by `in X`. */
+  audiences: string[];
+  /** Whether the value can change with time alone (windows, sequences, days_since, now()). */
+  timeDependent: boolean;
+}
+
+export type ArithOp = '+' | '-' | '*' | '/';
+export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
+export type StringTestOp = 'contains' | 'starts_with' | 'ends_with';
+export type MathFn = 'logistic' | 'exp' | 'ln' | 'abs' | 'min' | 'max' | 'coalesce';
+
+/** A plan expression. `op` says what it is; evaluation is in engine/evaluate.ts. */
+export type PExpr =
+  | { op: 'const'; value: Value }
+  /** A field of the event being filtered (only inside `where` and step filters). */
+  | { op: 'field'; name: string }
+  /** The value of a slot: an aggregate's value; for a sequence or absence, whether it matched. */
+  | { op: 'slot'; slot: number }
+  /** `(A then B within W) over W2`: a match in the last W2. */
+  | { op: 'matched-within'; slot: number; windowMs: number }
+  | { op: 'trait'; name: string }
+  | { op: 'audience'; name: string }
+  | { op: 'arith'; fn: ArithOp; left: PExpr; right: PExpr }
+  | { op: 'compare'; fn: CompareOp; left: PExpr; right: PExpr }
+  | { op: 'and'; left: PExpr; right: PExpr }
+  | { op: 'or'; left: PExpr; right: PExpr }
+  | { op: 'not'; operand: PExpr }
+  | { op: 'neg'; operand: PExpr }
+  | { op: 'in-list'; operand: PExpr; values: Value[] }
+  | { op: 'string-test'; fn: StringTestOp; left: PExpr; right: PExpr }
+  | { op: 'math'; fn: MathFn; args: PExpr[] }
+  /** days_since / hours_since / minutes_since: whole units elapsed since a time. */
+  | { op: 'since'; unitMs: number; unit: 'days' | 'hours' | 'minutes'; operand: PExpr }
+  /**
+   * `T cmp now() + offsetMs` (nowOnLeft false) or `now() + offsetMs cmp T`.
+   * The only form in which now() may appear, so the engine knows the instant it flips.
+   */
+  | { op: 'now-compare'; fn: CompareOp; time: PExpr; offsetMs: number; nowOnLeft: boolean };
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+/** Windows up to this width keep minute buckets; wider windows keep hour buckets. */
+export const FINE_WINDOW_LIMIT_MS = 2 * DAY_MS;
+
+export function bucketWidthFor(windowMs: number): number {
+  return windowMs <= FINE_WINDOW_LIMIT_MS ? MINUTE_MS : HOUR_MS;
+}

@@ -1,0 +1,150 @@
+/**
+ * From a raw input record to an engine event, or the reason it is bad.
+ *
+ * A bad record never stops the engine: the caller counts it and reports it
+ * (stderr for replay, the dead-letter topic on Kafka) with this reason.
+ * Records of event types the rules do not declare are not bad, only of no
+ * interest: they are skipped.
+ */
+import type { FieldType, Plan, Value } from '../dsl/plan.js';
+
+/** Where a record came from, carried into output events and dead letters. */
+export type Cause =
+  | { topic: string; partition: number; offset: string }
+  | { line: number };
+
+export interface InputRecord {
+  /** JSON text (bytes or string). Avro records are decoded to objects before they get here. */
+  value: Uint8Array | string | Record<string, unknown> | null;
+  /** The Kafka message key, used as the customer id when the source has no `key` field. */
+  key?: string | null;
+  /** The Kafka record timestamp (ms), used when a record has no time field. */
+  timestamp?: number;
+  cause?: Cause;
+}
+
+export interface EngineEvent {
+  customer: string;
+  type: string;
+  time: number;
+  fields: Record<string, Value>;
+  cause?: Cause;
+}
+
+export type Decoded =
+  | { kind: 'event'; event: EngineEvent }
+  | { kind: 'skipped'; type: string }
+  | { kind: 'bad'; reason: string };
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Epoch ms from a number or an ISO-8601 string; undefined if neither. */
+export function parseTime(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.floor(v) : undefined;
+  if (typeof v === 'string' && ISO_8601.test(v)) {
+    const ms = Date.parse(v);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+function describe(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+const decoder = new TextDecoder();
+
+/** Precomputed per plan: the declared fields of each event type. */
+export class RecordDecoder {
+  private readonly fields: Map<string, { name: string; type: FieldType }[]>;
+
+  constructor(private readonly plan: Plan) {
+    this.fields = new Map(plan.events.map((e) => [e.name, e.fields]));
+  }
+
+  decode(record: InputRecord): Decoded {
+    let obj: unknown = record.value;
+    if (obj === null || obj === undefined) return { kind: 'bad', reason: 'empty record (no value)' };
+    if (typeof obj === 'string' || obj instanceof Uint8Array) {
+      const text = typeof obj === 'string' ? obj : decoder.decode(obj);
+      try {
+        obj = JSON.parse(text);
+      } catch (err) {
+        return { kind: 'bad', reason: `not JSON: ${(err as Error).message}` };
+      }
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      return { kind: 'bad', reason: `not a JSON object: ${describe(obj)}` };
+    }
+    const o = obj as Record<string, unknown>;
+    const src = this.plan.source;
+
+    let customer: string;
+    if (src.keyField !== undefined) {
+      const k = o[src.keyField];
+      if (typeof k === 'string' && k !== '') customer = k;
+      else if (typeof k === 'number' && Number.isFinite(k)) customer = String(k);
+      else return { kind: 'bad', reason: k === undefined || k === null || k === ''
+        ? `no customer id: field "${src.keyField}" is missing`
+        : `customer id field "${src.keyField}" must be a string or number, got ${describe(k)}` };
+    } else if (record.key) {
+      customer = record.key;
+    } else {
+      return { kind: 'bad', reason: 'no customer id: the record has no key and the source names no key field' };
+    }
+
+    const type = o[src.typeField];
+    if (typeof type !== 'string' || type === '') {
+      return { kind: 'bad', reason: type === undefined || type === null
+        ? `no event type: field "${src.typeField}" is missing`
+        : `event type field "${src.typeField}" must be a string, got ${describe(type)}` };
+    }
+    const declared = this.fields.get(type);
+    if (!declared) return { kind: 'skipped', type };
+
+    let time: number;
+    const rawTime = o[src.timeField];
+    if (rawTime === undefined || rawTime === null) {
+      if (record.timestamp === undefined) return { kind: 'bad', reason: `no event time: field "${src.timeField}" is missing` };
+      time = record.timestamp;
+    } else {
+      const t = parseTime(rawTime);
+      if (t === undefined) return { kind: 'bad', reason: `time ${describe(rawTime)} in field "${src.timeField}" does not parse: use epoch milliseconds or ISO-8601` };
+      time = t;
+    }
+
+    const fields: Record<string, Value> = {};
+    for (const f of declared) {
+      const v = o[f.name];
+      if (v === undefined || v === null) { fields[f.name] = null; continue; }
+      switch (f.type) {
+        case 'number':
+          if (typeof v !== 'number' || !Number.isFinite(v)) return wrongType(type, f.name, 'a number', v);
+          fields[f.name] = v;
+          break;
+        case 'string':
+          if (typeof v !== 'string') return wrongType(type, f.name, 'a string', v);
+          fields[f.name] = v;
+          break;
+        case 'bool':
+          if (typeof v !== 'boolean') return wrongType(type, f.name, 'true or false', v);
+          fields[f.name] = v;
+          break;
+        case 'time': {
+          const t = parseTime(v);
+          if (t === undefined) return wrongType(type, f.name, 'a time (epoch ms or ISO-8601)', v);
+          fields[f.name] = t;
+          break;
+        }
+      }
+    }
+    const event: EngineEvent = { customer, type, time, fields };
+    if (record.cause) event.cause = record.cause;
+    return { kind: 'event', event };
+  }
+}
+
+function wrongType(event: string, field: string, expected: string, got: unknown): Decoded {
+  return { kind: 'bad', reason: `field "${field}" of ${event} must be ${expected}, got ${describe(got)}` };
+}

@@ -1,0 +1,30 @@
+/**
+ * The enter/leave event: the engine's product. One JSON record per
+ * membership change, keyed by customer id, fields in this order:
+ *
+ *     {"type":"enter","audience":"vip","customer":"c-123","at":"2026-11-22T10:00:00.000Z",
+ *      "version":1,"reason":"event","cause":{"topic":"retail.events","partition":3,"offset":"812"}}
+ *
+ * `at` is the engine's `now` when the change happened. `version` counts
+ * changes per customer and audience (1 = first enter), so a consumer drops
+ * anything at or below the version it already has. For one customer and
+ * audience, enters and leaves alternate, starting with an enter, across
+ * restarts too (the version and membership are part of the customer's state).
+ */
+import type { Cause } from './input-record.js';
+
+export type ChangeReason = 'event' | 'timer';
+
+export interface OutputEvent {
+  type: 'enter' | 'leave';
+  audience: string;
+  customer: string;
+  at: string;
+  version: number;
+  reason: ChangeReason;
+  cause?: Cause;
+}
+
+export function outputEventJson(e: OutputEvent): string {
+  return JSON.stringify(e);
+}

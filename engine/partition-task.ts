@@ -1,0 +1,379 @@
+/**
+ * PartitionTask: the rules running over one input partition.
+ *
+ * It owns the partition's store, clock and timers, and turns batches of
+ * input records into enter/leave events. The same class serves `aud replay`
+ * (memory store, event clock) and `aud run` (RocksDB store, wall clock once
+ * caught up): the caller decides when the clock moves.
+ *
+ * Life of a batch:
+ *  1. decode every record; bad ones are returned with their reason;
+ *  2. read, in one bulk call, every customer the batch touches and every
+ *     customer whose timer falls due before the batch's latest event time;
+ *  3. for each event, in order: fire the timers due up to its time, each
+ *     with `now` at its due instant (so a purchase aged out of `over 7 days`
+ *     leaves on the day it should, before the next event is applied); then
+ *     apply the event to the slots it feeds and re-evaluate only the
+ *     audiences whose slots changed (and those that use `in` an audience
+ *     that changed);
+ *  4. return the enter/leave events.
+ * Nothing is written until `commit()`, which writes every changed customer,
+ * the timer index changes and the partition meta as one atomic batch. The
+ * caller commits only after the output of the batch is acknowledged, so a
+ * crash replays a batch rather than losing its output (at-least-once).
+ *
+ * The clock never moves backwards. A late event (older than `now`) is applied
+ * at `now`: it counts in the windows that still contain its time and is
+ * ignored by the others.
+ */
+import type { AggregateSlot, Plan, PExpr, SlotPlan, StepPlan, Value } from '../dsl/plan.js';
+import { addToAggregate, aggregateNextChange, aggregateValue, contribution, expireAggregate } from './aggregate.js';
+import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
+import { evaluate, type EvalScope } from './evaluate.js';
+import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
+import type { ChangeReason, OutputEvent } from './output-event.js';
+import { absenceDue, addToAbsence, addToSequence, sequenceMatchTime, type AbsenceState, type SequenceState } from './sequence.js';
+import { customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import type { PartitionStore, StoreWrite } from './state/store.js';
+import { TimerQueue } from './timer-queue.js';
+
+export interface BadRecord {
+  record: InputRecord;
+  reason: string;
+}
+
+export interface BatchResult {
+  outputs: OutputEvent[];
+  bad: BadRecord[];
+  /** Records of event types the rules do not declare. */
+  skipped: number;
+  applied: number;
+}
+
+interface CachedCustomer {
+  state: CustomerState;
+  /** The timer as stored, so that commit can move its index entry. */
+  persistedTimer: number | null;
+  dirty: boolean;
+}
+
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+
+export class PartitionTask {
+  private now: number;
+  private nextOffsetValue: bigint | undefined;
+  private readonly timers = new TimerQueue();
+  /** Customers read or changed since the last commit. */
+  private readonly cache = new Map<string, CachedCustomer>();
+  private readonly decoder: RecordDecoder;
+  /** Slot index → indexes of the audiences that read it. */
+  private readonly audiencesBySlot: number[][];
+  private readonly traitByName: Map<string, PExpr>;
+
+  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined) {
+    this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
+    this.nextOffsetValue = meta?.nextOffset !== undefined ? BigInt(meta.nextOffset) : undefined;
+    this.decoder = new RecordDecoder(plan);
+    this.audiencesBySlot = plan.slots.map(() => []);
+    plan.audiences.forEach((a, ai) => a.slots.forEach((s) => this.audiencesBySlot[s]!.push(ai)));
+    this.traitByName = new Map(plan.traits.map((t) => [t.name, t.expr]));
+  }
+
+  /** Open a partition: read its meta and rebuild the timer index from the store. */
+  static async open(plan: Plan, store: PartitionStore): Promise<PartitionTask> {
+    const [metaBytes] = await store.getMany([META_KEY]);
+    const meta = metaBytes ? (JSON.parse(textDecoder.decode(metaBytes)) as PartitionMeta) : undefined;
+    const task = new PartitionTask(plan, store, meta);
+    for await (const [key] of store.scan(TIMER_PREFIX)) {
+      const { due, customer } = parseTimerKey(key);
+      task.timers.push(due, customer);
+    }
+    return task;
+  }
+
+  /** The partition's clock (epoch ms); -Infinity before the first event. */
+  get clock(): number { return this.now; }
+
+  /** Offset of the next input record to apply, as last committed; records below it are already in the state. */
+  get nextOffset(): bigint | undefined { return this.nextOffsetValue; }
+
+  get pendingTimers(): number { return this.timers.size; }
+
+  async process(records: readonly InputRecord[]): Promise<BatchResult> {
+    const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0 };
+    const events: (EngineEvent | undefined)[] = [];
+    let latest = this.now;
+    const touched = new Set<string>();
+    for (const record of records) {
+      const d = this.decoder.decode(record);
+      if (d.kind === 'event') {
+        events.push(d.event);
+        touched.add(d.event.customer);
+        if (d.event.time > latest) latest = d.event.time;
+      } else {
+        events.push(undefined);
+        if (d.kind === 'bad') result.bad.push({ record, reason: d.reason });
+        else result.skipped++;
+      }
+    }
+    for (const c of this.timers.customersDueBy(latest)) touched.add(c);
+    await this.load(touched);
+
+    for (const e of events) {
+      if (!e) continue;
+      this.advanceClock(e.time, result.outputs);
+      this.applyEvent(e, result.outputs);
+      result.applied++;
+    }
+    return result;
+  }
+
+  /** Move the clock to `t` (if later), firing every timer due by then, in order. */
+  async advanceTo(t: number): Promise<OutputEvent[]> {
+    const outputs: OutputEvent[] = [];
+    await this.load(this.timers.customersDueBy(t));
+    this.advanceClock(t, outputs);
+    return outputs;
+  }
+
+  /** Write every change since the last commit as one atomic batch. */
+  async commit(nextOffset?: bigint): Promise<void> {
+    const batch: StoreWrite[] = [];
+    for (const [customer, c] of this.cache) {
+      if (!c.dirty) continue;
+      batch.push({ type: 'put', key: customerKey(customer), value: encodeCustomerState(c.state) });
+      if (c.persistedTimer !== c.state.t) {
+        if (c.persistedTimer !== null) batch.push({ type: 'del', key: timerKey(c.persistedTimer, customer) });
+        if (c.state.t !== null) batch.push({ type: 'put', key: timerKey(c.state.t, customer), value: new Uint8Array(0) });
+      }
+    }
+    if (nextOffset !== undefined) this.nextOffsetValue = nextOffset;
+    const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint };
+    if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
+    batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
+    await this.store.write(batch);
+    this.cache.clear();
+  }
+
+  /** The current state of one customer (for queries and tests); reads the store if needed. */
+  async customerState(customer: string): Promise<CustomerState | undefined> {
+    await this.load([customer]);
+    const c = this.cache.get(customer);
+    return c && (c.dirty || c.persistedTimer !== null || Object.keys(c.state.m).length > 0 || Object.keys(c.state.s).length > 0) ? c.state : undefined;
+  }
+
+  private async load(customers: Iterable<string>): Promise<void> {
+    const missing = [...customers].filter((c) => !this.cache.has(c));
+    if (missing.length === 0) return;
+    const values = await this.store.getMany(missing.map(customerKey));
+    missing.forEach((customer, i) => {
+      const bytes = values[i];
+      const state = bytes ? decodeCustomerState(bytes) : emptyCustomerState();
+      this.cache.set(customer, { state, persistedTimer: state.t, dirty: false });
+    });
+  }
+
+  private cached(customer: string): CachedCustomer {
+    const c = this.cache.get(customer);
+    // load() ran for every customer a batch or a clock move can touch; a miss is a bug, not bad input.
+    if (!c) throw new Error(`internal error: customer ${customer} was not loaded before use`);
+    return c;
+  }
+
+  private advanceClock(t: number, out: OutputEvent[]): void {
+    for (;;) {
+      const next = this.timers.peek();
+      if (!next || next.due > t) break;
+      this.timers.pop();
+      const c = this.cached(next.customer);
+      if (c.state.t !== next.due) continue; // rescheduled since: a stale entry
+      if (next.due > this.now) this.now = next.due;
+      this.fireTimer(next.customer, c, out);
+    }
+    if (t > this.now) this.now = t;
+  }
+
+  private fireTimer(customer: string, c: CachedCustomer, out: OutputEvent[]): void {
+    const cs = c.state;
+    for (const slot of this.plan.slots) {
+      if (slot.kind === 'aggregate' && slot.windowMs !== undefined && cs.s[slot.id] !== undefined) {
+        const kept = expireAggregate(slot, cs.s[slot.id], this.now);
+        if (kept === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = kept;
+      }
+    }
+    const dirty = new Set<number>();
+    this.plan.audiences.forEach((a, i) => {
+      const w = cs.w[a.name];
+      if (w !== undefined && w <= this.now) dirty.add(i);
+    });
+    c.dirty = true;
+    this.evaluateCustomer(customer, c, dirty, 'timer', undefined, out);
+  }
+
+  private applyEvent(e: EngineEvent, out: OutputEvent[]): void {
+    const fed = this.plan.feeds[e.type];
+    if (!fed || fed.length === 0) return;
+    const c = this.cached(e.customer);
+    const cs = c.state;
+    cs.n++;
+    const seq = cs.n;
+    const dirty = new Set<number>();
+    const matches = (step: StepPlan): boolean =>
+      step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
+    for (const index of fed) {
+      const slot = this.plan.slots[index]!;
+      const before = cs.s[slot.id];
+      let after: unknown;
+      switch (slot.kind) {
+        case 'aggregate': {
+          if (slot.where && this.filter(slot.where, e.fields) !== true) continue;
+          const v = contribution(slot, e.fields, e.time);
+          if (v === undefined) continue;
+          after = expireAggregate(slot, addToAggregate(slot, before, v, e.time, seq, this.now), this.now);
+          break;
+        }
+        case 'sequence':
+          after = addToSequence(slot, before as SequenceState | undefined, e.time, matches);
+          break;
+        case 'absence':
+          after = addToAbsence(slot, before as AbsenceState | undefined, e.time, matches);
+          break;
+      }
+      if (after === before) continue;
+      if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
+      for (const a of this.audiencesBySlot[index]!) dirty.add(a);
+    }
+    c.dirty = true;
+    if (dirty.size > 0) this.evaluateCustomer(e.customer, c, dirty, 'event', e.cause, out);
+  }
+
+  /** A `where` or step filter over one event's fields. */
+  private filter(expr: PExpr, fields: Record<string, Value>): Value {
+    return evaluate(expr, new FilterScope(this.now, fields));
+  }
+
+  /**
+   * Re-evaluate the dirty audiences (and those using `in` one that changed),
+   * in dependency order; emit enter/leave; reschedule the customer's timer.
+   */
+  private evaluateCustomer(customer: string, c: CachedCustomer, dirty: Set<number>, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
+    const cs = c.state;
+    const scope = new CustomerScope(this.now, cs, this.plan, this.traitByName);
+    const changed = new Set<string>();
+    this.plan.audiences.forEach((a, i) => {
+      if (!dirty.has(i) && !a.audiences.some((x) => changed.has(x))) return;
+      const value = scope.evaluateTop(a.expr);
+      if (scope.wake < Infinity) cs.w[a.name] = scope.wake; else delete cs.w[a.name];
+      const inside = value === true;
+      const prev = cs.m[a.name];
+      if (inside === (prev?.[0] === 1)) return;
+      const version = (prev?.[1] ?? 0) + 1;
+      cs.m[a.name] = [inside ? 1 : 0, version];
+      changed.add(a.name);
+      const event: OutputEvent = {
+        type: inside ? 'enter' : 'leave', audience: a.name, customer,
+        at: new Date(this.now).toISOString(), version, reason,
+      };
+      if (cause) event.cause = cause;
+      out.push(event);
+    });
+    let next = Infinity;
+    for (const w of Object.values(cs.w)) if (w < next) next = w;
+    const timer = next === Infinity ? null : next;
+    if (timer !== cs.t) {
+      cs.t = timer;
+      if (timer !== null) this.timers.push(timer, customer);
+    }
+  }
+}
+
+/** Evaluation of a filter: fields of one event, nothing per customer. */
+class FilterScope implements EvalScope {
+  constructor(readonly now: number, private readonly fields: Record<string, Value>) {}
+  field(name: string): Value { return this.fields[name] ?? null; }
+  slot(): Value { return null; }
+  matchTime(): number | null { return null; }
+  trait(): Value { return null; }
+  audience(): boolean { return false; }
+  wakeAt(): void {}
+}
+
+/**
+ * Evaluation over one customer's state at one instant. Slot values and traits
+ * are computed once per pass and remembered with the instant they may next
+ * change, which is added to the wake of every audience that uses them.
+ */
+class CustomerScope implements EvalScope {
+  wake = Infinity;
+  private readonly slotMemo = new Map<number, { value: Value; wake: number }>();
+  private readonly traitMemo = new Map<string, { value: Value; wake: number }>();
+
+  constructor(readonly now: number, private readonly cs: CustomerState, private readonly plan: Plan, private readonly traits: Map<string, PExpr>) {}
+
+  evaluateTop(expr: PExpr): Value {
+    this.wake = Infinity;
+    return evaluate(expr, this);
+  }
+
+  wakeAt(t: number): void {
+    if (t > this.now && t < this.wake) this.wake = t;
+  }
+
+  field(): Value { return null; }
+
+  audience(name: string): boolean { return this.cs.m[name]?.[0] === 1; }
+
+  slot(index: number): Value {
+    let memo = this.slotMemo.get(index);
+    if (!memo) {
+      memo = slotValue(this.plan.slots[index]!, this.cs.s, this.now);
+      this.slotMemo.set(index, memo);
+    }
+    this.wakeAt(memo.wake);
+    return memo.value;
+  }
+
+  matchTime(index: number): number | null {
+    const slot = this.plan.slots[index]!;
+    const state = this.cs.s[slot.id];
+    if (slot.kind === 'sequence') return sequenceMatchTime(state as SequenceState | undefined);
+    if (slot.kind === 'absence') {
+      const due = absenceDue(slot, state as AbsenceState | undefined);
+      if (due === null) return null;
+      if (due > this.now) { this.wakeAt(due); return null; }
+      return due;
+    }
+    return null;
+  }
+
+  trait(name: string): Value {
+    let memo = this.traitMemo.get(name);
+    if (!memo) {
+      const outer = this.wake;
+      this.wake = Infinity;
+      const expr = this.traits.get(name);
+      const value = expr ? evaluate(expr, this) : null;
+      memo = { value, wake: this.wake };
+      this.traitMemo.set(name, memo);
+      this.wake = outer;
+    }
+    this.wakeAt(memo.wake);
+    return memo.value;
+  }
+}
+
+function slotValue(slot: SlotPlan, states: Record<string, unknown>, now: number): { value: Value; wake: number } {
+  const state = states[slot.id];
+  switch (slot.kind) {
+    case 'aggregate':
+      return { value: aggregateValue(slot as AggregateSlot, state, now), wake: aggregateNextChange(slot, state, now) };
+    case 'sequence':
+      return { value: sequenceMatchTime(state as SequenceState | undefined) !== null, wake: Infinity };
+    case 'absence': {
+      const due = absenceDue(slot, state as AbsenceState | undefined);
+      if (due === null) return { value: false, wake: Infinity };
+      return due > now ? { value: false, wake: due } : { value: true, wake: Infinity };
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Replay: the rules over a finite stream of records with the event clock.
+ *
+ * One partition, a memory store, no Kafka: `now` is the largest event time
+ * seen, so the output depends only on the input and the rules, never on how
+ * fast it runs. `aud replay` and `aud test` both run through here. Batching
+ * only bounds memory; it does not change the output.
+ */
+import type { Plan } from '../dsl/plan.js';
+import type { InputRecord } from './input-record.js';
+import type { OutputEvent } from './output-event.js';
+import { PartitionTask, type BadRecord } from './partition-task.js';
+import { MemoryStore } from './state/memory-store.js';
+
+export interface ReplayOptions {
+  /** After the last record, advance the clock to this instant (epoch ms) so that timers due by then fire. */
+  until?: number;
+  batchSize?: number;
+  onOutput(events: OutputEvent[]): void | Promise<void>;
+  onBad?(bad: BadRecord): void;
+  /** Called after every batch with the records read so far. */
+  onProgress?(recordsRead: number): void;
+}
+
+export interface ReplaySummary {
+  records: number;
+  applied: number;
+  skipped: number;
+  bad: number;
+  outputs: number;
+  /** The clock at the end (epoch ms), or null when no event was applied. */
+  clock: number | null;
+}
+
+export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | Iterable<InputRecord>, opts: ReplayOptions): Promise<ReplaySummary> {
+  const task = await PartitionTask.open(plan, new MemoryStore());
+  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null };
+  const batchSize = opts.batchSize ?? 1000;
+  let batch: InputRecord[] = [];
+
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const result = await task.process(batch);
+    summary.records += batch.length;
+    summary.applied += result.applied;
+    summary.skipped += result.skipped;
+    summary.bad += result.bad.length;
+    summary.outputs += result.outputs.length;
+    for (const b of result.bad) opts.onBad?.(b);
+    if (result.outputs.length > 0) await opts.onOutput(result.outputs);
+    await task.commit();
+    batch = [];
+    opts.onProgress?.(summary.records);
+  };
+
+  for await (const record of records) {
+    batch.push(record);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  if (opts.until !== undefined) {
+    const outputs = await task.advanceTo(opts.until);
+    summary.outputs += outputs.length;
+    if (outputs.length > 0) await opts.onOutput(outputs);
+    await task.commit();
+  }
+  summary.clock = Number.isFinite(task.clock) ? task.clock : null;
+  return summary;
+}

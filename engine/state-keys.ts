@@ -1,0 +1,34 @@
+/**
+ * The key layout of a partition's store. Keys sort bytewise, so the timer
+ * index is in due order and a prefix scan of `t/` yields timers earliest first.
+ *
+ *     c/<customer>                 CustomerState (engine/customer-state.ts)
+ *     t/<due, 15 digits>/<customer>  empty: the timer index
+ *     m/partition                  PartitionMeta: clock, next offset, plan fingerprint
+ */
+export const CUSTOMER_PREFIX = 'c/';
+export const TIMER_PREFIX = 't/';
+export const META_KEY = 'm/partition';
+
+export function customerKey(customer: string): string {
+  return CUSTOMER_PREFIX + customer;
+}
+
+export function timerKey(due: number, customer: string): string {
+  return `${TIMER_PREFIX}${String(Math.max(0, Math.floor(due))).padStart(15, '0')}/${customer}`;
+}
+
+export function parseTimerKey(key: string): { due: number; customer: string } {
+  const rest = key.slice(TIMER_PREFIX.length);
+  const slash = rest.indexOf('/');
+  return { due: Number(rest.slice(0, slash)), customer: rest.slice(slash + 1) };
+}
+
+export interface PartitionMeta {
+  /** The partition's clock when the state was written. */
+  now: number;
+  /** Offset of the next input record to apply (Kafka); records below it are already in the state. */
+  nextOffset?: string;
+  /** Plan fingerprint the state was written under. */
+  fingerprint: string;
+}

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AggregateSlot } from '../../dsl/plan.js';
+import { addToAggregate, aggregateNextChange, aggregateValue, expireAggregate } from '../../engine/aggregate.js';
+
+const H = 3_600_000;
+const D = 24 * H;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+function slot(fn: AggregateSlot['fn'], windowMs?: number): AggregateSlot {
+  return {
+    kind: 'aggregate', id: 'x', text: 'x', fn, event: 'purchase', field: 'amount',
+    ...(windowMs !== undefined ? { windowMs, bucketMs: windowMs <= 2 * D ? 60_000 : H } : {}),
+  };
+}
+
+function feed(s: AggregateSlot, values: [number, number | string][]): unknown {
+  let state: unknown;
+  let seq = 0;
+  for (const [t, v] of values) state = addToAggregate(s, state, v, t, ++seq, t);
+  return state;
+}
+
+test('all-time aggregates of nothing: count and sum are 0, avg/min/max/top/first/last null', () => {
+  assert.equal(aggregateValue(slot('count'), undefined, T0), 0);
+  assert.equal(aggregateValue(slot('sum'), undefined, T0), 0);
+  assert.equal(aggregateValue(slot('distinct'), undefined, T0), 0);
+  for (const fn of ['avg', 'min', 'max', 'top', 'first', 'last'] as const) {
+    assert.equal(aggregateValue(slot(fn), undefined, T0), null, fn);
+  }
+});
+
+test('all-time aggregates over a few values', () => {
+  const vs: [number, number][] = [[T0, 5], [T0 + H, 1], [T0 + 2 * H, 9], [T0 + 3 * H, 5]];
+  assert.equal(aggregateValue(slot('count'), feed(slot('count'), vs), T0), 4);
+  assert.equal(aggregateValue(slot('sum'), feed(slot('sum'), vs), T0), 20);
+  assert.equal(aggregateValue(slot('avg'), feed(slot('avg'), vs), T0), 5);
+  assert.equal(aggregateValue(slot('min'), feed(slot('min'), vs), T0), 1);
+  assert.equal(aggregateValue(slot('max'), feed(slot('max'), vs), T0), 9);
+  assert.equal(aggregateValue(slot('distinct'), feed(slot('distinct'), vs), T0), 3);
+  assert.equal(aggregateValue(slot('top'), feed(slot('top'), vs), T0), 5);
+  assert.equal(aggregateValue(slot('first'), feed(slot('first'), vs), T0), 5);
+  assert.equal(aggregateValue(slot('last'), feed(slot('last'), vs), T0), 5);
+});
+
+test('top breaks ties by the most recent value', () => {
+  const s = slot('top');
+  assert.equal(aggregateValue(s, feed(s, [[T0, 'shoes'], [T0 + H, 'socks']]), T0), 'socks');
+  assert.equal(aggregateValue(s, feed(s, [[T0, 'socks'], [T0 + H, 'shoes']]), T0), 'shoes');
+  assert.equal(aggregateValue(s, feed(s, [[T0, 'socks'], [T0 + H, 'shoes'], [T0 + 2 * H, 'socks']]), T0), 'socks');
+});
+
+test('a 7-day window drops an event when its hour bucket start is 7 days old, not before', () => {
+  const s = slot('sum', 7 * D);
+  const t1 = T0 + 10 * H + 30 * 60_000; // 10:30, bucket 10:00
+  const state = feed(s, [[t1, 60], [T0 + 2 * D, 50]]);
+  const leaves = T0 + 10 * H + 7 * D; // bucket start + 7 days
+  assert.equal(aggregateValue(s, state, leaves - 1), 110);
+  assert.equal(aggregateValue(s, state, leaves), 50);
+  assert.equal(aggregateNextChange(s, state, T0 + 2 * D), leaves);
+  assert.equal(aggregateNextChange(s, state, leaves), T0 + 9 * D);
+});
+
+test('a 1-hour window keeps minute buckets', () => {
+  const s = slot('count', H);
+  const t = T0 + 59_999; // bucket T0
+  const state = feed(s, [[t, 1]]);
+  assert.equal(aggregateValue(s, state, T0 + H - 1), 1);
+  assert.equal(aggregateValue(s, state, T0 + H), 0);
+});
+
+test('expiry removes old buckets and an empty window state disappears', () => {
+  const s = slot('count', D);
+  const state = feed(s, [[T0, 1], [T0 + H, 1]]);
+  assert.deepEqual(expireAggregate(s, state, T0 + D), [[T0 + H, 1]]);
+  assert.equal(expireAggregate(s, state, T0 + 2 * D), undefined);
+});
+
+test('a late event lands in its own bucket; one older than the window is ignored', () => {
+  const s = slot('sum', D);
+  let state = addToAggregate(s, undefined, 10, T0 + 5 * H, 1, T0 + 5 * H);
+  state = addToAggregate(s, state, 1, T0 + H, 2, T0 + 5 * H); // late but inside
+  assert.deepEqual((state as [number, number][]).map(([b]) => b), [T0 + H, T0 + 5 * H]);
+  const ignored = addToAggregate(s, state, 100, T0 - 2 * D, 3, T0 + 5 * H);
+  assert.equal(aggregateValue(s, ignored, T0 + 5 * H), 11);
+});

@@ -1,0 +1,117 @@
+/**
+ * The engine on the real broker: rules in, events produced to a topic,
+ * `aud run` as a user starts it, enter/leave events read back from the output
+ * topic and compared exactly; then a restart on the same state directory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
+import { EngineProcess } from '../support/engine-process.js';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const rules = join(repo, 'examples/thresholds/thresholds.aud');
+
+interface Out { type: string; audience: string; customer: string; at: string; version: number; reason: string; cause?: { topic: string; partition: number; offset: string } }
+
+async function thresholdsInput(): Promise<{ key: string | null; value: string }[]> {
+  const lines = (await readFile(join(repo, 'examples/thresholds/events.jsonl'), 'utf8')).trim().split('\n');
+  return lines.map((value) => {
+    let key: string | null = null;
+    try { key = (JSON.parse(value) as { customer_id?: string }).customer_id ?? null; } catch { /* a bad record: no key */ }
+    return { key, value };
+  });
+}
+
+function withoutCause(o: Out): Omit<Out, 'cause'> {
+  const { cause: _cause, ...rest } = o;
+  return rest;
+}
+
+test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart that emits no enter twice', async () => {
+  const input = uniqueTopic('thresholds-in');
+  const output = uniqueTopic('thresholds-out');
+  await createTopic(input, 1);
+  const stateDir = await mkdtemp(join(tmpdir(), 'aud-it-'));
+  const args = [rules, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
+    '--state-dir', stateDir, '--group', `g-${input}`, '--clock', 'event'];
+  try {
+    let engine = new EngineProcess(args);
+    await engine.waitForLog(/partition assigned/);
+    // The stream of examples/thresholds, then one event on 20 January that moves the clock past every window.
+    await produceJson(input, [...await thresholdsInput(),
+      { key: 'c9', value: JSON.stringify({ customer_id: 'c9', type: 'refund', ts: '2026-01-20T00:00:00Z', amount: 1 }) }]);
+
+    const expected = (await readFile(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Out);
+    const first = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000 })).map((r) => JSON.parse(String(r.value)) as Out);
+    assert.deepEqual(first.map(withoutCause), expected, 'the output topic carries exactly what replay gives');
+    for (const o of first.filter((x) => x.reason === 'event')) {
+      assert.equal(o.cause?.topic, input);
+      assert.equal(o.cause?.partition, 0);
+    }
+    const dead = await readTopic(`${input}.dlq`, { expected: 3, timeoutMs: 30_000 });
+    assert.equal(dead.length, 3, 'three bad records in the dead-letter topic');
+
+    assert.equal(await engine.stop(), 0, 'SIGTERM stops the engine cleanly');
+
+    // Restart on the same state: c1 comes back (a new enter, version 3); c2 buys again while
+    // already in store_regular and net_positive: no enter for those, only weekly_spender.
+    engine = new EngineProcess(args);
+    await engine.waitForLog(/partition assigned/);
+    await produceJson(input, [
+      { key: 'c1', value: JSON.stringify({ customer_id: 'c1', type: 'purchase', ts: '2026-01-20T01:00:00Z', amount: 200, channel: 'web' }) },
+      { key: 'c2', value: JSON.stringify({ customer_id: 'c2', type: 'purchase', ts: '2026-01-20T02:00:00Z', amount: 200, channel: 'store' }) },
+    ]);
+    const all = (await readTopic(output, { expected: expected.length + 4, timeoutMs: 60_000 })).map((r) => JSON.parse(String(r.value)) as Out);
+    assert.deepEqual(all.slice(expected.length).map(withoutCause), [
+      { type: 'enter', audience: 'weekly_spender', customer: 'c1', at: '2026-01-20T01:00:00.000Z', version: 3, reason: 'event' },
+      { type: 'enter', audience: 'net_positive', customer: 'c1', at: '2026-01-20T01:00:00.000Z', version: 3, reason: 'event' },
+      { type: 'enter', audience: 'online_spender', customer: 'c1', at: '2026-01-20T01:00:00.000Z', version: 3, reason: 'event' },
+      { type: 'enter', audience: 'weekly_spender', customer: 'c2', at: '2026-01-20T02:00:00.000Z', version: 3, reason: 'event' },
+    ]);
+    assert.deepEqual(all.slice(0, expected.length).map(withoutCause), expected, 'nothing before the restart was emitted again');
+    assert.equal(await engine.stop(), 0);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('aud run with the wall clock: a then-not deadline fires with no new event', async () => {
+  const input = uniqueTopic('abandon-in');
+  const output = uniqueTopic('abandon-out');
+  await createTopic(input, 1);
+  const stateDir = await mkdtemp(join(tmpdir(), 'aud-it-'));
+  const rulesFile = join(stateDir, 'abandon.aud');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(rulesFile, [
+    'source "x" { key customer_id }',
+    'event add_to_cart { sku: string }',
+    'event purchase { amount: number }',
+    'audience cart_abandoner { add_to_cart then not purchase within 3 seconds }',
+  ].join('\n'));
+  const engine = new EngineProcess([rulesFile, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
+    '--state-dir', join(stateDir, 'state'), '--group', `g-${input}`, '--tick-ms', '200']);
+  try {
+    await engine.waitForLog(/partition assigned/);
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    await produceJson(input, [
+      { key: 'u1', value: JSON.stringify({ customer_id: 'u1', type: 'add_to_cart', ts: iso(now), sku: 'a' }) },
+      { key: 'u2', value: JSON.stringify({ customer_id: 'u2', type: 'add_to_cart', ts: iso(now), sku: 'b' }) },
+      { key: 'u2', value: JSON.stringify({ customer_id: 'u2', type: 'purchase', ts: iso(now + 1000), amount: 5 }) },
+    ]);
+    const out = (await readTopic(output, { expected: 1, timeoutMs: 30_000 })).map((r) => JSON.parse(String(r.value)) as Out);
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.type, 'enter');
+    assert.equal(out[0]!.customer, 'u1');
+    assert.equal(out[0]!.reason, 'timer');
+    assert.equal(out[0]!.at, iso(now + 3000), 'it fires at the deadline, by the wall clock');
+    assert.ok(Date.now() >= now + 3000, 'and not before the deadline');
+  } finally {
+    await engine.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
