@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
-import { KafkaRuntime } from '../../engine/kafka-runtime.js';
 import { loadPlan } from '../rules.js';
 
 interface RunArgs {
@@ -60,6 +59,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log.error((err as Error).message); process.exitCode = 1; return;
     }
     if (args.workers !== 1) log.warn('--workers > 1 is not used yet: every partition runs on the main thread', { workers: args.workers });
+    // Loaded here, not at the top: check, replay and test never load the Kafka client.
+    const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
     const runtime = new KafkaRuntime({
       plan,
       kafka: { brokers: args.brokers, clientId: 'aud', kafkaConfig },

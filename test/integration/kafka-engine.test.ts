@@ -47,7 +47,7 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
 
     const expected = (await readFile(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Out);
     const first = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000 })).map((r) => JSON.parse(String(r.value)) as Out);
-    assert.deepEqual(first.map(withoutCause), expected, 'the output topic carries exactly what replay gives');
+    assert.deepEqual(first.map(withoutCause), expected.map(withoutCause), 'the output topic carries exactly what replay gives');
     for (const o of first.filter((x) => x.reason === 'event')) {
       assert.equal(o.cause?.topic, input);
       assert.equal(o.cause?.partition, 0);
@@ -72,7 +72,7 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
       { type: 'enter', audience: 'online_spender', customer: 'c1', at: '2026-01-20T01:00:00.000Z', version: 3, reason: 'event' },
       { type: 'enter', audience: 'weekly_spender', customer: 'c2', at: '2026-01-20T02:00:00.000Z', version: 3, reason: 'event' },
     ]);
-    assert.deepEqual(all.slice(0, expected.length).map(withoutCause), expected, 'nothing before the restart was emitted again');
+    assert.deepEqual(all.slice(0, expected.length).map(withoutCause), expected.map(withoutCause), 'nothing before the restart was emitted again');
     assert.equal(await engine.stop(), 0);
   } finally {
     await rm(stateDir, { recursive: true, force: true });

@@ -1,0 +1,93 @@
+/**
+ * The program's declarations, across all its files, with the errors they
+ * have on their own: a second source or output, an unknown format or field
+ * type, duplicate events, fields and names. Traits, scores and audiences
+ * share one namespace, so `in vip` and a trait `vip` cannot both exist.
+ */
+import type { AudienceDecl, EventDecl, RuleFile, TraitDecl } from '../ast.js';
+import type { Diagnostic } from '../diagnostics.js';
+import { didYouMean } from '../suggest.js';
+
+export interface EventInfo {
+  decl: EventDecl;
+  fields: Map<string, string>;
+}
+
+export interface Declarations {
+  events: Map<string, EventInfo>;
+  traits: Map<string, TraitDecl>;
+  audiences: Map<string, AudienceDecl>;
+}
+
+const FIELD_TYPES = ['number', 'string', 'bool', 'time'];
+
+export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) => void): Declarations {
+  const decls: Declarations = { events: new Map(), traits: new Map(), audiences: new Map() };
+
+  const sources = files.flatMap((f) => (f.source ? [f.source] : []));
+  for (const extra of sources.slice(1)) {
+    report({ code: 'bad-declaration', span: extra.span, message: `a second source declaration (the first is in ${sources[0]!.span.file}:${sources[0]!.span.line}): a program reads one source` });
+  }
+  for (const s of sources) {
+    if (s.format && s.format.name !== 'json' && s.format.name !== 'avro') {
+      const d: Diagnostic = { code: 'bad-declaration', span: s.format.span, message: `unknown format "${s.format.name}": use json or avro` };
+      const hint = didYouMean(s.format.name, ['json', 'avro']);
+      if (hint) d.suggestion = hint;
+      report(d);
+    }
+  }
+  const outputs = files.flatMap((f) => f.outputs);
+  for (const extra of outputs.slice(1)) {
+    report({ code: 'bad-declaration', span: extra.span, message: `a second output declaration (the first is in ${outputs[0]!.span.file}:${outputs[0]!.span.line}): a program writes one output topic` });
+  }
+
+  for (const f of files) {
+    for (const e of f.events) {
+      const name = e.name.name;
+      if (!name) continue;
+      const prev = decls.events.get(name);
+      if (prev) {
+        report({ code: 'duplicate-name', span: e.name.span, message: `event "${name}" is declared twice (first in ${prev.decl.span.file}:${prev.decl.span.line})` });
+        continue;
+      }
+      const fields = new Map<string, string>();
+      for (const fd of e.fields) {
+        if (fields.has(fd.name.name)) {
+          report({ code: 'duplicate-name', span: fd.name.span, message: `field "${fd.name.name}" is declared twice in event ${name}` });
+          continue;
+        }
+        if (!FIELD_TYPES.includes(fd.type.name)) {
+          const d: Diagnostic = { code: 'bad-declaration', span: fd.type.span, message: `unknown field type "${fd.type.name}": use number, string, bool or time` };
+          const hint = didYouMean(fd.type.name, FIELD_TYPES);
+          if (hint) d.suggestion = hint;
+          report(d);
+          fields.set(fd.name.name, 'error');
+          continue;
+        }
+        fields.set(fd.name.name, fd.type.name);
+      }
+      decls.events.set(name, { decl: e, fields });
+    }
+  }
+
+  const firstByName = new Map<string, { kind: string; span: { file: string; line: number } }>();
+  const claim = (name: string, kind: string, span: TraitDecl['span'], nameSpan: TraitDecl['span']): boolean => {
+    if (!name) return false;
+    const prev = firstByName.get(name);
+    if (prev) {
+      report({ code: 'duplicate-name', span: nameSpan, message: `"${name}" is already declared as a ${prev.kind} (${prev.span.file}:${prev.span.line}); traits, scores and audiences share one namespace` });
+      return false;
+    }
+    firstByName.set(name, { kind, span });
+    return true;
+  };
+  // Declaration order across files: traits first would misreport which came first, so go file by file in position order.
+  for (const f of files) {
+    const items = [
+      ...f.traits.map((t) => ({ pos: t.span.offset, run: () => { if (claim(t.name.name, t.kind, t.span, t.name.span)) decls.traits.set(t.name.name, t); } })),
+      ...f.audiences.map((a) => ({ pos: a.span.offset, run: () => { if (claim(a.name.name, 'audience', a.span, a.name.span)) decls.audiences.set(a.name.name, a); } })),
+    ].sort((x, y) => x.pos - y.pos);
+    items.forEach((i) => i.run());
+  }
+  return decls;
+}

@@ -1,0 +1,326 @@
+/**
+ * Chevrotain's CST → the AST of dsl/ast.ts.
+ *
+ * After error recovery the CST may miss any child, so every access here is
+ * guarded: a missing piece becomes a placeholder (an empty name, a null
+ * literal) that the parser has already reported. It decides one thing the
+ * grammar leaves open: a call named count/sum/avg/min/max/distinct/top/first/
+ * last with one argument that is an event or `event.field` is an aggregate;
+ * `min(a, b)` and `max(a, b)` are functions.
+ */
+import type { CstNode, CstNodeLocation, IToken } from 'chevrotain';
+import { AGGREGATE_FNS, type AggregateFn, type BinaryOp, type DurationLiteral, type Expr, type Identifier, type RuleFile, type Step } from './ast.js';
+import type { Diagnostic, Span } from './diagnostics.js';
+import { editDistance } from './suggest.js';
+
+type Children = Record<string, (CstNode | IToken)[] | undefined>;
+
+const UNIT_MS: Record<string, number> = {
+  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  m: 60_000, minute: 60_000, minutes: 60_000,
+  s: 1_000, second: 1_000, seconds: 1_000,
+};
+
+function isToken(x: CstNode | IToken | undefined): x is IToken {
+  return x !== undefined && (x as IToken).image !== undefined;
+}
+
+export class AstBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(private readonly path: string) {}
+
+  private tokenSpan(t: IToken): Span {
+    const len = Math.max(1, t.image.length);
+    return {
+      file: this.path, line: t.startLine ?? 1, column: t.startColumn ?? 1,
+      endLine: t.endLine ?? t.startLine ?? 1, endColumn: (t.endColumn ?? (t.startColumn ?? 1) + len - 1) + 1,
+      offset: t.startOffset, endOffset: (t.endOffset ?? t.startOffset + len - 1) + 1,
+    };
+  }
+
+  private nodeSpan(n: CstNode): Span {
+    const l = n.location as CstNodeLocation | undefined;
+    if (!l || Number.isNaN(l.startOffset)) return { file: this.path, line: 1, column: 1, endLine: 1, endColumn: 2, offset: 0, endOffset: 1 };
+    return {
+      file: this.path, line: l.startLine ?? 1, column: l.startColumn ?? 1,
+      endLine: l.endLine ?? l.startLine ?? 1, endColumn: (l.endColumn ?? l.startColumn ?? 1) + 1,
+      offset: l.startOffset, endOffset: (Number.isNaN(l.endOffset) ? l.startOffset : (l.endOffset ?? l.startOffset)) + 1,
+    };
+  }
+
+  private join(a: Span, b: Span): Span {
+    return { ...a, endLine: b.endLine, endColumn: b.endColumn, endOffset: b.endOffset };
+  }
+
+  private tok(c: Children, name: string, i = 0): IToken | undefined {
+    const x = c[name]?.[i];
+    return isToken(x) && !x.isInsertedInRecovery ? x : undefined;
+  }
+
+  private node(c: Children, name: string, i = 0): CstNode | undefined {
+    const x = c[name]?.[i];
+    return x !== undefined && !isToken(x) ? x : undefined;
+  }
+
+  private nodes(c: Children, name: string): CstNode[] {
+    return (c[name] ?? []).filter((x): x is CstNode => !isToken(x));
+  }
+
+  private ident(t: IToken | undefined, fallback: Span): Identifier {
+    return t ? { name: t.image, span: this.tokenSpan(t) } : { name: '', span: fallback };
+  }
+
+  private unquote(t: IToken): string {
+    try {
+      return JSON.parse(t.image) as string;
+    } catch {
+      return t.image.slice(1, -1);
+    }
+  }
+
+  duration(t: IToken): DurationLiteral {
+    const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$/.exec(t.image);
+    const ms = m ? Math.round(Number(m[1]) * (UNIT_MS[m[2]!] ?? NaN)) : NaN;
+    return { kind: 'duration', ms: Number.isFinite(ms) ? ms : 0, text: t.image, span: this.tokenSpan(t) };
+  }
+
+  /** Add the declarations of one parsed stretch of the file. */
+  appendTo(file: RuleFile, root: CstNode | undefined): void {
+    if (!root) return;
+    const c = root.children as Children;
+    for (const n of this.nodes(c, 'sourceDecl')) {
+      const src = this.source(n);
+      if (file.source) {
+        this.diagnostics.push({
+          code: 'bad-declaration', span: src.span,
+          message: `a second source declaration (the first is on line ${file.source.span.line}): a program reads one source`,
+          suggestion: 'merge the clauses into one source block',
+        });
+      } else {
+        file.source = src;
+      }
+    }
+    for (const n of this.nodes(c, 'outputDecl')) {
+      const cc = n.children as Children;
+      const t = this.tok(cc, 'StringLiteral');
+      file.outputs.push({ topic: t ? this.unquote(t) : '', span: this.nodeSpan(n) });
+    }
+    for (const n of this.nodes(c, 'eventDecl')) {
+      const cc = n.children as Children;
+      const span = this.nodeSpan(n);
+      file.events.push({
+        name: this.ident(this.tok(cc, 'Identifier'), span),
+        fields: this.nodes(cc, 'fieldDecl').map((f) => {
+          const fc = f.children as Children;
+          const fs = this.nodeSpan(f);
+          return { name: this.ident(this.tok(fc, 'name'), fs), type: this.ident(this.tok(fc, 'type'), fs), span: fs };
+        }),
+        span,
+      });
+    }
+    for (const n of this.nodes(c, 'traitDecl')) {
+      const cc = n.children as Children;
+      const span = this.nodeSpan(n);
+      file.traits.push({
+        kind: this.tok(cc, 'Score') ? 'score' : 'trait',
+        name: this.ident(this.tok(cc, 'Identifier'), span),
+        expr: this.expression(this.node(cc, 'expression'), span),
+        span,
+      });
+    }
+    for (const n of this.nodes(c, 'audienceDecl')) {
+      const cc = n.children as Children;
+      const span = this.nodeSpan(n);
+      const desc = this.tok(cc, 'StringLiteral');
+      const decl = {
+        name: this.ident(this.tok(cc, 'Identifier'), span),
+        expr: this.expression(this.node(cc, 'expression'), span),
+        span,
+      };
+      file.audiences.push(desc ? { ...decl, description: this.unquote(desc) } : decl);
+    }
+    // Declarations keep file order within each kind; sort by position for stable output.
+    const byOffset = (a: { span: Span }, b: { span: Span }) => a.span.offset - b.span.offset;
+    file.events.sort(byOffset);
+    file.traits.sort(byOffset);
+    file.audiences.sort(byOffset);
+  }
+
+  private source(n: CstNode): NonNullable<RuleFile['source']> {
+    const c = n.children as Children;
+    const span = this.nodeSpan(n);
+    const topicTok = this.tok(c, 'StringLiteral');
+    const src: NonNullable<RuleFile['source']> = {
+      topic: topicTok ? this.unquote(topicTok) : '',
+      topicSpan: topicTok ? this.tokenSpan(topicTok) : span,
+      span,
+    };
+    for (const clause of this.nodes(c, 'sourceClause')) {
+      const cc = clause.children as Children;
+      const word = this.tok(cc, 'clause');
+      const value = this.tok(cc, 'value');
+      if (!word || !value) continue;
+      const v = this.ident(value, span);
+      switch (word.image) {
+        case 'key': src.key = v; break;
+        case 'type': src.type = v; break;
+        case 'time': src.time = v; break;
+        case 'format': src.format = v; break;
+        default: {
+          const d: Diagnostic = {
+            code: 'bad-declaration', span: this.tokenSpan(word),
+            message: `unknown source clause "${word.image}": a source block takes key, type, time and format`,
+          };
+          const near = ['key', 'type', 'time', 'format'].find((k) => editDistance(k, word.image) <= 2);
+          if (near) d.suggestion = `did you mean "${near}"?`;
+          this.diagnostics.push(d);
+        }
+      }
+    }
+    return src;
+  }
+
+  expression(n: CstNode | undefined, fallback: Span): Expr {
+    if (!n) return { kind: 'null', span: fallback };
+    const c = n.children as Children;
+    switch (n.name) {
+      case 'expression': return this.chain(c, 'operands', 'operators', fallback);
+      case 'andExpr': return this.chain(c, 'operands', 'operators', fallback);
+      case 'notExpr': {
+        const inner = this.node(c, 'notExpr');
+        if (this.tok(c, 'Not') || inner) {
+          const operand = this.expression(inner, fallback);
+          return { kind: 'unary', op: 'not', operand, span: this.nodeSpan(n) };
+        }
+        return this.expression(this.node(c, 'comparison'), fallback);
+      }
+      case 'comparison': {
+        const left = this.expression(this.node(c, 'left'), fallback);
+        if (c.inList) {
+          const values = this.nodes(c, 'values').map((v) => this.expression(v, fallback));
+          return { kind: 'in-list', operand: left, values, span: this.nodeSpan(n) };
+        }
+        const op = this.tok(c, 'operator');
+        if (!op) return left;
+        const right = this.expression(this.node(c, 'right'), this.tokenSpan(op));
+        return { kind: 'binary', op: op.image as BinaryOp, left, right, span: this.join(left.span, right.span) };
+      }
+      case 'additive':
+      case 'multiplicative': return this.chain(c, 'operands', 'operators', fallback);
+      case 'unary': {
+        const inner = this.node(c, 'unary');
+        if (inner) return { kind: 'unary', op: '-', operand: this.expression(inner, fallback), span: this.nodeSpan(n) };
+        return this.expression(this.node(c, 'postfix'), fallback);
+      }
+      case 'postfix': {
+        const operand = this.expression(this.node(c, 'primary'), fallback);
+        const over = this.tok(c, 'Over');
+        const dur = this.tok(c, 'DurationLiteral');
+        if (!over) return operand;
+        const window = dur ? this.duration(dur) : { kind: 'duration' as const, ms: 0, text: '', span: this.tokenSpan(over) };
+        return { kind: 'over', operand, window, span: this.join(operand.span, window.span) };
+      }
+      case 'primary': return this.primary(n, c, fallback);
+      default: return this.expression(Object.values(c).flat().find((x): x is CstNode => !isToken(x)), fallback);
+    }
+  }
+
+  /** Left-associative chains: `a or b or c`, `a + b - c`. */
+  private chain(c: Children, operandsKey: string, operatorsKey: string, fallback: Span): Expr {
+    const operands = this.nodes(c, operandsKey);
+    const operators = (c[operatorsKey] ?? []).filter(isToken);
+    let left = this.expression(operands[0], fallback);
+    for (let i = 0; i < operators.length; i++) {
+      const op = operators[i]!;
+      const right = this.expression(operands[i + 1], this.tokenSpan(op));
+      left = { kind: 'binary', op: op.image as BinaryOp, left, right, span: this.join(left.span, right.span) };
+    }
+    return left;
+  }
+
+  private primary(n: CstNode, c: Children, fallback: Span): Expr {
+    const span = this.nodeSpan(n);
+    let t: IToken | undefined;
+    if ((t = this.tok(c, 'NumberLiteral'))) return { kind: 'number', value: Number(t.image), span };
+    if ((t = this.tok(c, 'StringLiteral'))) return { kind: 'string', value: this.unquote(t), span };
+    if (this.tok(c, 'True')) return { kind: 'bool', value: true, span };
+    if (this.tok(c, 'False')) return { kind: 'bool', value: false, span };
+    if (this.tok(c, 'Null')) return { kind: 'null', span };
+    if ((t = this.tok(c, 'DurationLiteral'))) return this.duration(t);
+    if ((t = this.tok(c, 'TimeLiteral'))) {
+      const text = t.image.slice(1);
+      const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
+      if (Number.isNaN(ms)) {
+        this.diagnostics.push({ code: 'syntax', span, message: `"${t.image}" is not a time`, suggestion: 'write an ISO-8601 instant such as @2026-01-31T00:00:00Z' });
+      }
+      return { kind: 'time', ms: Number.isNaN(ms) ? 0 : ms, text: t.image, span };
+    }
+    let sub: CstNode | undefined;
+    if ((sub = this.node(c, 'parenthesized'))) return this.expression(this.node(sub.children as Children, 'expression'), span);
+    if ((sub = this.node(c, 'inAudience'))) {
+      return { kind: 'in-audience', audience: this.ident(this.tok(sub.children as Children, 'Identifier'), span), span };
+    }
+    if ((sub = this.node(c, 'sequenceExpr'))) {
+      const sc = sub.children as Children;
+      const steps = this.nodes(sc, 'steps').map((s) => this.step(s));
+      const dur = this.tok(sc, 'DurationLiteral');
+      return { kind: 'sequence', steps, within: dur ? this.duration(dur) : { kind: 'duration', ms: 0, text: '', span }, span };
+    }
+    if ((sub = this.node(c, 'thenExpr'))) {
+      const tc = sub.children as Children;
+      const steps = this.nodes(tc, 'steps').map((s) => this.step(s));
+      const dur = this.tok(tc, 'DurationLiteral');
+      const missing: Step = { event: { name: '', span }, span };
+      return {
+        kind: 'then', first: steps[0] ?? missing, negated: this.tok(tc, 'Not') !== undefined, second: steps[1] ?? missing,
+        within: dur ? this.duration(dur) : { kind: 'duration', ms: 0, text: '', span }, span,
+      };
+    }
+    if ((sub = this.node(c, 'callExpr'))) return this.call(sub, span);
+    if ((sub = this.node(c, 'fieldRef'))) {
+      const fc = sub.children as Children;
+      return { kind: 'field', event: this.ident(this.tok(fc, 'event'), span), field: this.ident(this.tok(fc, 'field'), span), span };
+    }
+    if ((t = this.tok(c, 'Identifier'))) return { kind: 'name', name: this.ident(t, span), span };
+    return { kind: 'null', span: fallback };
+  }
+
+  private step(n: CstNode): Step {
+    const c = n.children as Children;
+    const span = this.nodeSpan(n);
+    const event = this.ident(this.tok(c, 'Identifier'), span);
+    const where = this.node(c, 'expression');
+    return where ? { event, where: this.expression(where, span), span } : { event, span };
+  }
+
+  private call(n: CstNode, span: Span): Expr {
+    const c = n.children as Children;
+    const fn = this.ident(this.tok(c, 'Identifier'), span);
+    const args = this.node(c, 'args');
+    const ac = (args?.children ?? {}) as Children;
+    const aggArg = this.node(ac, 'aggregateArg');
+    const isAggregateName = (AGGREGATE_FNS as readonly string[]).includes(fn.name);
+    if (aggArg) {
+      const gc = aggArg.children as Children;
+      const event = this.ident(this.tok(gc, 'event'), span);
+      const fieldTok = this.tok(gc, 'field');
+      const where = this.expression(this.node(gc, 'expression'), span);
+      if (!isAggregateName) {
+        this.diagnostics.push({ code: 'syntax', span: fn.span, message: `"where" filters the events of an aggregate, and ${fn.name}() is not one`, suggestion: 'aggregates are count, sum, avg, min, max, distinct, top, first and last' });
+        return { kind: 'call', fn, args: [], span };
+      }
+      const agg: Expr = { kind: 'aggregate', fn: fn.name as AggregateFn, fnSpan: fn.span, event, where, span };
+      if (fieldTok) agg.field = this.ident(fieldTok, span);
+      return agg;
+    }
+    const values = this.nodes(ac, 'values').map((v) => this.expression(v, span));
+    if (isAggregateName && values.length === 1) {
+      const only = values[0]!;
+      if (only.kind === 'name') return { kind: 'aggregate', fn: fn.name as AggregateFn, fnSpan: fn.span, event: only.name, span };
+      if (only.kind === 'field') return { kind: 'aggregate', fn: fn.name as AggregateFn, fnSpan: fn.span, event: only.event, field: only.field, span };
+    }
+    return { kind: 'call', fn, args: values, span };
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The .aud grammar as a Chevrotain CstParser. It builds a concrete syntax
+ * tree; dsl/cst-to-ast.ts turns that into the AST. Error recovery is on, so a
+ * file with three broken audiences yields three errors and a partial tree.
+ *
+ *   file        := (source | output | event | trait | audience)*
+ *   source      := "source" STRING "{" (NAME NAME)* "}"
+ *   output      := "output" STRING
+ *   event       := "event" NAME "{" (NAME ":" NAME ","?)* "}"
+ *   trait       := ("trait" | "score") NAME "=" expr
+ *   audience    := "audience" NAME STRING? "{" expr "}"
+ *   expr        := and ("or" and)*
+ *   and         := not ("and" not)*
+ *   not         := "not" not | comparison
+ *   comparison  := additive ((== != < <= > >= contains starts_with ends_with) additive
+ *                            | "in" "(" expr ("," expr)* ")")?
+ *   additive    := multiplicative (("+" | "-") multiplicative)*
+ *   multiplicative := unary (("*" | "/") unary)*
+ *   unary       := "-" unary | postfix
+ *   postfix     := primary ("over" DURATION)?
+ *   primary     := literal | "(" expr ")" | "in" NAME
+ *                | "sequence" "(" step ("," step)* ")" "within" DURATION
+ *                | step "then" "not"? step "within" DURATION
+ *                | NAME "(" args? ")" | NAME "." NAME | NAME
+ *   step        := NAME ("where" expr)?
+ *   args        := aggregateArg | expr ("," expr)*
+ *   aggregateArg:= NAME ("." NAME)? "where" expr
+ */
+import { CstParser, EOF, type IToken, type TokenType } from 'chevrotain';
+import * as T from './lexer.js';
+
+const COMPARE_TOKENS: TokenType[] = [T.EqEq, T.NotEq, T.LtEq, T.GtEq, T.Lt, T.Gt, T.Contains, T.StartsWith, T.EndsWith];
+
+export class AudParser extends CstParser {
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 4 });
+    this.performSelfAnalysis();
+  }
+
+  file = this.RULE('file', () => {
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.sourceDecl) },
+        { ALT: () => this.SUBRULE(this.outputDecl) },
+        { ALT: () => this.SUBRULE(this.eventDecl) },
+        { ALT: () => this.SUBRULE(this.traitDecl) },
+        { ALT: () => this.SUBRULE(this.audienceDecl) },
+      ]);
+    });
+  });
+
+  sourceDecl = this.RULE('sourceDecl', () => {
+    this.CONSUME(T.Source);
+    this.CONSUME(T.StringLiteral);
+    this.CONSUME(T.LCurly);
+    this.MANY(() => this.SUBRULE(this.sourceClause));
+    this.CONSUME(T.RCurly);
+  });
+
+  sourceClause = this.RULE('sourceClause', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'clause' });
+    this.CONSUME2(T.Identifier, { LABEL: 'value' });
+  });
+
+  outputDecl = this.RULE('outputDecl', () => {
+    this.CONSUME(T.Output);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  eventDecl = this.RULE('eventDecl', () => {
+    this.CONSUME(T.Event);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LCurly);
+    this.MANY(() => {
+      this.SUBRULE(this.fieldDecl);
+      this.OPTION(() => this.CONSUME(T.Comma));
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  fieldDecl = this.RULE('fieldDecl', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'name' });
+    this.CONSUME(T.Colon);
+    this.CONSUME2(T.Identifier, { LABEL: 'type' });
+  });
+
+  traitDecl = this.RULE('traitDecl', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Trait) },
+      { ALT: () => this.CONSUME(T.Score) },
+    ]);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  audienceDecl = this.RULE('audienceDecl', () => {
+    this.CONSUME(T.Audience);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.CONSUME(T.StringLiteral));
+    this.CONSUME(T.LCurly);
+    this.SUBRULE(this.expression);
+    this.CONSUME(T.RCurly);
+  });
+
+  expression = this.RULE('expression', () => {
+    this.SUBRULE(this.andExpr, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.CONSUME(T.Or, { LABEL: 'operators' });
+      this.SUBRULE2(this.andExpr, { LABEL: 'operands' });
+    });
+  });
+
+  andExpr = this.RULE('andExpr', () => {
+    this.SUBRULE(this.notExpr, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.CONSUME(T.And, { LABEL: 'operators' });
+      this.SUBRULE2(this.notExpr, { LABEL: 'operands' });
+    });
+  });
+
+  notExpr = this.RULE('notExpr', () => {
+    this.OR([
+      { ALT: () => { this.CONSUME(T.Not); this.SUBRULE(this.notExpr); } },
+      { ALT: () => this.SUBRULE(this.comparison) },
+    ]);
+  });
+
+  comparison = this.RULE('comparison', () => {
+    this.SUBRULE(this.additive, { LABEL: 'left' });
+    this.OPTION(() => {
+      this.OR([
+        {
+          ALT: () => {
+            this.OR2(COMPARE_TOKENS.map((tok) => ({ ALT: () => this.CONSUME(tok, { LABEL: 'operator' }) })));
+            this.SUBRULE2(this.additive, { LABEL: 'right' });
+          },
+        },
+        {
+          ALT: () => {
+            this.CONSUME(T.In, { LABEL: 'inList' });
+            this.CONSUME(T.LParen);
+            this.SUBRULE(this.expression, { LABEL: 'values' });
+            this.MANY(() => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE2(this.expression, { LABEL: 'values' });
+            });
+            this.CONSUME(T.RParen);
+          },
+        },
+      ]);
+    });
+  });
+
+  additive = this.RULE('additive', () => {
+    this.SUBRULE(this.multiplicative, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.Plus, { LABEL: 'operators' }) },
+        { ALT: () => this.CONSUME(T.Minus, { LABEL: 'operators' }) },
+      ]);
+      this.SUBRULE2(this.multiplicative, { LABEL: 'operands' });
+    });
+  });
+
+  multiplicative = this.RULE('multiplicative', () => {
+    this.SUBRULE(this.unary, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.Star, { LABEL: 'operators' }) },
+        { ALT: () => this.CONSUME(T.Slash, { LABEL: 'operators' }) },
+      ]);
+      this.SUBRULE2(this.unary, { LABEL: 'operands' });
+    });
+  });
+
+  unary = this.RULE('unary', () => {
+    this.OR([
+      { ALT: () => { this.CONSUME(T.Minus); this.SUBRULE(this.unary); } },
+      { ALT: () => this.SUBRULE(this.postfix) },
+    ]);
+  });
+
+  postfix = this.RULE('postfix', () => {
+    this.SUBRULE(this.primary);
+    this.OPTION(() => {
+      this.CONSUME(T.Over);
+      this.CONSUME(T.DurationLiteral);
+    });
+  });
+
+  primary = this.RULE('primary', () => {
+    this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.CONSUME(T.Null) },
+      { ALT: () => this.CONSUME(T.DurationLiteral) },
+      { ALT: () => this.CONSUME(T.TimeLiteral) },
+      { ALT: () => this.SUBRULE(this.parenthesized) },
+      { ALT: () => this.SUBRULE(this.inAudience) },
+      { ALT: () => this.SUBRULE(this.sequenceExpr) },
+      // `A then ...` or `A where P then ...`: a `where` after a bare name can
+      // only start a step here (aggregate arguments take their `where` in `args`).
+      {
+        GATE: () => this.LA(2).tokenType === T.Then || this.LA(2).tokenType === T.Where,
+        ALT: () => this.SUBRULE(this.thenExpr),
+      },
+      { ALT: () => this.SUBRULE(this.callExpr) },
+      { ALT: () => this.SUBRULE(this.fieldRef) },
+      { ALT: () => this.CONSUME(T.Identifier) },
+    ] });
+  });
+
+  parenthesized = this.RULE('parenthesized', () => {
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.expression);
+    this.CONSUME(T.RParen);
+  });
+
+  inAudience = this.RULE('inAudience', () => {
+    this.CONSUME(T.In);
+    this.CONSUME(T.Identifier);
+  });
+
+  sequenceExpr = this.RULE('sequenceExpr', () => {
+    this.CONSUME(T.Sequence);
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.step, { LABEL: 'steps' });
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.SUBRULE2(this.step, { LABEL: 'steps' });
+    });
+    this.CONSUME(T.RParen);
+    this.CONSUME(T.Within);
+    this.CONSUME(T.DurationLiteral);
+  });
+
+  thenExpr = this.RULE('thenExpr', () => {
+    this.SUBRULE(this.step, { LABEL: 'steps' });
+    this.CONSUME(T.Then);
+    this.OPTION(() => this.CONSUME(T.Not));
+    this.SUBRULE2(this.step, { LABEL: 'steps' });
+    this.CONSUME(T.Within);
+    this.CONSUME(T.DurationLiteral);
+  });
+
+  step = this.RULE('step', () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.Where);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  callExpr = this.RULE('callExpr', () => {
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LParen);
+    this.OPTION(() => this.SUBRULE(this.args));
+    this.CONSUME(T.RParen);
+  });
+
+  args = this.RULE('args', () => {
+    this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
+      {
+        // `purchase where ...` or `purchase.amount where ...`: an aggregate's argument.
+        GATE: () => this.LA(1).tokenType === T.Identifier &&
+          (this.LA(2).tokenType === T.Where || (this.LA(2).tokenType === T.Dot && this.LA(4).tokenType === T.Where)),
+        ALT: () => this.SUBRULE(this.aggregateArg),
+      },
+      {
+        ALT: () => {
+          this.SUBRULE(this.expression, { LABEL: 'values' });
+          this.MANY(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.expression, { LABEL: 'values' });
+          });
+        },
+      },
+    ] });
+  });
+
+  aggregateArg = this.RULE('aggregateArg', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'event' });
+    this.OPTION(() => {
+      this.CONSUME(T.Dot);
+      this.CONSUME2(T.Identifier, { LABEL: 'field' });
+    });
+    this.CONSUME(T.Where);
+    this.SUBRULE(this.expression);
+  });
+
+  fieldRef = this.RULE('fieldRef', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'event' });
+    this.CONSUME(T.Dot);
+    this.CONSUME2(T.Identifier, { LABEL: 'field' });
+  });
+}
+
+/** One parser instance, reused: building it is the expensive part. */
+export const audParser = new AudParser();
+
+export function isEof(token: IToken): boolean {
+  return token.tokenType === EOF;
+}
