@@ -1,0 +1,124 @@
+/**
+ * Consuming a topic as a member of a consumer group.
+ *
+ * - The engine is told of assignment changes before they take effect
+ *   (`onAssign` opens state; `onRevoke` flushes and closes it), through the
+ *   client's rebalance callback, which it awaits.
+ * - Records arrive per partition, in offset order, in batches of up to 1000;
+ *   batches of one partition never overlap; partitions run concurrently.
+ * - Nothing is committed automatically: the engine commits after its output
+ *   is acknowledged and its state written. A batch whose handler throws is
+ *   delivered again (the consumer seeks back to it), so a broker outage
+ *   during produce retries rather than loses.
+ * - read_committed: records of aborted transactions are never seen.
+ */
+import { createConsumer, type Consumer } from './client.js';
+import { KafkaConnectorError } from './errors.js';
+import type { KafkaOptions } from './options.js';
+
+export interface SourceRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+}
+
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: SourceRecord[];
+  /** Offset after the last record in the partition when the batch was fetched. */
+  highWatermark: bigint;
+}
+
+export interface TopicPartition { topic: string; partition: number }
+
+export interface SourceHandler {
+  onAssign(partitions: TopicPartition[]): Promise<void>;
+  onRevoke(partitions: TopicPartition[]): Promise<void>;
+  onBatch(batch: PartitionBatch): Promise<void>;
+}
+
+const ERR_ASSIGN = -175;
+const ERR_REVOKE = -174;
+
+export class KafkaSource {
+  private consumer: Consumer | undefined;
+  private handler: SourceHandler | undefined;
+  private readonly groupId: string;
+  private readonly topics: string[];
+
+  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number }) {
+    this.groupId = opts.groupId;
+    this.topics = opts.topics;
+  }
+
+  async start(handler: SourceHandler): Promise<void> {
+    this.handler = handler;
+    const rebalance = async (err: { code: number }, assignment: TopicPartition[]): Promise<void> => {
+      const parts = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+      try {
+        if (err.code === ERR_ASSIGN) await handler.onAssign(parts);
+        else if (err.code === ERR_REVOKE) await handler.onRevoke(parts);
+      } catch (e) {
+        process.stderr.write(`aud: handling a rebalance of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
+        throw e;
+      }
+    };
+    this.consumer = createConsumer(this.opts, {
+      'group.id': this.groupId,
+      'enable.auto.commit': false,
+      'auto.offset.reset': 'earliest',
+      'isolation.level': 'read_committed',
+      'partition.assignment.strategy': 'cooperative-sticky',
+      'js.consumer.max.batch.size': 1000,
+      'fetch.wait.max.ms': 50,
+      rebalance_cb: rebalance,
+      ...(this.opts.kafkaConfig ?? {}),
+    });
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topics: this.topics });
+    } catch (err) {
+      throw new KafkaConnectorError('consume', `cannot consume ${this.topics.join(', ')} from ${this.opts.brokers}: ${(err as Error).message}`, { cause: err, retriable: true });
+    }
+    await this.consumer.run({
+      partitionsConsumedConcurrently: this.opts.concurrency ?? 4,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        if (batch.messages.length === 0) return;
+        const records: SourceRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: BigInt(m.offset),
+          key: m.key,
+          value: m.value,
+          timestamp: Number(m.timestamp),
+        }));
+        await handler.onBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark) });
+        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+      },
+    });
+  }
+
+  async commit(offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
+    if (!this.consumer || offsets.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset.toString() })));
+    } catch (err) {
+      // A commit lost to a rebalance is harmless: the engine's state keeps its own offsets.
+      throw new KafkaConnectorError('commit', `committing offsets of group ${this.groupId} failed: ${(err as Error).message}`, { cause: err, retriable: true });
+    }
+  }
+
+  /** Finish the batch in flight, leave the group (revoking every partition), close. */
+  async stop(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = undefined;
+    if (!c) return;
+    await c.disconnect();
+  }
+
+}

@@ -1,0 +1,83 @@
+/**
+ * PartitionStore on RocksDB, through @nxtedition/rocksdb (the maintained fork
+ * of Level/rocksdb; see docs/design.md for why and the figures). The only
+ * file of aud that imports a RocksDB binding.
+ *
+ * One database per input partition. Reads are bulk (`getMany`), writes are
+ * one atomic write batch per commit, scans are bounded iterators.
+ */
+import { mkdir } from 'node:fs/promises';
+import { RocksLevel } from '@nxtedition/rocksdb';
+import { StateStoreError } from './errors.js';
+import type { PartitionStore, StoreWrite } from './store.js';
+
+interface Level {
+  open(options?: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+  getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
+  batch(ops: { type: 'put' | 'del'; key: string; value?: Uint8Array }[]): Promise<void>;
+  iterator(options: { gte?: string; lt?: string }): AsyncIterable<[string, Uint8Array]>;
+}
+
+/** The first key after every key that starts with `prefix` (bytewise). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+export class RocksStore implements PartitionStore {
+  private constructor(private readonly db: Level, private readonly dir: string) {}
+
+  static async open(dir: string): Promise<RocksStore> {
+    await mkdir(dir, { recursive: true });
+    const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as Level;
+    try {
+      await db.open({ createIfMissing: true, infoLogLevel: 'warn' });
+    } catch (err) {
+      const text = `${(err as Error).message} ${String(((err as Error).cause as Error | undefined)?.message ?? '')}`;
+      if (/lock/i.test(text)) {
+        throw new StateStoreError('locked', `state store ${dir} is locked: another aud process (or a stale one) holds it. ` +
+          'Stop the other process, or give this one its own --state-dir.', { cause: err, fatal: true });
+      }
+      throw new StateStoreError('open', `cannot open state store ${dir}: ${text.trim()}. If it is corrupt, move it away: ` +
+        'the partition then starts from empty state.', { cause: err, fatal: true });
+    }
+    return new RocksStore(db, dir);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    if (keys.length === 0) return [];
+    try {
+      return await this.db.getMany([...keys]);
+    } catch (err) {
+      throw new StateStoreError('read', `reading ${keys.length} keys from ${this.dir} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+    }
+  }
+
+  async write(batch: readonly StoreWrite[]): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      await this.db.batch(batch.map((w) => (w.type === 'put' ? { type: 'put', key: w.key, value: w.value } : { type: 'del', key: w.key })));
+    } catch (err) {
+      throw new StateStoreError('write', `writing ${batch.length} changes to ${this.dir} failed: ${(err as Error).message}`, { cause: err, fatal: false });
+    }
+  }
+
+  async *scan(prefix: string): AsyncIterable<[string, Uint8Array]> {
+    const range = prefix === '' ? {} : { gte: prefix, lt: prefixEnd(prefix) };
+    for await (const entry of this.db.iterator(range)) yield entry;
+  }
+
+  async approximateSize(): Promise<number> {
+    let bytes = 0;
+    for await (const [k, v] of this.scan('')) bytes += k.length + v.length;
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+export function openRocksStore(dir: string): Promise<PartitionStore> {
+  return RocksStore.open(dir);
+}

@@ -1,0 +1,59 @@
+/**
+ * Helpers for tests on the real broker (started by scripts/test.sh), built on
+ * aud's own connectors so that tests exercise the code users run.
+ */
+import { randomBytes } from 'node:crypto';
+import { ensureTopics } from '../../connectors/kafka/admin.js';
+import { KafkaSink } from '../../connectors/kafka/sink.js';
+import { KafkaSource, type SourceRecord } from '../../connectors/kafka/source.js';
+
+export function testBrokers(): string {
+  return process.env.AUD_TEST_BROKERS ?? '127.0.0.1:9092';
+}
+
+/** A topic name no other test or run uses. */
+export function uniqueTopic(prefix: string): string {
+  return `test.${prefix}.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
+}
+
+export async function createTopic(name: string, partitions: number): Promise<void> {
+  await ensureTopics({ brokers: testBrokers() }, [{ topic: name, partitions }]);
+}
+
+export async function produceJson(topic: string, records: { key: string | null; value: string }[]): Promise<void> {
+  const sink = new KafkaSink({ brokers: testBrokers(), clientId: 'aud-test' });
+  await sink.connect();
+  try {
+    await sink.send(records.map((r) => ({ topic, key: r.key, value: r.value })));
+  } finally {
+    await sink.disconnect();
+  }
+}
+
+export interface ReadRecord { key: string | null; value: string | null; partition: number; offset: bigint }
+
+/**
+ * Reads a topic from the beginning with a fresh group until `expected`
+ * records arrived or `timeoutMs` passed, then waits `settleMs` more for
+ * records that should not be there. Returns them in partition, offset order.
+ */
+export async function readTopic(topic: string, opts: { expected: number; timeoutMs: number; settleMs?: number }): Promise<ReadRecord[]> {
+  const got: SourceRecord[] = [];
+  const source = new KafkaSource({ brokers: testBrokers(), clientId: 'aud-test-reader', groupId: `reader-${randomBytes(6).toString('hex')}`, topics: [topic] });
+  let reached: () => void = () => undefined;
+  const enough = new Promise<void>((res) => { reached = res; });
+  await source.start({
+    onAssign: async () => undefined,
+    onRevoke: async () => undefined,
+    onBatch: async (batch) => {
+      got.push(...batch.records);
+      if (got.length >= opts.expected) reached();
+    },
+  });
+  await Promise.race([enough, new Promise((res) => setTimeout(res, opts.timeoutMs))]);
+  await new Promise((res) => setTimeout(res, opts.settleMs ?? 500));
+  await source.stop();
+  return got
+    .sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))
+    .map((r) => ({ key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, partition: r.partition, offset: r.offset }));
+}
