@@ -77,8 +77,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     let stopping = false;
     const onSignal = (signal: string): void => {
       if (stopping) {
-        log.warn(`second ${signal}: exiting now without a clean stop`);
-        process.exit(130);
+        log.warn(`second ${signal}: exiting now without a clean stop; the next start replays from the last commit`);
+        // process.exit() can block while the Kafka client tears down mid-stop; a second signal must not wait.
+        process.kill(process.pid, 'SIGKILL');
       }
       stopping = true;
       log.info(`${signal}: finishing the batch in flight, flushing and committing (send again to exit at once)`);

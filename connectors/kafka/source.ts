@@ -46,7 +46,6 @@ const ERR_REVOKE = -174;
 
 export class KafkaSource {
   private consumer: Consumer | undefined;
-  private handler: SourceHandler | undefined;
   private readonly groupId: string;
   private readonly topics: string[];
 
@@ -56,7 +55,6 @@ export class KafkaSource {
   }
 
   async start(handler: SourceHandler): Promise<void> {
-    this.handler = handler;
     const rebalance = async (err: { code: number }, assignment: TopicPartition[]): Promise<void> => {
       const parts = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
       try {

@@ -3,7 +3,7 @@
  *
  *  1. creates the input topic (8 partitions) and starts `aud run` on
  *     examples/retail/retail.aud as a child process, with its own state dir;
- *  2. produces four weeks of generated history (timestamps ending now): the
+ *  2. produces ninety days of generated history (timestamps ending now): the
  *     engine reads it as a backlog on the event clock, so carts are abandoned,
  *     VIPs made and lapsed as the history unfolds;
  *  3. keeps producing live events at a steady rate, stamped with the real time;
@@ -30,8 +30,8 @@ const cli = join(repo, 'dist/cli/aud.js');
 
 const args = await yargs(hideBin(process.argv))
   .option('brokers', { type: 'string', default: '127.0.0.1:9092' })
-  .option('customers', { type: 'number', default: 3000 })
-  .option('days', { type: 'number', default: 28, describe: 'days of history before the live stream' })
+  .option('customers', { type: 'number', default: 2000 })
+  .option('days', { type: 'number', default: 90, describe: 'days of history before the live stream' })
   .option('rate', { type: 'number', default: 50, describe: 'live events per second' })
   .option('fresh', { type: 'boolean', default: true, describe: 'start from empty state and new topics' })
   .strict()
@@ -52,7 +52,8 @@ say(`input topic ${inputTopic} (8 partitions), output topic ${outputTopic}, stat
 const engine: ChildProcess = spawn(process.execPath, [
   cli, 'run', rules, '--brokers', args.brokers, '--topic', inputTopic, '--output-topic', outputTopic,
   '--state-dir', stateDir, '--group', `aud-demo-${run}`,
-], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Its own process group: Ctrl-C reaches only the demo, which then stops the engine once, cleanly.
+], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 const engineExited = new Promise<number | null>((res) => engine.on('exit', (code) => res(code)));
 
 // Print enter/leave events as they arrive.

@@ -50,7 +50,9 @@ export async function readTopic(topic: string, opts: { expected: number; timeout
       if (got.length >= opts.expected) reached();
     },
   });
-  await Promise.race([enough, new Promise((res) => setTimeout(res, opts.timeoutMs))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([enough, new Promise((res) => { timer = setTimeout(res, opts.timeoutMs); })]);
+  clearTimeout(timer);
   await new Promise((res) => setTimeout(res, opts.settleMs ?? 500));
   await source.stop();
   return got

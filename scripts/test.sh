@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# npm test: build, make sure a broker is up (start one if not, and stop it
+# afterwards), then run the whole suite with Node's test runner.
+# Extra arguments go to node --test (for example: npm test -- --test-name-pattern=replay).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export AUD_TEST_BROKERS="${AUD_TEST_BROKERS:-127.0.0.1:${AUD_KAFKA_PORT:-9092}}"
+started_broker=0
+if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
+  bash scripts/kafka.sh start
+  started_broker=1
+fi
+cleanup() { if [ "$started_broker" = 1 ]; then bash scripts/kafka.sh stop; fi; }
+trap cleanup EXIT
+
+status=0
+node --test --test-concurrency=1 "$@" dist/test/ || status=$?
+exit "$status"
