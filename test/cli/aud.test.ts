@@ -1,0 +1,89 @@
+/** The `aud` command as a user runs it: exit codes, stdout, stderr. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const cli = join(repo, 'dist/cli/aud.js');
+
+function aud(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('aud check: the retail example is clean', () => {
+  const r = aud('check', 'examples/retail/retail.aud');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ok: examples\/retail\/retail\.aud: 5 events, 4 traits, 1 scores, 8 audiences/);
+});
+
+test('aud check: a faulty copy exits 1 with every error as file:line:col, the line and a caret', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-check-'));
+  const bad = join(dir, 'bad.aud');
+  writeFileSync(bad, readFileSync(join(repo, 'examples/retail/retail.aud'), 'utf8')
+    .replace('count(page_view where brand == "Acme")', 'count(page_veiw where brand == "Acme")')
+    .replace('lifetime_value >= 2000', 'lifetime_value >= "2000"'));
+  const r = aud('check', bad);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.split('\n');
+  const first = lines.findIndex((l) => l.startsWith(`${bad}:30:9: unknown event "page_veiw"; did you mean "page_view"?`));
+  assert.ok(first >= 0, r.stderr);
+  assert.equal(lines[first + 1], '    count(page_veiw where brand == "Acme") over 30 days >= 5');
+  assert.equal(lines[first + 2], '          ^^^^^^^^^');
+  assert.match(r.stderr, new RegExp(`${bad}:58:19: cannot compare a number with a string`));
+  assert.match(r.stderr, /2 errors in 1 file; nothing was run\./);
+});
+
+test('aud replay: the thresholds example gives exactly its expected output; stdout carries nothing else', () => {
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', 'examples/thresholds/events.jsonl', '--until', '2026-01-20T00:00:00Z');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, readFileSync(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8'));
+  assert.match(r.stderr, /events\.jsonl:5: bad record skipped: not JSON/);
+  assert.match(r.stderr, /events\.jsonl:6: bad record skipped: field "amount" of purchase must be a number, got "lots"/);
+  assert.match(r.stderr, /events\.jsonl:10: bad record skipped: no customer id: field "customer_id" is missing/);
+  assert.match(r.stderr, /replayed 11 records .*: 7 applied, 1 of undeclared types skipped, 3 bad; 10 enter\/leave events/);
+});
+
+test('aud replay: without --until the timers after the last event do not fire', () => {
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', 'examples/thresholds/events.jsonl');
+  assert.equal(r.code, 0, r.stderr);
+  const expected = readFileSync(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8').trim().split('\n');
+  assert.deepEqual(r.stdout.trim().split('\n'), expected.slice(0, 9), 'c2 leaves weekly_spender only once the clock reaches 10 January 12:00');
+});
+
+test('aud replay: a bad --until says what to write', () => {
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', 'examples/thresholds/events.jsonl', '--until', 'next tuesday');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--until "next tuesday" is not a time; give ISO-8601/);
+});
+
+test('aud test: the case of engine-contract.md passes; a wrong expectation fails with the difference', () => {
+  const ok = aud('test', '--cases', 'examples/retail/cases');
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^1 passed, 0 failed$/m);
+
+  const dir = mkdtempSync(join(tmpdir(), 'aud-case-'));
+  const file = join(dir, 'wrong.yaml');
+  writeFileSync(file, readFileSync(join(repo, 'examples/retail/cases/spec-vip-lapsed.yaml'), 'utf8')
+    .replace('rules: [../retail.aud]', `rules: [${join(repo, 'examples/retail/retail.aud')}]`)
+    .replace('at: "2026-01-03T10:00:00Z"', 'at: "2026-01-02T10:00:00Z"'));
+  const bad = aud('test', '--cases', file);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /#1: enter vip c1 at 2026-01-02T10:00:00Z: came at 2026-01-03T10:00:00.000Z/);
+  assert.match(bad.stdout, /^0 passed, 1 failed$/m);
+});
+
+test('aud explain: shared states and what reads them', () => {
+  const r = aud('explain', 'examples/retail/retail.aud');
+  assert.equal(r.code, 0, r.stderr);
+  // count(purchase) over 90 days is used by vip, orders_90d and churn: one state.
+  const lines = r.stdout.split('\n').filter((l) => /^\s+#\d+ count\(purchase\) over 90 days$/.test(l));
+  assert.equal(lines.length, 1, r.stdout);
+  assert.match(r.stdout, /window 90 days in 1 hour buckets/);
+  assert.match(r.stdout, /lapsed_vip "VIPs who stopped buying"\n\s+= in vip and count\(purchase\) over 60 days == 0/);
+});
