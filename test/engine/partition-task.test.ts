@@ -1,0 +1,122 @@
+/**
+ * The partition task over the retail example and generated traffic:
+ * properties a user relies on, checked on thousands of events.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileSources } from '../../dsl/compile.js';
+import type { Plan } from '../../dsl/plan.js';
+import type { InputRecord } from '../../engine/input-record.js';
+import type { OutputEvent } from '../../engine/output-event.js';
+import { PartitionTask } from '../../engine/partition-task.js';
+import { replay } from '../../engine/replay.js';
+import { MemoryStore } from '../../engine/state/memory-store.js';
+import { generateRetailEvents } from '../../examples/retail/generate.js';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function plan(text: string): Plan {
+  const r = compileSources(new Map([['rules.aud', text]]));
+  assert.deepEqual(r.diagnostics, []);
+  return r.plan!;
+}
+
+const retailPlan = plan(readFileSync(join(repo, 'examples/retail/retail.aud'), 'utf8'));
+const UNTIL = Date.parse('2026-04-15T00:00:00Z');
+const events: InputRecord[] = [...generateRetailEvents({ customers: 300, days: 60, seed: 3, start: new Date('2026-01-01T00:00:00Z') })]
+  .map((value, i) => ({ value, cause: { line: i + 1 } }));
+
+async function run(batchSize: number): Promise<OutputEvent[]> {
+  const out: OutputEvent[] = [];
+  await replay(retailPlan, events, { batchSize, until: UNTIL, onOutput: (e) => { out.push(...e); } });
+  return out;
+}
+
+test('the output does not depend on batch sizes', async () => {
+  const whole = await run(100_000);
+  assert.ok(whole.length > 300, `enough output to mean something (${whole.length})`);
+  assert.deepEqual(await run(1), whole);
+  assert.deepEqual(await run(37), whole);
+});
+
+test('for each customer and audience, enters and leaves alternate, starting with an enter, versions counting up', async () => {
+  const last = new Map<string, OutputEvent>();
+  for (const e of await run(500)) {
+    const key = `${e.customer}/${e.audience}`;
+    const prev = last.get(key);
+    assert.equal(e.type, prev ? (prev.type === 'enter' ? 'leave' : 'enter') : 'enter', key);
+    assert.equal(e.version, (prev?.version ?? 0) + 1, key);
+    if (prev) assert.ok(e.at >= prev.at, `${key}: time moves forward`);
+    last.set(key, e);
+  }
+  const audiences = new Set([...last.keys()].map((k) => k.split('/')[1]));
+  for (const a of ['vip', 'cart_abandoner', 'browsed_then_bought', 'brand_lover', 'store_only', 'lapsed_vip']) {
+    assert.ok(audiences.has(a), `generated traffic exercises ${a}`);
+  }
+});
+
+test('stopping and reopening the state mid-stream changes nothing in the output', async () => {
+  const expected = await run(1000);
+  const store = new MemoryStore();
+  const out: OutputEvent[] = [];
+  const cut = Math.floor(events.length / 2);
+  let task = await PartitionTask.open(retailPlan, store);
+  for (let i = 0; i < cut; i += 250) {
+    out.push(...(await task.process(events.slice(i, Math.min(i + 250, cut)))).outputs);
+    await task.commit();
+  }
+  // A new task on the same store: the clock, the timers and every customer come back from the store.
+  task = await PartitionTask.open(retailPlan, store);
+  for (let i = cut; i < events.length; i += 250) {
+    out.push(...(await task.process(events.slice(i, Math.min(i + 250, events.length)))).outputs);
+    await task.commit();
+  }
+  out.push(...await task.advanceTo(UNTIL));
+  assert.deepEqual(out, expected);
+});
+
+test('timers fire at their due instant, in order, before the event that moved the clock', async () => {
+  const p = plan([
+    'source "s" { key c }',
+    'event buy { amount: number }',
+    'event ping { }',
+    'audience recent { count(buy) over 2 hours >= 1 }',
+  ].join('\n'));
+  const task = await PartitionTask.open(p, new MemoryStore());
+  const rec = (c: string, type: string, ts: string) => ({ value: JSON.stringify({ c, type, ts, amount: 1 }) });
+  const r = await task.process([
+    rec('a', 'buy', '2026-01-01T10:00:30Z'),
+    rec('b', 'buy', '2026-01-01T10:30:00Z'),
+    rec('z', 'ping', '2026-01-01T20:00:00Z'), // moves the clock far: a and b leave first, at their own instants
+  ]);
+  assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.customer} ${o.at} ${o.reason}`), [
+    'enter a 2026-01-01T10:00:30.000Z event',
+    'enter b 2026-01-01T10:30:00.000Z event',
+    // Minute buckets for a 2-hour window: a's 10:00:30 purchase counts from the 10:00 bucket.
+    'leave a 2026-01-01T12:00:00.000Z timer',
+    'leave b 2026-01-01T12:30:00.000Z timer',
+  ]);
+});
+
+test('a late event counts where its time still falls in the window, and nowhere else', async () => {
+  const p = plan([
+    'source "s" { key c }',
+    'event buy { amount: number }',
+    'audience day_spender { sum(buy.amount) over 1 day >= 100 }',
+    'audience ever_spender { sum(buy.amount) >= 100 }',
+  ].join('\n'));
+  const task = await PartitionTask.open(p, new MemoryStore());
+  const rec = (amount: number, ts: string) => ({ value: JSON.stringify({ c: 'x', type: 'buy', ts, amount }) });
+  const r = await task.process([
+    rec(60, '2026-01-05T12:00:00Z'),
+    rec(50, '2026-01-03T12:00:00Z'), // two days late: too old for the 1-day window
+    rec(40, '2026-01-05T06:00:00Z'), // late but inside the window
+  ]);
+  assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.audience} ${o.at}`), [
+    'enter ever_spender 2026-01-05T12:00:00.000Z',
+    'enter day_spender 2026-01-05T12:00:00.000Z',
+  ]);
+});

@@ -1,0 +1,72 @@
+/** One suite, both backends: the memory store must behave as RocksDB does. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateStoreError } from '../../../engine/state/errors.js';
+import { MemoryStore } from '../../../engine/state/memory-store.js';
+import { RocksStore } from '../../../engine/state/rocksdb-store.js';
+import type { PartitionStore } from '../../../engine/state/store.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+async function keys(store: PartitionStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const [k] of store.scan(prefix)) out.push(k);
+  return out;
+}
+
+const backends: [string, () => Promise<{ store: PartitionStore; dir: string }>][] = [
+  ['memory', async () => ({ store: new MemoryStore(), dir: '' })],
+  ['rocksdb', async () => { const dir = mkdtempSync(join(tmpdir(), 'aud-store-')); return { store: await RocksStore.open(dir), dir }; }],
+];
+
+for (const [name, open] of backends) {
+  describe(`${name} store`, () => {
+    test('write batches: puts, deletes, the later write to a key wins', async () => {
+      const { store, dir } = await open();
+      await store.write([{ type: 'put', key: 'c/1', value: enc('a') }, { type: 'put', key: 'c/2', value: enc('b') }]);
+      await store.write([{ type: 'put', key: 'c/1', value: enc('x') }, { type: 'del', key: 'c/2' }, { type: 'put', key: 'c/1', value: enc('y') }]);
+      assert.deepEqual((await store.getMany(['c/1', 'c/2', 'c/3'])).map(dec), ['y', undefined, undefined]);
+      await store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('scan: prefix bounds and bytewise order, non-ASCII included', async () => {
+      const { store, dir } = await open();
+      const all = ['c/10', 'c/1', 'c/2', 'd/1', 'c', 'c0', 'c/é', 'c/z', 'c/😀', 't/000000000000005/a', 't/000000000000010/a'];
+      await store.write(all.map((key) => ({ type: 'put' as const, key, value: enc(key) })));
+      assert.deepEqual(await keys(store, 'c/'), ['c/1', 'c/10', 'c/2', 'c/z', 'c/é', 'c/😀']);
+      assert.deepEqual(await keys(store, 't/'), ['t/000000000000005/a', 't/000000000000010/a']);
+      await store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+  });
+}
+
+test('rocksdb: values survive close and reopen', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-store-'));
+  let store = await RocksStore.open(dir);
+  await store.write([{ type: 'put', key: 'c/1', value: enc('kept') }]);
+  await store.close();
+  store = await RocksStore.open(dir);
+  assert.deepEqual((await store.getMany(['c/1'])).map(dec), ['kept']);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('rocksdb: a store held by another handle fails with a message that says what to do', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-store-'));
+  const first = await RocksStore.open(dir);
+  await assert.rejects(RocksStore.open(dir), (err: unknown) => {
+    assert.ok(err instanceof StateStoreError);
+    assert.equal(err.code, 'locked');
+    assert.equal(err.fatal, true);
+    assert.match(err.message, /is locked: another aud process .* holds it\. Stop the other process, or give this one its own --state-dir/);
+    return true;
+  });
+  await first.close();
+  rmSync(dir, { recursive: true, force: true });
+});
