@@ -91,7 +91,7 @@ function parseUnsafe(path: string, text: string): { file: RuleFile; diagnostics:
   let start = 0;
   const reported = new Set<number>();
   while (start < tokens.length) {
-    audParser.input = tokens.slice(start);
+    audParser.startParse(tokens.slice(start));
     const cst = audParser.file();
     const errors = audParser.errors as IRecognitionException[];
     builder.appendTo(file, cst);

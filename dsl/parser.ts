@@ -32,6 +32,19 @@ import * as T from './lexer.js';
 const COMPARE_TOKENS: TokenType[] = [T.EqEq, T.NotEq, T.LtEq, T.GtEq, T.Lt, T.Gt, T.Contains, T.StartsWith, T.EndsWith];
 
 export class AudParser extends CstParser {
+  /**
+   * How many `where` filters enclose the current position. Inside a filter a
+   * name followed by `then` is not a sequence (a filter looks at one event),
+   * so `A where not web then B within 1h` is the step `A where not web`.
+   */
+  private filterDepth = 0;
+
+  /** Set the input and forget the state of the previous parse. */
+  startParse(tokens: IToken[]): void {
+    this.filterDepth = 0;
+    this.input = tokens;
+  }
+
   constructor() {
     super(T.allTokens, { recoveryEnabled: true, nodeLocationTracking: 'full', maxLookahead: 4 });
     this.performSelfAnalysis();
@@ -204,7 +217,7 @@ export class AudParser extends CstParser {
       // `A then ...` or `A where P then ...`: a `where` after a bare name can
       // only start a step here (aggregate arguments take their `where` in `args`).
       {
-        GATE: () => this.LA(2).tokenType === T.Then || this.LA(2).tokenType === T.Where,
+        GATE: () => this.filterDepth === 0 && (this.LA(2).tokenType === T.Then || this.LA(2).tokenType === T.Where),
         ALT: () => this.SUBRULE(this.thenExpr),
       },
       { ALT: () => this.SUBRULE(this.callExpr) },
@@ -250,7 +263,9 @@ export class AudParser extends CstParser {
     this.CONSUME(T.Identifier);
     this.OPTION(() => {
       this.CONSUME(T.Where);
+      this.ACTION(() => this.filterDepth++);
       this.SUBRULE(this.expression);
+      this.ACTION(() => this.filterDepth--);
     });
   });
 
@@ -288,7 +303,9 @@ export class AudParser extends CstParser {
       this.CONSUME2(T.Identifier, { LABEL: 'field' });
     });
     this.CONSUME(T.Where);
+    this.ACTION(() => this.filterDepth++);
     this.SUBRULE(this.expression);
+    this.ACTION(() => this.filterDepth--);
   });
 
   fieldRef = this.RULE('fieldRef', () => {

@@ -212,13 +212,17 @@ export class PartitionTask {
   }
 
   private applyEvent(e: EngineEvent, out: OutputEvent[]): void {
-    const fed = this.plan.feeds[e.type];
-    if (!fed || fed.length === 0) return;
+    const fed = this.plan.feeds[e.type] ?? [];
     const c = this.cached(e.customer);
     const cs = c.state;
+    // A customer is known from their first declared event, and every audience
+    // holds a value for them from then on: `count(purchase) over 60 days == 0`
+    // is true for a customer whose first event is a page view.
+    const firstEvent = cs.n === 0;
     cs.n++;
+    c.dirty = true;
     const seq = cs.n;
-    const dirty = new Set<number>();
+    const dirty = new Set<number>(firstEvent ? this.plan.audiences.map((_, i) => i) : []);
     const matches = (step: StepPlan): boolean =>
       step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
     for (const index of fed) {
@@ -244,7 +248,6 @@ export class PartitionTask {
       if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
       for (const a of this.audiencesBySlot[index]!) dirty.add(a);
     }
-    c.dirty = true;
     if (dirty.size > 0) this.evaluateCustomer(e.customer, c, dirty, 'event', e.cause, out);
   }
 

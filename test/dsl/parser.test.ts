@@ -92,6 +92,9 @@ test('sequences with step filters and a window on a then', () => {
   assert.equal(shape(expr('sequence(page_view where brand == "Acme", purchase where amount > 50) within 2 days')),
     `seq{page_view | (brand == "Acme"), purchase | (amount > 50) within ${2 * D}}`);
   assert.equal(shape(expr('(page_view then purchase within 1 hour) over 30 days')), `[{page_view then purchase within ${H}} over ${30 * D}]`);
+  // A filter never swallows the `then`: the step is `page_view where not brand == "x"`.
+  assert.equal(shape(expr('page_view where not brand == "x" then not purchase within 1 hour')),
+    `{page_view | (not (brand == "x")) then not purchase within ${H}}`);
   assert.equal(shape(expr('page_view where brand == "Acme" then not purchase within 1 hour and in vip')),
     `({page_view | (brand == "Acme") then not purchase within ${H}} and in:vip)`);
 });

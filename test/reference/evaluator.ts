@@ -1,0 +1,382 @@
+/**
+ * A deliberately naive reference evaluator of the audience language.
+ *
+ * It shares no code with the engine's operators, planner or evaluator: it
+ * reads the AST and recomputes every aggregate, sequence and audience from a
+ * customer's full event history, by the definitions in docs/language.md, at
+ * every instant where a value could change — each event, and every window
+ * boundary, sequence deadline, `*_since` tick and now() flip that the history
+ * implies. From the memberships at those instants it derives the enter/leave
+ * events, ordered as the engine promises (by instant; time-driven changes of
+ * an instant before the events of that instant, by customer; then events in
+ * arrival order; audiences in dependency order).
+ *
+ * It is slow on purpose (each instant re-reads the history) and assumes
+ * valid records in non-decreasing time order, which is what the differential
+ * test generates.
+ */
+import type { AggregateExpr, AudienceDecl, Expr, RuleFile, Step, TraitDecl } from '../../dsl/ast.js';
+
+type V = number | string | boolean | null;
+
+interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
+
+export interface RefOutput { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: 'event' | 'timer' }
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+function bucketOf(windowMs: number): number {
+  return windowMs <= 2 * DAY ? MINUTE : HOUR;
+}
+
+export class ReferenceEvaluator {
+  private readonly traits = new Map<string, TraitDecl>();
+  private readonly audiences: AudienceDecl[];
+  private readonly fieldTypes = new Map<string, Map<string, string>>();
+  private readonly keyField: string;
+  private readonly typeField: string;
+  private readonly timeField: string;
+
+  constructor(files: RuleFile[]) {
+    for (const f of files) {
+      for (const t of f.traits) this.traits.set(t.name.name, t);
+      for (const e of f.events) this.fieldTypes.set(e.name.name, new Map(e.fields.map((x) => [x.name.name, x.type.name])));
+    }
+    const src = files.find((f) => f.source)?.source;
+    this.keyField = src?.key?.name ?? 'key';
+    this.typeField = src?.type?.name ?? 'type';
+    this.timeField = src?.time?.name ?? 'ts';
+    this.audiences = dependencyOrder(files.flatMap((f) => f.audiences));
+  }
+
+  run(records: Record<string, unknown>[], until?: number): RefOutput[] {
+    const events: Ev[] = [];
+    records.forEach((r, index) => {
+      const type = String(r[this.typeField]);
+      const declared = this.fieldTypes.get(type);
+      if (!declared) return;
+      const rawTime = r[this.timeField];
+      const time = typeof rawTime === 'number' ? rawTime : Date.parse(String(rawTime));
+      const fields: Record<string, V> = {};
+      for (const [name, ftype] of declared) {
+        const v = r[name];
+        fields[name] = v === undefined || v === null ? null : ftype === 'time' ? (typeof v === 'number' ? v : Date.parse(String(v))) : (v as V);
+      }
+      events.push({ customer: String(r[this.keyField]), type, time, fields, index });
+    });
+    if (events.length === 0) return [];
+    const end = Math.max(events[events.length - 1]!.time, until ?? -Infinity);
+
+    // Every change: [instant, 0 = time-driven | 1 = event, tie-break (customer | arrival), audience order, output]
+    const changes: [number, number, string | number, number, RefOutput][] = [];
+    const customers = [...new Set(events.map((e) => e.customer))];
+    for (const customer of customers) {
+      const mine = events.filter((e) => e.customer === customer);
+      const candidates = [...this.candidateInstants(mine, end)].sort((a, b) => a - b);
+      const member = new Map<string, boolean>();
+      const version = new Map<string, number>();
+      const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
+        const values = this.memberships(history, now);
+        this.audiences.forEach((a, order) => {
+          const inside = values.get(a.name.name) === true;
+          if (inside === (member.get(a.name.name) ?? false)) return;
+          member.set(a.name.name, inside);
+          const v = (version.get(a.name.name) ?? 0) + 1;
+          version.set(a.name.name, v);
+          changes.push([now, reason === 'timer' ? 0 : 1, tie, order, {
+            type: inside ? 'enter' : 'leave', audience: a.name.name, customer, at: new Date(now).toISOString(), version: v, reason,
+          }]);
+        });
+      };
+      let c = 0;
+      for (let i = 0; i < mine.length; i++) {
+        const e = mine[i]!;
+        // Instants up to and including this event's time, before it is applied.
+        while (c < candidates.length && candidates[c]! <= e.time) {
+          const s = candidates[c++]!;
+          observe(s, mine.filter((x) => x.time < s), 'timer', customer);
+        }
+        observe(e.time, mine.slice(0, i + 1), 'event', e.index);
+      }
+      while (c < candidates.length && candidates[c]! <= end) {
+        const s = candidates[c++]!;
+        observe(s, mine, 'timer', customer);
+      }
+    }
+    changes.sort((a, b) => a[0] - b[0] || a[1] - b[1] || compareTie(a[2], b[2]) || a[3] - b[3]);
+    return changes.map((c) => c[4]);
+  }
+
+  /** Every instant after an event at which some value might change with time alone. */
+  private candidateInstants(mine: Ev[], end: number): Set<number> {
+    const windows = new Set<number>();
+    const withins = new Set<number>();
+    const sinceUnits = new Set<number>();
+    const nowOffsets = new Set<number>();
+    const walk = (e: Expr | undefined): void => {
+      if (!e) return;
+      switch (e.kind) {
+        case 'over': windows.add(e.window.ms); walk(e.operand); return;
+        case 'then': withins.add(e.within.ms); walk(e.first.where); walk(e.second.where); return;
+        case 'sequence': e.steps.forEach((s) => walk(s.where)); return;
+        case 'binary': {
+          const off = nowOffsetOf(e.left) ?? nowOffsetOf(e.right);
+          if (off !== undefined && ['==', '!=', '<', '<=', '>', '>='].includes(e.op)) nowOffsets.add(off);
+          walk(e.left); walk(e.right); return;
+        }
+        case 'unary': walk(e.operand); return;
+        case 'in-list': walk(e.operand); return;
+        case 'call':
+          if (e.fn.name === 'days_since') sinceUnits.add(DAY);
+          if (e.fn.name === 'hours_since') sinceUnits.add(HOUR);
+          if (e.fn.name === 'minutes_since') sinceUnits.add(MINUTE);
+          e.args.forEach(walk); return;
+        case 'aggregate': walk(e.where); return;
+        default: return;
+      }
+    };
+    for (const t of this.traits.values()) walk(t.expr);
+    for (const a of this.audiences) walk(a.expr);
+    const out = new Set<number>();
+    const add = (s: number) => { if (s <= end) out.add(s); };
+    for (const ev of mine) {
+      for (const w of windows) {
+        add(Math.floor(ev.time / bucketOf(w)) * bucketOf(w) + w);
+        add(ev.time + w);
+      }
+      for (const w of withins) for (const w2 of [0, ...windows]) add(ev.time + w + w2);
+      for (const u of sinceUnits) for (let s = ev.time + u; s <= end; s += u) add(s);
+      for (const off of nowOffsets) { add(ev.time - off); add(ev.time - off + 1); }
+    }
+    return out;
+  }
+
+  /** The membership of every audience, from this history, at `now`. */
+  private memberships(history: Ev[], now: number): Map<string, boolean> {
+    const out = new Map<string, boolean>();
+    const ctx: Ctx = { history, now, audiences: out, fields: undefined, event: undefined };
+    for (const a of this.audiences) out.set(a.name.name, this.eval(a.expr, ctx) === true);
+    return out;
+  }
+
+  private eval(e: Expr, ctx: Ctx): V {
+    switch (e.kind) {
+      case 'number': case 'string': case 'bool': return e.value;
+      case 'null': return null;
+      case 'duration': case 'time': return e.ms;
+      case 'name':
+        if (ctx.fields) return ctx.fields[e.name.name] ?? null;
+        return this.eval(this.traits.get(e.name.name)!.expr, ctx);
+      case 'field': return ctx.fields ? ctx.fields[e.field.name] ?? null : null;
+      case 'in-audience': return ctx.audiences.get(e.audience.name) === true;
+      case 'unary': {
+        const v = this.eval(e.operand, ctx);
+        if (v === null) return null;
+        return e.op === 'not' ? !v : -(v as number);
+      }
+      case 'in-list': {
+        const v = this.eval(e.operand, ctx);
+        if (v === null) return null;
+        return e.values.some((x) => this.eval(x, ctx) === v);
+      }
+      case 'binary': return this.binary(e.op, e.left, e.right, ctx);
+      case 'call': return this.call(e.fn.name, e.args, ctx);
+      case 'aggregate': return this.aggregate(e, undefined, ctx);
+      case 'over': {
+        const inner = e.operand;
+        if (inner.kind === 'aggregate') return this.aggregate(inner, e.window.ms, ctx);
+        const m = inner.kind === 'then' ? this.matchTime([inner.first, inner.second], inner.within.ms, ctx) : inner.kind === 'sequence' ? this.matchTime(inner.steps, inner.within.ms, ctx) : null;
+        return m !== null && ctx.now - e.window.ms < m;
+      }
+      case 'then':
+        if (e.negated) return this.absence(e.first, e.second, e.within.ms, ctx);
+        return this.matchTime([e.first, e.second], e.within.ms, ctx) !== null;
+      case 'sequence': return this.matchTime(e.steps, e.within.ms, ctx) !== null;
+    }
+  }
+
+  private binary(op: string, left: Expr, right: Expr, ctx: Ctx): V {
+    if (op === 'and') {
+      const l = this.eval(left, ctx);
+      const r = this.eval(right, ctx);
+      if (l === false || r === false) return false;
+      return l === null || r === null ? null : true;
+    }
+    if (op === 'or') {
+      const l = this.eval(left, ctx);
+      const r = this.eval(right, ctx);
+      if (l === true || r === true) return true;
+      return l === null || r === null ? null : false;
+    }
+    const lo = nowOffsetOf(left);
+    const ro = nowOffsetOf(right);
+    const l = lo !== undefined ? ctx.now + lo : this.eval(left, ctx);
+    const r = ro !== undefined ? ctx.now + ro : this.eval(right, ctx);
+    if (l === null || r === null) return null;
+    switch (op) {
+      case '+': return (l as number) + (r as number);
+      case '-': return (l as number) - (r as number);
+      case '*': return (l as number) * (r as number);
+      case '/': return r === 0 ? null : (l as number) / (r as number);
+      case '==': return l === r;
+      case '!=': return l !== r;
+      case '<': return l < r;
+      case '<=': return l <= r;
+      case '>': return l > r;
+      case '>=': return l >= r;
+      case 'contains': return (l as string).includes(r as string);
+      case 'starts_with': return (l as string).startsWith(r as string);
+      case 'ends_with': return (l as string).endsWith(r as string);
+      default: throw new Error(`reference: operator ${op}`);
+    }
+  }
+
+  private call(fn: string, args: Expr[], ctx: Ctx): V {
+    const v = args.map((a) => this.eval(a, ctx));
+    if (fn === 'coalesce') return v[0] !== null ? v[0]! : v[1]!;
+    if (v.some((x) => x === null)) return null;
+    const n = v as number[];
+    switch (fn) {
+      case 'logistic': return 1 / (1 + Math.exp(-n[0]!));
+      case 'exp': return Math.exp(n[0]!);
+      case 'ln': return n[0]! > 0 ? Math.log(n[0]!) : null;
+      case 'abs': return Math.abs(n[0]!);
+      case 'min': return Math.min(n[0]!, n[1]!);
+      case 'max': return Math.max(n[0]!, n[1]!);
+      case 'days_since': return Math.floor((ctx.now - n[0]!) / DAY);
+      case 'hours_since': return Math.floor((ctx.now - n[0]!) / HOUR);
+      case 'minutes_since': return Math.floor((ctx.now - n[0]!) / MINUTE);
+      default: throw new Error(`reference: function ${fn}`);
+    }
+  }
+
+  private passes(step: { event: { name: string }; where?: Expr }, e: Ev, ctx: Ctx): boolean {
+    if (e.type !== step.event.name) return false;
+    if (!step.where) return true;
+    return this.eval(step.where, { ...ctx, fields: e.fields, event: e }) === true;
+  }
+
+  /** The aggregate by its definition, over the history, at ctx.now. */
+  private aggregate(a: AggregateExpr, windowMs: number | undefined, ctx: Ctx): V {
+    let picked = ctx.history.filter((e) => this.passes(a, e, ctx));
+    if (windowMs !== undefined) {
+      const b = bucketOf(windowMs);
+      picked = picked.filter((e) => ctx.now - windowMs < Math.floor(e.time / b) * b);
+    }
+    const valued = picked
+      .map((e) => ({ e, v: a.field ? e.fields[a.field.name] ?? null : e.time }))
+      .filter((x) => x.v !== null);
+    const nums = valued.map((x) => x.v as number);
+    switch (a.fn) {
+      case 'count': return a.field ? valued.length : picked.length;
+      case 'sum': return nums.reduce((s, x) => s + x, 0);
+      case 'avg': return nums.length ? nums.reduce((s, x) => s + x, 0) / nums.length : null;
+      case 'min': return nums.length ? Math.min(...nums) : null;
+      case 'max': return nums.length ? Math.max(...nums) : null;
+      case 'distinct': return new Set(valued.map((x) => JSON.stringify(x.v))).size;
+      case 'top': {
+        const by = new Map<string, { n: number; t: number; i: number; v: V }>();
+        for (const { e, v } of valued) {
+          const k = JSON.stringify(v);
+          const p = by.get(k) ?? { n: 0, t: -Infinity, i: -1, v };
+          by.set(k, { n: p.n + 1, t: Math.max(p.t, e.time), i: e.time >= p.t ? e.index : p.i, v });
+        }
+        let best: { n: number; t: number; i: number; v: V } | undefined;
+        for (const x of by.values()) {
+          if (!best || x.n > best.n || (x.n === best.n && (x.t > best.t || (x.t === best.t && x.i > best.i)))) best = x;
+        }
+        return best ? best.v : null;
+      }
+      case 'first': {
+        const sorted = [...valued].sort((x, y) => x.e.time - y.e.time || x.e.index - y.e.index);
+        return sorted.length ? sorted[0]!.v : null;
+      }
+      case 'last': {
+        const sorted = [...valued].sort((x, y) => x.e.time - y.e.time || x.e.index - y.e.index);
+        return sorted.length ? sorted[sorted.length - 1]!.v : null;
+      }
+    }
+  }
+
+  /** The time of the latest event that completes a match of the steps within W, or null. */
+  private matchTime(steps: Step[], within: number, ctx: Ctx): number | null {
+    const h = ctx.history;
+    let best: number | null = null;
+    // ending(k, i): the latest start of a chain of steps 0..k that ends at event i (memoised).
+    const memo = new Map<number, number | null>();
+    const ending = (k: number, i: number): number | null => {
+      const key = k * 100_000 + i;
+      if (memo.has(key)) return memo.get(key)!;
+      const v = endingUncached(k, i);
+      memo.set(key, v);
+      return v;
+    };
+    const endingUncached = (k: number, i: number): number | null => {
+      if (!this.passes(steps[k]!, h[i]!, ctx)) return null;
+      if (k === 0) return h[i]!.time;
+      let latest: number | null = null;
+      for (let j = 0; j < i; j++) {
+        if (h[j]!.time > h[i]!.time) continue;
+        const start = ending(k - 1, j);
+        if (start !== null && h[i]!.time - start <= within && (latest === null || start > latest)) latest = start;
+      }
+      return latest;
+    };
+    for (let i = 0; i < h.length; i++) {
+      if (ending(steps.length - 1, i) !== null && (best === null || h[i]!.time > best)) best = h[i]!.time;
+    }
+    return best;
+  }
+
+  /** `A then not B within W`: the latest A, no B after it, and W passed. */
+  private absence(a: Step, b: Step, within: number, ctx: Ctx): boolean {
+    const h = ctx.history;
+    let last = -1;
+    for (let i = 0; i < h.length; i++) if (this.passes(a, h[i]!, ctx)) last = i;
+    if (last < 0) return false;
+    for (let i = last + 1; i < h.length; i++) if (this.passes(b, h[i]!, ctx)) return false;
+    return ctx.now >= h[last]!.time + within;
+  }
+}
+
+interface Ctx { history: Ev[]; now: number; audiences: Map<string, boolean>; fields: Record<string, V> | undefined; event: Ev | undefined }
+
+function compareTie(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function nowOffsetOf(e: Expr): number | undefined {
+  if (e.kind === 'call' && e.fn.name === 'now' && e.args.length === 0) return 0;
+  if (e.kind === 'binary' && (e.op === '+' || e.op === '-') && e.right.kind === 'duration') {
+    const base = nowOffsetOf(e.left);
+    if (base !== undefined) return e.op === '+' ? base + e.right.ms : base - e.right.ms;
+  }
+  return undefined;
+}
+
+/** Audiences after the audiences they name with `in`, declaration order otherwise. */
+function dependencyOrder(list: AudienceDecl[]): AudienceDecl[] {
+  const byName = new Map(list.map((a) => [a.name.name, a]));
+  const out: AudienceDecl[] = [];
+  const done = new Set<string>();
+  const uses = (e: Expr | undefined, acc: string[]): string[] => {
+    if (!e) return acc;
+    if (e.kind === 'in-audience') acc.push(e.audience.name);
+    if (e.kind === 'binary') { uses(e.left, acc); uses(e.right, acc); }
+    if (e.kind === 'unary') uses(e.operand, acc);
+    if (e.kind === 'over') uses(e.operand, acc);
+    if (e.kind === 'call') e.args.forEach((x) => uses(x, acc));
+    return acc;
+  };
+  const visit = (a: AudienceDecl): void => {
+    if (done.has(a.name.name)) return;
+    done.add(a.name.name);
+    for (const n of uses(a.expr, [])) { const d = byName.get(n); if (d) visit(d); }
+    out.push(a);
+  };
+  list.forEach(visit);
+  return out;
+}

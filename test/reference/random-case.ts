@@ -1,0 +1,150 @@
+/**
+ * Random rule files and event streams for the differential test: every
+ * aggregate (with and without where and over), then / then not / sequence
+ * (with filters and over), traits, in AUDIENCE, arithmetic, null, string
+ * tests, lists, coalesce, *_since and now() comparisons. Events come in
+ * non-decreasing time order with ties, gaps from seconds to days, and null
+ * fields. A seed gives one case, so any mismatch can be replayed by its seed.
+ */
+export interface RandomCase {
+  seed: number;
+  rules: string;
+  events: Record<string, unknown>[];
+  until: number;
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const HEADER = [
+  'source "events" { key c  type type  time ts }',
+  'output "segments"',
+  'event buy  { amount: number, cat: string, web: bool }',
+  'event view { page: string, amount: number }',
+  'event cart { amount: number }',
+].join('\n');
+
+const EVENTS = ['buy', 'view', 'cart'];
+const WINDOWS = ['30 minutes', '2 hours', '1 day', '3 days'];
+const WITHINS = ['10 minutes', '1 hour', '6 hours'];
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+class Gen {
+  private readonly numericTraits: string[] = [];
+  private audiences: string[] = [];
+  constructor(private readonly r: () => number) {}
+
+  int(lo: number, hi: number): number { return lo + Math.floor(this.r() * (hi - lo + 1)); }
+  pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.r() * xs.length)]!; }
+  chance(p: number): boolean { return this.r() < p; }
+
+  filter(event: string, depth = 0): string {
+    const options: string[] = [`amount > ${this.int(0, 15)}`, `amount <= ${this.int(0, 15)}`];
+    if (event === 'buy') options.push(`cat == "${this.pick(['a', 'b', 'c'])}"`, 'web == true', 'cat in ("a", "b")', 'not web');
+    if (event === 'view') options.push('page starts_with "/sale"', 'page == "/home"', 'page contains "p"');
+    const base = this.pick(options);
+    if (depth === 0 && this.chance(0.25)) return `${base} ${this.pick(['and', 'or'])} ${this.filter(event, 1)}`;
+    return base;
+  }
+
+  window(): string { return this.chance(0.5) ? ` over ${this.pick(WINDOWS)}` : ''; }
+
+  aggregate(): string {
+    const event = this.pick(EVENTS);
+    const where = this.chance(0.35) ? ` where ${this.filter(event)}` : '';
+    const fn = this.pick(['count', 'count', 'sum', 'avg', 'min', 'max', 'distinct']);
+    if (fn === 'count') return `count(${event}${where})${this.window()}`;
+    if (fn === 'distinct') {
+      const f = event === 'buy' ? 'buy.cat' : event === 'view' ? 'view.page' : 'cart.amount';
+      return `distinct(${f}${where})${this.window()}`;
+    }
+    return `${fn}(${event}.amount${where})${this.window()}`;
+  }
+
+  num(depth: number): string {
+    const roll = this.r();
+    if (depth <= 0 || roll < 0.45) return this.aggregate();
+    if (roll < 0.55) return String(this.int(0, 10));
+    if (roll < 0.7) return `${this.num(depth - 1)} ${this.pick(['+', '-', '*'])} ${this.num(depth - 1)}`;
+    if (roll < 0.78) return `coalesce(${this.num(depth - 1)}, ${this.int(0, 3)})`;
+    if (roll < 0.88) return `${this.pick(['hours_since', 'days_since'])}(${this.pick(['last', 'first'])}(${this.pick(EVENTS)}))`;
+    if (this.numericTraits.length > 0) return this.pick(this.numericTraits);
+    return this.aggregate();
+  }
+
+  step(): string {
+    const event = this.pick(EVENTS);
+    return this.chance(0.3) ? `${event} where ${this.filter(event)}` : event;
+  }
+
+  bool(depth: number): string {
+    const roll = this.r();
+    if (depth <= 0 || roll < 0.35) return `${this.num(depth - 1)} ${this.pick(['>=', '>', '<', '<=', '==', '!='])} ${this.int(0, 8)}`;
+    if (roll < 0.5) return `${this.bool(depth - 1)} ${this.pick(['and', 'or'])} ${this.bool(depth - 1)}`;
+    if (roll < 0.55) return `not (${this.bool(depth - 1)})`;
+    if (roll < 0.63) {
+      const negated = this.chance(0.4);
+      const then = `${this.step()} then ${negated ? 'not ' : ''}${this.step()} within ${this.pick(WITHINS)}`;
+      return !negated && this.chance(0.3) ? `(${then}) over ${this.pick(WINDOWS)}` : `(${then})`;
+    }
+    if (roll < 0.68) {
+      const seq = `sequence(${this.step()}, ${this.step()}, ${this.step()}) within ${this.pick(WITHINS)}`;
+      return this.chance(0.3) ? `(${seq}) over ${this.pick(WINDOWS)}` : seq;
+    }
+    if (roll < 0.75 && this.audiences.length > 0) return `in ${this.pick(this.audiences)}`;
+    if (roll < 0.8) return `top(buy.cat${this.chance(0.3) ? ` where ${this.filter('buy')}` : ''})${this.window()} ${this.pick(['== "a"', 'in ("a", "c")', '!= "b"'])}`;
+    if (roll < 0.85) return `last(view.page) ${this.pick(['starts_with "/sale"', 'ends_with "1"', '== "/home"'])}`;
+    if (roll < 0.92) return `${this.pick(['last', 'first'])}(${this.pick(EVENTS)}) ${this.pick(['<', '>=', '>'])} now() - ${this.pick(['2 hours', '1 day'])}`;
+    return `${this.pick(['last', 'first'])}(buy.web) == ${this.pick(['true', 'false'])}`;
+  }
+
+  rules(): string {
+    const lines = [HEADER];
+    const traits = this.int(0, 2);
+    for (let i = 0; i < traits; i++) {
+      const name = `t${i}`;
+      lines.push(`trait ${name} = ${this.num(2)}`);
+      this.numericTraits.push(name);
+    }
+    const audiences = this.int(2, 5);
+    for (let i = 0; i < audiences; i++) {
+      const name = `a${i}`;
+      lines.push(`audience ${name} { ${this.bool(3)} }`);
+      this.audiences = [...this.audiences, name];
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  events(): { events: Record<string, unknown>[]; until: number } {
+    const customers = Array.from({ length: this.int(1, 4) }, (_, i) => `c${i + 1}`);
+    const n = this.int(5, 45);
+    let t = T0;
+    const out: Record<string, unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      const gap = this.r();
+      t += gap < 0.1 ? 0 : gap < 0.3 ? this.int(1, 59) * 1000 : gap < 0.6 ? this.int(1, 30) * 60_000 : gap < 0.9 ? this.int(1, 6) * 3_600_000 : this.int(1, 2) * 86_400_000;
+      const type = this.pick(EVENTS);
+      const amount = this.chance(0.1) ? null : this.int(0, 20);
+      const e: Record<string, unknown> = { c: this.pick(customers), type, ts: new Date(t).toISOString(), amount };
+      if (type === 'buy') { e.cat = this.chance(0.05) ? null : this.pick(['a', 'b', 'c']); e.web = this.chance(0.6); }
+      if (type === 'view') e.page = this.pick(['/sale/x', '/p/1', '/home', '/sale/p1']);
+      out.push(e);
+    }
+    return { events: out, until: t + this.int(0, 3 * 24) * 3_600_000 };
+  }
+}
+
+export function randomCase(seed: number): RandomCase {
+  const g = new Gen(prng(seed));
+  const rules = g.rules();
+  const { events, until } = g.events();
+  return { seed, rules, events, until };
+}
