@@ -62,10 +62,11 @@ test('aud replay: a bad --until says what to write', () => {
   assert.match(r.stderr, /--until "next tuesday" is not a time; give ISO-8601/);
 });
 
-test('aud test: the case of engine-contract.md passes; a wrong expectation fails with the difference', () => {
-  const ok = aud('test', '--cases', 'examples/retail/cases');
+test('aud test: the example cases pass (the case of engine-contract.md among them); a wrong expectation fails with the difference', () => {
+  const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-  assert.match(ok.stdout, /^1 passed, 0 failed$/m);
+  assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/spec-vip-lapsed\.yaml \(2 events\)$/m);
+  assert.match(ok.stdout, /^10 passed, 0 failed$/m);
 
   const dir = mkdtempSync(join(tmpdir(), 'aud-case-'));
   const file = join(dir, 'wrong.yaml');
