@@ -48,7 +48,8 @@ export interface Diagnostic {
  * `sourceText` is the whole file the span points into.
  */
 export function formatDiagnostic(d: Diagnostic, sourceText: string): string {
-  const lines = sourceText.split(/\r?\n/);
+  // Line breaks as the lexer counts them: \r\n, \n, or a lone \r.
+  const lines = sourceText.split(/\r\n|\r|\n/);
   const lineText = lines[d.span.line - 1] ?? '';
   const head = `${d.span.file}:${d.span.line}:${d.span.column}: ${d.message}` +
     (d.suggestion ? `; ${d.suggestion}` : '');

@@ -57,7 +57,7 @@ export function parseRuleFile(path: string, text: string): { file: RuleFile; dia
 function spanAt(path: string, text: string, t: IToken | undefined): Span {
   if (!t || t.tokenType?.name === 'EOF' || Number.isNaN(t.startOffset)) {
     // The end of the file: point at its last character.
-    const lines = text.split('\n');
+    const lines = text.split(/\r\n|\r|\n/);
     let line = lines.length;
     while (line > 1 && lines[line - 1]!.trim() === '') line--;
     const col = Math.max(1, (lines[line - 1] ?? '').length);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,4 +87,37 @@ test('aud explain: shared states and what reads them', () => {
   assert.equal(lines.length, 1, r.stdout);
   assert.match(r.stdout, /window 90 days in 1 hour buckets/);
   assert.match(r.stdout, /lapsed_vip "VIPs who stopped buying"\n\s+= in vip and count\(purchase\) over 60 days == 0/);
+});
+
+test('aud replay: an Avro object container file gives the same output as the JSON Lines it was made from', async () => {
+  const { default: avro } = await import('avsc');
+  const dir = mkdtempSync(join(tmpdir(), 'aud-avro-'));
+  const file = join(dir, 'events.avro');
+  const schema = avro.Type.forSchema({
+    type: 'record', name: 'ShopEvent', fields: [
+      { name: 'customer_id', type: ['null', 'string'], default: null },
+      { name: 'type', type: 'string' },
+      { name: 'ts', type: 'string' },
+      { name: 'amount', type: ['null', 'double'], default: null },
+      { name: 'channel', type: ['null', 'string'], default: null },
+    ],
+  });
+  // The well-formed records of the thresholds example (Avro cannot carry the malformed ones).
+  const records = readFileSync(join(repo, 'examples/thresholds/events.jsonl'), 'utf8').trim().split('\n')
+    .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } })
+    .filter((r) => typeof r.amount !== 'string' && r.type !== 'page_view')
+    .map((r) => ({ customer_id: r.customer_id ?? null, type: r.type, ts: r.ts, amount: r.amount ?? null, channel: r.channel ?? null }));
+  await new Promise<void>((res, rej) => {
+    // Wait for the file stream, not the encoder: only then is the container on disk.
+    const out = createWriteStream(file).on('close', () => res()).on('error', rej);
+    const encoder = new avro.streams.BlockEncoder(schema);
+    encoder.pipe(out);
+    for (const r of records) encoder.write(r);
+    encoder.end();
+  });
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', file, '--until', '2026-01-20T00:00:00Z');
+  assert.equal(r.code, 0, r.stderr);
+  const strip = (text: string) => text.trim().split('\n').map((l) => { const { cause: _c, ...rest } = JSON.parse(l) as Record<string, unknown>; return rest; });
+  assert.deepEqual(strip(r.stdout), strip(readFileSync(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')));
+  assert.match(r.stderr, /bad record skipped: no customer id/, 'the record without a customer id is still reported');
 });

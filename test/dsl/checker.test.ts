@@ -136,3 +136,23 @@ test('never throws on the partial trees of 1000 mutated files', () => {
     assert.doesNotThrow(() => checkRuleFiles([parsed.file]), `mutation ${i}`);
   }
 });
+
+test('parser and checker never throw on random input: token soup and arbitrary characters', () => {
+  let seed = 99;
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const words = ['source', 'output', 'event', 'trait', 'score', 'audience', 'over', 'where', 'then', 'not', 'within', 'and', 'or', 'in',
+    'true', 'false', 'null', 'sequence', 'contains', 'starts_with', 'count', 'sum', 'last', 'now', 'days_since', 'purchase', 'amount',
+    'x', '{', '}', '(', ')', ',', '.', ':', '=', '==', '<', '>=', '+', '-', '*', '/', '"s"', '"', '30 days', '2w', '1', '0.5', '@2026-01-01T00:00:00Z', '@x', '\n', '//c\n', '/*', '*/', '#', 'é'];
+  for (let i = 0; i < 1500; i++) {
+    const n = Math.floor(rand() * 40);
+    const text = i % 3 === 2
+      ? Array.from({ length: n * 3 }, () => String.fromCharCode(Math.floor(rand() * 0x2FF))).join('')
+      : Array.from({ length: n }, () => words[Math.floor(rand() * words.length)]).join(' ');
+    const parsed = parseRuleFile('r.aud', text);
+    const lines = text.split(/\r\n|\r|\n/).length;
+    for (const d of parsed.diagnostics) {
+      assert.ok(d.span.line >= 1 && d.span.line <= lines && d.span.column >= 1, `position of "${d.message}" in input ${i}`);
+    }
+    assert.doesNotThrow(() => checkRuleFiles([parsed.file]), `input ${i}: ${JSON.stringify(text)}`);
+  }
+});
