@@ -118,13 +118,6 @@ export class KafkaRuntime {
     this.opts.log.info('engine stopped', { ...this.counters });
   }
 
-  /** Partitions owned by this process, with their clocks: for health checks and tests. */
-  status(): { topic: string; partition: number; clock: number; caughtUp: boolean; timers: number }[] {
-    return [...this.partitions.values()].map((p) => ({
-      topic: p.topic, partition: p.partition, clock: p.task.clock, caughtUp: p.caughtUp, timers: p.task.pendingTimers,
-    }));
-  }
-
   private async assign(parts: { topic: string; partition: number }[]): Promise<void> {
     if (parts.length === 0) return;
     const ends = await endOffsets(this.opts.kafka, this.opts.inputTopic);

@@ -156,13 +156,6 @@ export class PartitionTask {
     this.cache.clear();
   }
 
-  /** The current state of one customer (for queries and tests); reads the store if needed. */
-  async customerState(customer: string): Promise<CustomerState | undefined> {
-    await this.load([customer]);
-    const c = this.cache.get(customer);
-    return c && (c.dirty || c.persistedTimer !== null || Object.keys(c.state.m).length > 0 || Object.keys(c.state.s).length > 0) ? c.state : undefined;
-  }
-
   private async load(customers: Iterable<string>): Promise<void> {
     const missing = [...customers].filter((c) => !this.cache.has(c));
     if (missing.length === 0) return;

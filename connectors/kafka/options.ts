@@ -27,12 +27,3 @@ export function baseConfig(opts: KafkaOptions): Record<string, string | number |
     ...(opts.kafkaConfig ?? {}),
   };
 }
-
-/** A config for logs: values of keys that look secret are masked. */
-export function redacted(config: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
-    out[k] = /password|secret|token|key\.pem|sasl\.oauthbearer\.config/i.test(k) ? '***' : v;
-  }
-  return out;
-}
