@@ -27,6 +27,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureTopics, endOffsets, partitionCount } from '../connectors/kafka/admin.js';
+import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
@@ -77,6 +78,7 @@ export class KafkaRuntime {
   private readonly source: KafkaSource;
   private readonly sink: KafkaSink;
   private ticker: NodeJS.Timeout | undefined;
+  private stopping = false;
   readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0 };
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
@@ -86,7 +88,7 @@ export class KafkaRuntime {
 
   async start(): Promise<void> {
     const { opts } = this;
-    const partitions = await partitionCount(opts.kafka, opts.inputTopic);
+    const partitions = await this.untilKafkaAnswers(() => partitionCount(opts.kafka, opts.inputTopic));
     await ensureTopics(opts.kafka, [
       { topic: opts.outputTopic, partitions },
       { topic: opts.membershipTopic, partitions, config: { 'cleanup.policy': 'compact' } },
@@ -108,8 +110,27 @@ export class KafkaRuntime {
     });
   }
 
+  /**
+   * Run `attempt` until Kafka answers: a broker that is down or restarting is
+   * waited for, with backoff up to 30 s, saying so; an answer that will not
+   * change by waiting (a missing topic, bad options) is thrown at once.
+   */
+  private async untilKafkaAnswers<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof KafkaConnectorError) || !err.retriable || this.stopping) throw err;
+        const delayMs = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
+        this.opts.log.warn(`waiting for Kafka at ${this.opts.kafka.brokers}; retrying in ${delayMs / 1000} s`, { attempt: n, error: err.message });
+        await new Promise((res) => setTimeout(res, delayMs));
+      }
+    }
+  }
+
   /** Finish the work in flight, flush, commit and close. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
     await this.source.stop();
     // The source revokes every partition on stop; close what may remain.
