@@ -55,6 +55,17 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     const dead = await readTopic(`${input}.dlq`, { expected: 3, timeoutMs: 30_000 });
     assert.equal(dead.length, 3, 'three bad records in the dead-letter topic');
 
+    // The compacted membership topic: the latest value per audience/customer is the current membership.
+    const members = await readTopic(`${output}.members`, { expected: expected.length, timeoutMs: 30_000 });
+    const latest = new Map<string, string | null>();
+    for (const m of members) latest.set(m.key!, m.value);
+    const current = [...latest].filter(([, v]) => v !== null).map(([k]) => k).sort();
+    const implied = new Map<string, boolean>();
+    for (const e of expected) implied.set(`${e.audience}/${e.customer}`, e.type === 'enter');
+    assert.deepEqual(current, [...implied].filter(([, inside]) => inside).map(([k]) => k).sort());
+    assert.deepEqual(current, ['net_positive/c2', 'store_regular/c2']);
+    assert.deepEqual(JSON.parse(latest.get('store_regular/c2')!), { audience: 'store_regular', customer: 'c2', since: '2026-01-06T12:00:00.000Z', version: 1 });
+
     assert.equal(await engine.stop(), 0, 'SIGTERM stops the engine cleanly');
 
     // Restart on the same state: c1 comes back (a new enter, version 3); c2 buys again while
