@@ -8,15 +8,18 @@
  *
  * Commit order, per batch of one partition (at-least-once):
  *   1. process the records (state changes stay in memory);
- *   2. produce enter/leave events, membership updates and dead letters, and
- *      wait until the broker acknowledged all of them;
- *   3. write the state, the timer index and the partition's next offset to
- *      RocksDB in one atomic batch;
+ *   2. produce, in one send, the enter/leave events, membership updates, dead
+ *      letters and the changelog copy of the state changes, and wait until
+ *      the broker acknowledged all of them;
+ *   3. write the state, the timer index, the partition's next input offset
+ *      and the changelog checkpoint to RocksDB in one atomic batch;
  *   4. commit the next offset to the consumer group.
  * A crash before 3 replays the batch: its output may be produced twice (same
  * `version`, so consumers can drop it) but never lost. A crash between 3 and
  * 4 is harmless: the offset stored with the state is authoritative, and
- * records below it are skipped when they are delivered again.
+ * records below it are skipped when they are delivered again. A process that
+ * lost its disk (or takes over a partition) restores the state from the
+ * changelog (engine/changelog.ts) before it reads the partition.
  *
  * Clock: each partition follows the event time of the records it reads while
  * it has a backlog, and the wall clock once it has caught up (its last record
@@ -30,12 +33,15 @@ import { ensureTopics, endOffsets, partitionCount } from '../connectors/kafka/ad
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
+import { readPartition } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
+import { checkpointWrite, restoreFromChangelog } from './changelog.js';
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
+import { isLoggedKey } from './state-keys.js';
 import { openRocksStore } from './state/rocksdb-store.js';
 import type { PartitionStore } from './state/store.js';
 
@@ -49,6 +55,8 @@ export interface KafkaRuntimeOptions {
   /** Compacted: key `audience/customer`, value the membership, tombstone on leave. */
   membershipTopic: string;
   deadLetterTopic: string;
+  /** Compacted, one partition per input partition: a copy of every state write. */
+  changelogTopic: string;
   clock: 'wall' | 'event';
   tickMs: number;
   log: Logger;
@@ -93,6 +101,7 @@ export class KafkaRuntime {
       { topic: opts.outputTopic, partitions },
       { topic: opts.membershipTopic, partitions, config: { 'cleanup.policy': 'compact' } },
       { topic: opts.deadLetterTopic, partitions: 1 },
+      { topic: opts.changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } },
     ]);
     await mkdir(opts.stateDir, { recursive: true });
     await this.sink.connect();
@@ -147,13 +156,15 @@ export class KafkaRuntime {
       if (this.partitions.has(key)) continue;
       const started = Date.now();
       const store = await openRocksStore(join(this.opts.stateDir, `${topic}-${partition}`));
+      const restored = await restoreFromChangelog(store, `${topic}/${partition}`, this.opts.log,
+        (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
       const task = await PartitionTask.open(this.opts.plan, store);
       const end = ends.get(partition) ?? 0n;
       const caughtUp = (task.nextOffset ?? 0n) >= end;
       this.partitions.set(key, { topic, partition, task, store, caughtUp, queue: Promise.resolve() });
       this.opts.log.info('partition assigned', {
         topic, partition, nextOffset: task.nextOffset?.toString() ?? 'none', endOffset: end.toString(),
-        timers: task.pendingTimers, openMs: Date.now() - started,
+        timers: task.pendingTimers, restoredRecords: restored.records, openMs: Date.now() - started,
       });
     }
   }
@@ -183,6 +194,7 @@ export class KafkaRuntime {
     const from = entry.task.nextOffset;
     const fresh = from === undefined ? batch.records : batch.records.filter((r) => r.offset >= from);
     const last = batch.records[batch.records.length - 1];
+    let records: SinkRecord[] = [];
     if (fresh.length > 0) {
       const input: InputRecord[] = fresh.map((r) => ({
         value: r.value,
@@ -195,8 +207,7 @@ export class KafkaRuntime {
       this.counters.applied += result.applied;
       this.counters.skipped += result.skipped;
       this.counters.bad += result.bad.length;
-      const records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
-      await this.sink.send(records);
+      records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
       for (const b of result.bad) {
         this.opts.log.warn('bad record sent to dead-letter topic', {
           topic: entry.topic, partition: entry.partition,
@@ -204,12 +215,23 @@ export class KafkaRuntime {
         });
       }
     }
-    if (last) {
-      const next = last.offset + 1n;
-      await entry.task.commit(next);
-      await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
-      entry.caughtUp = next >= batch.highWatermark;
-    }
+    if (!last) return;
+    const next = last.offset + 1n;
+    await this.commitPartition(entry, records, next);
+    await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
+    entry.caughtUp = next >= batch.highWatermark;
+  }
+
+  /** Steps 2 and 3 of the commit order: output and changelog acknowledged, then the local state written. */
+  private async commitPartition(entry: PartitionEntry, records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
+    const writes = entry.task.prepareCommit(nextOffset);
+    const changelog: SinkRecord[] = writes.filter((w) => isLoggedKey(w.key)).map((w) => ({
+      topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
+      value: w.type === 'put' ? Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength) : null,
+    }));
+    const firstOffsets = await this.sink.send([...records, ...changelog]);
+    const first = firstOffsets.get(`${this.opts.changelogTopic}/${entry.partition}`);
+    await entry.task.writeCommit(first === undefined ? writes : [...writes, checkpointWrite(first + BigInt(changelog.length) - 1n)]);
   }
 
   private tick(): void {
@@ -219,8 +241,7 @@ export class KafkaRuntime {
       this.enqueue(`${entry.topic}/${entry.partition}`, async (e) => {
         const outputs = await e.task.advanceTo(now);
         if (outputs.length === 0) return;
-        await this.sink.send(this.outputRecords(outputs));
-        await e.task.commit();
+        await this.commitPartition(e, this.outputRecords(outputs), undefined);
       }).catch((err: unknown) => {
         this.opts.log.error('clock tick failed; will retry on the next tick', {
           topic: entry.topic, partition: entry.partition, error: (err as Error).message,

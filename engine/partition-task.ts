@@ -137,8 +137,12 @@ export class PartitionTask {
     return outputs;
   }
 
-  /** Write every change since the last commit as one atomic batch. */
-  async commit(nextOffset?: bigint): Promise<void> {
+  /**
+   * Every change since the last commit, as one atomic batch, not yet written:
+   * the caller may first copy it to a changelog. `nextOffset` is the input
+   * offset the state will then include.
+   */
+  prepareCommit(nextOffset?: bigint): StoreWrite[] {
     const batch: StoreWrite[] = [];
     for (const [customer, c] of this.cache) {
       if (!c.dirty) continue;
@@ -152,8 +156,18 @@ export class PartitionTask {
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint };
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
     batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
+    return batch;
+  }
+
+  /** Write a batch from prepareCommit (with anything the caller adds) and start the next one. */
+  async writeCommit(batch: readonly StoreWrite[]): Promise<void> {
     await this.store.write(batch);
     this.cache.clear();
+  }
+
+  /** prepareCommit and writeCommit in one, where there is no changelog (replay). */
+  async commit(nextOffset?: bigint): Promise<void> {
+    await this.writeCommit(this.prepareCommit(nextOffset));
   }
 
   private async load(customers: Iterable<string>): Promise<void> {

@@ -5,10 +5,20 @@
  *     c/<customer>                 CustomerState (engine/customer-state.ts)
  *     t/<due, 15 digits>/<customer>  empty: the timer index
  *     m/partition                  PartitionMeta: clock, next offset, plan fingerprint
+ *     m/changelog                  offset of the last changelog record this store holds
+ *
+ * The changelog topic carries `c/` and `m/partition`: everything but the timer
+ * index (rebuilt from the customers' states after a restore) and the
+ * changelog checkpoint itself (a position in the changelog cannot be in it).
  */
 export const CUSTOMER_PREFIX = 'c/';
 export const TIMER_PREFIX = 't/';
 export const META_KEY = 'm/partition';
+export const CHANGELOG_CHECKPOINT_KEY = 'm/changelog';
+
+export function isLoggedKey(key: string): boolean {
+  return key.startsWith(CUSTOMER_PREFIX) || key === META_KEY;
+}
 
 export function customerKey(customer: string): string {
   return CUSTOMER_PREFIX + customer;

@@ -61,15 +61,18 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (args.workers !== 1) log.warn('--workers > 1 is not used yet: every partition runs on the main thread', { workers: args.workers });
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
     const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
+    const { changelogTopicFor } = await import('../../engine/changelog.js');
+    const groupId = args.group ?? `aud-${inputTopic}`;
     const runtime = new KafkaRuntime({
       plan,
       kafka: { brokers: args.brokers, clientId: 'aud', kafkaConfig },
-      groupId: args.group ?? `aud-${inputTopic}`,
+      groupId,
       stateDir: args.stateDir,
       inputTopic,
       outputTopic,
       membershipTopic: `${outputTopic}.members`,
       deadLetterTopic: `${inputTopic}.dlq`,
+      changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
       log,

@@ -33,8 +33,13 @@ export class KafkaSink {
     await this.producer.connect();
   }
 
-  async send(records: readonly SinkRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * Resolves when every record is acknowledged, with the offset of the first
+   * record written to each `topic/partition` (the others follow it in order).
+   */
+  async send(records: readonly SinkRecord[]): Promise<Map<string, bigint>> {
+    const firstOffsets = new Map<string, bigint>();
+    if (records.length === 0) return firstOffsets;
     const byTopic = new Map<string, { key: string | Buffer | null; value: string | Buffer | null; headers?: Record<string, string>; partition?: number }[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic) ?? [];
@@ -45,9 +50,13 @@ export class KafkaSink {
       byTopic.set(r.topic, list);
     }
     try {
-      await this.producer.sendBatch({
+      const metadata = await this.producer.sendBatch({
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages as never })),
       });
+      for (const m of metadata) {
+        if (m.baseOffset !== undefined && m.baseOffset !== null) firstOffsets.set(`${m.topicName}/${m.partition}`, BigInt(m.baseOffset));
+      }
+      return firstOffsets;
     } catch (err) {
       throw new KafkaConnectorError('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} on ${this.opts.brokers} failed: ${(err as Error).message}`,
         { cause: err, retriable: true });

@@ -1,0 +1,81 @@
+/**
+ * Reading one partition of a topic from an offset to its end, outside any
+ * consumer group: what restoring a state store from its changelog needs.
+ * Uses the client's lower-level consumer, which can be assigned a single
+ * partition at an offset.
+ */
+import rdkafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
+import { KafkaConnectorError } from './errors.js';
+import { baseConfig, type KafkaOptions } from './options.js';
+
+export interface PartitionRecord {
+  offset: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** Low and high watermarks of one partition. */
+export async function partitionBounds(consumer: KafkaConsumer, topic: string, partition: number): Promise<{ low: bigint; high: bigint }> {
+  return new Promise((res, rej) => {
+    consumer.queryWatermarkOffsets(topic, partition, 10_000, (err, offsets) => {
+      if (err) rej(new KafkaConnectorError('consume', `reading the bounds of ${topic}/${partition}: ${err.message}`, { cause: err, retriable: true }));
+      else res({ low: BigInt(offsets.lowOffset), high: BigInt(offsets.highOffset) });
+    });
+  });
+}
+
+/**
+ * Calls `onBatch` with every record of `topic/partition` from `from` (or the
+ * start of the log, whichever is later) up to the end as it was when reading
+ * began. Resolves with the offset after the last record read.
+ */
+export async function readPartition(
+  opts: KafkaOptions, topic: string, partition: number, from: bigint | undefined,
+  onBatch: (records: PartitionRecord[], end: bigint) => Promise<void>,
+): Promise<{ from: bigint; end: bigint }> {
+  // The package is CommonJS; its lower-level consumer is reached through the default export.
+  const consumer = new rdkafka.KafkaConsumer({
+    ...baseConfig(opts),
+    'group.id': `aud-restore-${topic}-${partition}`,
+    'enable.auto.commit': false,
+    'enable.partition.eof': true,
+    'isolation.level': 'read_committed',
+  }, { 'auto.offset.reset': 'earliest' });
+  await new Promise<void>((res, rej) => {
+    consumer.connect({ timeout: 30_000 }, (err) => (err ? rej(new KafkaConnectorError('consume', `connecting to read ${topic}/${partition}: ${err.message}`, { cause: err, retriable: true })) : res()));
+  });
+  try {
+    const { low, high } = await partitionBounds(consumer, topic, partition);
+    const start = from === undefined || from < low ? low : from;
+    if (start >= high) return { from: start, end: high };
+    consumer.assign([{ topic, partition, offset: Number(start) }]);
+    let next = start;
+    let idle = 0;
+    while (next < high) {
+      const messages = await new Promise<Message[]>((res, rej) => {
+        consumer.consume(5000, (err, msgs) => (err ? rej(err) : res(msgs)));
+      });
+      const records: PartitionRecord[] = [];
+      for (const m of messages) {
+        const offset = BigInt(m.offset);
+        if (offset >= high) continue;
+        records.push({ offset, key: (m.key as Buffer | null | undefined) ?? null, value: m.value ?? null });
+        next = offset + 1n;
+      }
+      if (records.length > 0) await onBatch(records, high);
+      // Compaction may leave gaps below the high watermark: once nothing more comes, the end is reached.
+      if (messages.length === 0) {
+        const position = consumer.position([{ topic, partition }])[0]?.offset;
+        if (position !== undefined && position >= 0 && BigInt(position) >= high) break;
+        if (++idle >= 12) {
+          throw new KafkaConnectorError('consume', `reading ${topic}/${partition} stalled at offset ${next} of ${high} for a minute`, { retriable: true });
+        }
+      } else {
+        idle = 0;
+      }
+    }
+    return { from: start, end: high };
+  } finally {
+    await new Promise<void>((res) => consumer.disconnect(() => res()));
+  }
+}
