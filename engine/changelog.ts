@@ -9,13 +9,22 @@
  *
  * Restore, when a partition is assigned: the local store names the last
  * changelog offset it holds (`m/changelog`); the records after it — all of
- * them when the store is new — are applied in batches, and the timer index is
- * rebuilt from the restored customers' states.
+ * them when the store is new — are applied, and the timer index is rebuilt
+ * from the restored customers' states.
+ *
+ * A commit's changelog records end with its `m/partition` record, and within
+ * one partition they are written in order, so a batch is complete in the log
+ * exactly when its `m/partition` record is there. Restore applies complete
+ * batches only. Records after the last `m/partition` are a batch the process
+ * did not finish (killed while producing it): they are not applied, and the
+ * caller repairs the log by producing those keys' values again as they are
+ * (repairWrites), so that a later restore, even of a compacted log, never sees
+ * half a batch.
  */
 import type { PartitionRecord } from '../connectors/kafka/partition-reader.js';
 import { decodeCustomerState } from './customer-state.js';
 import type { Logger } from './log.js';
-import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, TIMER_PREFIX, timerKey } from './state-keys.js';
+import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, TIMER_PREFIX, timerKey } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 
 const encoder = new TextEncoder();
@@ -35,7 +44,13 @@ export function checkpointWrite(offset: bigint): StoreWrite {
   return { type: 'put', key: CHANGELOG_CHECKPOINT_KEY, value: encoder.encode(offset.toString()) };
 }
 
-export interface RestoreSummary { records: number; seconds: number; recordsPerSecond: number }
+export interface RestoreSummary {
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  /** Keys written by an unfinished batch at the end of the changelog: not applied, to be repaired. */
+  unfinishedKeys: string[];
+}
 
 /**
  * Apply changelog records read by `read` (from the checkpoint on) to the
@@ -49,14 +64,20 @@ export async function restoreFromChangelog(
   const started = Date.now();
   let lastReport = started;
   let records = 0;
+  // Records of the batch being read, applied when its m/partition record closes it.
+  let pending: { key: string; value: Buffer | null }[] = [];
   const { from, end } = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (batch, end) => {
-    const writes: StoreWrite[] = batch.map((r) => {
+    const writes: StoreWrite[] = [];
+    for (const r of batch) {
       const key = r.key?.toString('utf8') ?? '';
-      return r.value === null ? { type: 'del', key } : { type: 'put', key, value: r.value };
-    });
-    writes.push(checkpointWrite(batch[batch.length - 1]!.offset));
-    await store.write(writes);
-    records += batch.length;
+      pending.push({ key, value: r.value });
+      if (key !== META_KEY) continue;
+      for (const p of pending) writes.push(p.value === null ? { type: 'del', key: p.key } : { type: 'put', key: p.key, value: p.value });
+      writes.push(checkpointWrite(r.offset));
+      records += pending.length;
+      pending = [];
+    }
+    if (writes.length > 0) await store.write(writes);
     const now = Date.now();
     if (now - lastReport >= 2000) {
       lastReport = now;
@@ -65,11 +86,27 @@ export async function restoreFromChangelog(
   });
   if (records > 0) await rebuildTimerIndex(store);
   const seconds = (Date.now() - started) / 1000;
-  const summary = { records, seconds, recordsPerSecond: seconds > 0 ? Math.round(records / seconds) : records };
+  const unfinishedKeys = [...new Set(pending.map((p) => p.key))];
+  const summary = { records, seconds, recordsPerSecond: seconds > 0 ? Math.round(records / seconds) : records, unfinishedKeys };
   if (records > 0 || checkpoint === undefined) {
-    log.info('state restored from changelog', { partition: label, from: from.toString(), end: end.toString(), ...summary, seconds: Number(seconds.toFixed(2)) });
+    log.info('state restored from changelog', {
+      partition: label, from: from.toString(), end: end.toString(), records, seconds: Number(seconds.toFixed(2)), recordsPerSecond: summary.recordsPerSecond,
+    });
+  }
+  if (unfinishedKeys.length > 0) {
+    log.warn('the changelog ends with an unfinished batch (the last process stopped while writing it): not applied; repairing', { partition: label, keys: unfinishedKeys.length });
   }
   return summary;
+}
+
+/**
+ * For the keys of an unfinished batch, the values the store holds now (a
+ * tombstone where it holds none): produced to the changelog, they cancel the
+ * unfinished records for every later reader.
+ */
+export async function repairWrites(store: PartitionStore, keys: string[]): Promise<{ key: string; value: Uint8Array | null }[]> {
+  const values = await store.getMany(keys);
+  return keys.map((key, i) => ({ key, value: values[i] ?? null }));
 }
 
 /** The timer index is derived data: rebuild it from every customer's `t`. */

@@ -8,9 +8,12 @@
  *
  * Commit order, per batch of one partition (at-least-once):
  *   1. process the records (state changes stay in memory);
- *   2. produce, in one send, the enter/leave events, membership updates, dead
- *      letters and the changelog copy of the state changes, and wait until
- *      the broker acknowledged all of them;
+ *   2. produce the enter/leave events, membership updates and dead letters
+ *      and wait until the broker acknowledged them; then produce the
+ *      changelog copy of the state changes and wait for it. In this order: a
+ *      crash between the two replays the batch (duplicates, never a loss),
+ *      while a changelog that got ahead of the output would make the restart
+ *      skip a batch whose output never arrived;
  *   3. write the state, the timer index, the partition's next input offset
  *      and the changelog checkpoint to RocksDB in one atomic batch;
  *   4. commit the next offset to the consumer group.
@@ -36,7 +39,7 @@ import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
 import { readPartition } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
-import { checkpointWrite, restoreFromChangelog } from './changelog.js';
+import { checkpointWrite, repairWrites, restoreFromChangelog } from './changelog.js';
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
@@ -158,6 +161,13 @@ export class KafkaRuntime {
       const store = await openRocksStore(join(this.opts.stateDir, `${topic}-${partition}`));
       const restored = await restoreFromChangelog(store, `${topic}/${partition}`, this.opts.log,
         (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
+      if (restored.unfinishedKeys.length > 0) {
+        const repair = (await repairWrites(store, restored.unfinishedKeys)).map((w) => ({
+          topic: this.opts.changelogTopic, partition, key: w.key, value: w.value === null ? null : Buffer.from(w.value),
+        }));
+        const first = (await this.sink.send(repair)).get(`${this.opts.changelogTopic}/${partition}`);
+        if (first !== undefined) await store.write([checkpointWrite(first + BigInt(repair.length) - 1n)]);
+      }
       const task = await PartitionTask.open(this.opts.plan, store);
       const end = ends.get(partition) ?? 0n;
       const caughtUp = (task.nextOffset ?? 0n) >= end;
@@ -192,45 +202,53 @@ export class KafkaRuntime {
 
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
     const from = entry.task.nextOffset;
+    const firstOffset = batch.records[0]?.offset;
+    if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
+      this.opts.log.error('records skipped: the consumer group delivered a later offset than the state holds; ' +
+        'was the state directory replaced by an older copy while the changelog was deleted?',
+      { topic: entry.topic, partition: entry.partition, stateNextOffset: from.toString(), delivered: firstOffset.toString() });
+    }
+    // Records below the state's offset are already in it (delivered again after a restart).
     const fresh = from === undefined ? batch.records : batch.records.filter((r) => r.offset >= from);
     const last = batch.records[batch.records.length - 1];
-    let records: SinkRecord[] = [];
-    if (fresh.length > 0) {
-      const input: InputRecord[] = fresh.map((r) => ({
-        value: r.value,
-        key: r.key ? r.key.toString('utf8') : null,
-        timestamp: r.timestamp,
-        cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
-      }));
-      const result = await entry.task.process(input);
-      this.counters.recordsIn += fresh.length;
-      this.counters.applied += result.applied;
-      this.counters.skipped += result.skipped;
-      this.counters.bad += result.bad.length;
-      records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
-      for (const b of result.bad) {
-        this.opts.log.warn('bad record sent to dead-letter topic', {
-          topic: entry.topic, partition: entry.partition,
-          offset: b.record.cause && 'offset' in b.record.cause ? b.record.cause.offset : undefined, reason: b.reason,
-        });
-      }
+    if (!last || fresh.length === 0) {
+      // Nothing to apply, and nothing to write: the stored offset must never move back.
+      if (from !== undefined) entry.caughtUp = from >= batch.highWatermark;
+      return;
     }
-    if (!last) return;
+    const input: InputRecord[] = fresh.map((r) => ({
+      value: r.value,
+      key: r.key ? r.key.toString('utf8') : null,
+      timestamp: r.timestamp,
+      cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
+    }));
+    const result = await entry.task.process(input);
+    this.counters.recordsIn += fresh.length;
+    this.counters.applied += result.applied;
+    this.counters.skipped += result.skipped;
+    this.counters.bad += result.bad.length;
+    const records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
+    for (const b of result.bad) {
+      this.opts.log.warn('bad record sent to dead-letter topic', {
+        topic: entry.topic, partition: entry.partition,
+        offset: b.record.cause && 'offset' in b.record.cause ? b.record.cause.offset : undefined, reason: b.reason,
+      });
+    }
     const next = last.offset + 1n;
     await this.commitPartition(entry, records, next);
     await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
     entry.caughtUp = next >= batch.highWatermark;
   }
 
-  /** Steps 2 and 3 of the commit order: output and changelog acknowledged, then the local state written. */
+  /** Steps 2 and 3 of the commit order: output acknowledged, then the changelog, then the local state written. */
   private async commitPartition(entry: PartitionEntry, records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
     const writes = entry.task.prepareCommit(nextOffset);
     const changelog: SinkRecord[] = writes.filter((w) => isLoggedKey(w.key)).map((w) => ({
       topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
       value: w.type === 'put' ? Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength) : null,
     }));
-    const firstOffsets = await this.sink.send([...records, ...changelog]);
-    const first = firstOffsets.get(`${this.opts.changelogTopic}/${entry.partition}`);
+    await this.sink.send(records);
+    const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
     await entry.task.writeCommit(first === undefined ? writes : [...writes, checkpointWrite(first + BigInt(changelog.length) - 1n)]);
   }
 
