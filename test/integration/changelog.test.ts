@@ -5,14 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
+import { repo, thresholdsRecords } from '../support/examples.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const rules = join(repo, 'examples/thresholds/thresholds.aud');
 
 interface Out { type: string; audience: string; customer: string; version: number }
@@ -20,14 +19,6 @@ interface Out { type: string; audience: string; customer: string; version: numbe
 const record = (customer: string, type: string, ts: string, fields: Record<string, unknown>) =>
   ({ key: customer, value: JSON.stringify({ customer_id: customer, type, ts, ...fields }) });
 
-async function firstPhase(): Promise<{ key: string | null; value: string }[]> {
-  const lines = (await readFile(join(repo, 'examples/thresholds/events.jsonl'), 'utf8')).trim().split('\n');
-  return lines.map((value) => {
-    let key: string | null = null;
-    try { key = (JSON.parse(value) as { customer_id?: string }).customer_id ?? null; } catch { /* a bad record */ }
-    return { key, value };
-  });
-}
 
 test('changelog: after losing the state directory, and after restoring an old copy of it, no enter or leave is repeated or lost', async () => {
   const input = uniqueTopic('changelog-in');
@@ -44,7 +35,7 @@ test('changelog: after losing the state directory, and after restoring an old co
     // Phase 1: the thresholds stream, up to c2's purchase on 10 January (the first 9 lines of expected.jsonl).
     let engine = new EngineProcess(args);
     await engine.waitForLog(/partition assigned/);
-    await produceJson(input, await firstPhase());
+    await produceJson(input, await thresholdsRecords());
     const phase1 = await outputs(9);
     assert.equal(phase1.length, 9, phase1.join('\n'));
     assert.equal(await engine.stop(), 0);

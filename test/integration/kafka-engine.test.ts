@@ -7,24 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
+import { repo, thresholdsRecords } from '../support/examples.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const rules = join(repo, 'examples/thresholds/thresholds.aud');
 
 interface Out { type: string; audience: string; customer: string; at: string; version: number; reason: string; cause?: { topic: string; partition: number; offset: string } }
 
-async function thresholdsInput(): Promise<{ key: string | null; value: string }[]> {
-  const lines = (await readFile(join(repo, 'examples/thresholds/events.jsonl'), 'utf8')).trim().split('\n');
-  return lines.map((value) => {
-    let key: string | null = null;
-    try { key = (JSON.parse(value) as { customer_id?: string }).customer_id ?? null; } catch { /* a bad record: no key */ }
-    return { key, value };
-  });
-}
 
 function withoutCause(o: Out): Omit<Out, 'cause'> {
   const { cause: _cause, ...rest } = o;
@@ -42,7 +33,7 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     let engine = new EngineProcess(args);
     await engine.waitForLog(/partition assigned/);
     // The stream of examples/thresholds, then one event on 20 January that moves the clock past every window.
-    await produceJson(input, [...await thresholdsInput(),
+    await produceJson(input, [...await thresholdsRecords(),
       { key: 'c9', value: JSON.stringify({ customer_id: 'c9', type: 'refund', ts: '2026-01-20T00:00:00Z', amount: 1 }) }]);
 
     const expected = (await readFile(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Out);
