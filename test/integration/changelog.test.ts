@@ -19,7 +19,6 @@ interface Out { type: string; audience: string; customer: string; version: numbe
 const record = (customer: string, type: string, ts: string, fields: Record<string, unknown>) =>
   ({ key: customer, value: JSON.stringify({ customer_id: customer, type, ts, ...fields }) });
 
-
 test('changelog: after losing the state directory, and after restoring an old copy of it, no enter or leave is repeated or lost', async () => {
   const input = uniqueTopic('changelog-in');
   const output = uniqueTopic('changelog-out');

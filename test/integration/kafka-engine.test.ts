@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
@@ -87,7 +87,6 @@ test('aud run with the wall clock: a then-not deadline fires with no new event',
   await createTopic(input, 1);
   const stateDir = await mkdtemp(join(tmpdir(), 'aud-it-'));
   const rulesFile = join(stateDir, 'abandon.aud');
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(rulesFile, [
     'source "x" { key customer_id }',
     'event add_to_cart { sku: string }',
