@@ -11,6 +11,7 @@ import { explainCommand } from './commands/explain.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
+import { webhookCommand } from './commands/webhook.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('aud')
@@ -20,7 +21,8 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(runCommand)
   .command(testCommand)
-  .demandCommand(1, 'Name a command: check, explain, replay, run or test (aud --help lists them).')
+  .command(webhookCommand)
+  .demandCommand(1, 'Name a command: check, explain, replay, run, test or webhook (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()

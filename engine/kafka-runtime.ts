@@ -24,6 +24,22 @@
  * lost its disk (or takes over a partition) restores the state from the
  * changelog (engine/changelog.ts) before it reads the partition.
  *
+ * Exactly-once (`exactlyOnce`): each partition has its own transactional
+ * producer, transactional id `<group>-<topic>-<partition>`. Steps 2 and 4
+ * become one transaction: output, membership, dead letters, the changelog
+ * copy and the input offset commit together or not at all; the local write
+ * (3) follows the commit. A crash before the commit aborts everything; a
+ * crash after it leaves the local store behind the changelog, and the restore
+ * on the next start (which reads committed records only) brings it level.
+ * Opening a partition initialises its transactional id before the restore:
+ * that fences a zombie (a process that lost the partition but still runs)
+ * and aborts the open transaction of a killed one, so the restore reads the
+ * final outcome. A fenced process gives the partition up.
+ *
+ * A batch whose commit fails (a broker outage, a timeout) leaves the task's
+ * memory ahead of what was committed: the partition is reopened from its
+ * committed state (store plus changelog) and the batch is delivered again.
+ *
  * Clock: each partition follows the event time of the records it reads while
  * it has a backlog, and the wall clock once it has caught up (its last record
  * reached the high watermark); then a tick every `tickMs` fires the timers
@@ -32,7 +48,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureTopics, endOffsets, partitionCount } from '../connectors/kafka/admin.js';
+import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
@@ -43,7 +59,8 @@ import { checkpointWrite, repairWrites, restoreFromChangelog } from './changelog
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
-import { PartitionTask, type BadRecord } from './partition-task.js';
+import { PartitionTask, type BadRecord, type CustomerView } from './partition-task.js';
+import { EngineMetrics } from './metrics.js';
 import { isLoggedKey } from './state-keys.js';
 import { openRocksStore } from './state/rocksdb-store.js';
 import type { PartitionStore } from './state/store.js';
@@ -62,6 +79,8 @@ export interface KafkaRuntimeOptions {
   changelogTopic: string;
   clock: 'wall' | 'event';
   tickMs: number;
+  /** Kafka transactions: output, changelog and input offsets commit together. */
+  exactlyOnce: boolean;
   log: Logger;
 }
 
@@ -72,6 +91,8 @@ export interface RuntimeCounters {
   bad: number;
   enters: number;
   leaves: number;
+  /** Partitions reopened after a failed commit. */
+  reopened: number;
 }
 
 interface PartitionEntry {
@@ -82,7 +103,12 @@ interface PartitionEntry {
   caughtUp: boolean;
   /** Work on this partition, in order. */
   queue: Promise<void>;
+  /** Exactly-once: the partition's transactional producer. */
+  producer: KafkaSink | undefined;
 }
+
+/** What opening a partition yields: its store, restored, and its task. */
+type OpenPartition = Pick<PartitionEntry, 'task' | 'store' | 'producer'> & { restoredRecords: number };
 
 export class KafkaRuntime {
   private readonly partitions = new Map<string, PartitionEntry>();
@@ -90,16 +116,73 @@ export class KafkaRuntime {
   private readonly sink: KafkaSink;
   private ticker: NodeJS.Timeout | undefined;
   private stopping = false;
-  readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0 };
+  readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
+  readonly metrics: EngineMetrics;
+  private started = false;
+  private partitionCount = 0;
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic] });
     this.sink = new KafkaSink(opts.kafka);
+    this.metrics = new EngineMetrics({
+      audienceSizes: () => this.audienceSizes().sizes,
+      stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),
+    });
+  }
+
+  private stateDirOf(topic: string, partition: number): string {
+    return join(this.opts.stateDir, `${topic}-${partition}`);
+  }
+
+  // ---- What the query API asks (engine/query-server.ts) ----
+
+  /** Ready once started and every owned partition is open and caught up with its input. */
+  readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] } {
+    const partitions = [...this.partitions.values()].map((e) => ({ partition: e.partition, caughtUp: e.caughtUp }));
+    if (!this.started) return { ready: false, reason: 'starting: waiting for Kafka or the first assignment', partitions };
+    if (this.stopping) return { ready: false, reason: 'stopping', partitions };
+    const behind = partitions.filter((p) => !p.caughtUp).map((p) => p.partition);
+    if (behind.length > 0) return { ready: false, reason: `reading the backlog of partition(s) ${behind.join(', ')}`, partitions };
+    return { ready: true, partitions };
+  }
+
+  /** Members per audience over the partitions this process owns. */
+  audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number } {
+    const sizes: Record<string, number> = Object.fromEntries(this.opts.plan.audiences.map((a) => [a.name, 0]));
+    const partitions: number[] = [];
+    for (const e of this.partitions.values()) {
+      partitions.push(e.partition);
+      for (const [a, n] of Object.entries(e.task.audienceSizes())) sizes[a] = (sizes[a] ?? 0) + n;
+    }
+    return { sizes, partitions: partitions.sort((a, b) => a - b), partitionCount: this.partitionCount };
+  }
+
+  /**
+   * A customer's view from whichever owned partition knows them (asked in
+   * turn, each between its batches); undefined when none does.
+   */
+  async customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined> {
+    for (const e of [...this.partitions.values()]) {
+      let found: CustomerView | undefined;
+      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.task.view(customer); }).catch(() => undefined);
+      if (found) return { partition: e.partition, view: found };
+    }
+    return undefined;
+  }
+
+  metricsText(): Promise<{ contentType: string; body: string }> {
+    return this.metrics.text();
+  }
+
+  /** The other members of the group and the input partitions each owns. */
+  async groupMembers(): Promise<{ clientId: string; host: string; partitions: number[] }[]> {
+    return groupMembers(this.opts.kafka, this.opts.groupId, this.opts.inputTopic);
   }
 
   async start(): Promise<void> {
     const { opts } = this;
     const partitions = await this.untilKafkaAnswers(() => partitionCount(opts.kafka, opts.inputTopic));
+    this.partitionCount = partitions;
     await ensureTopics(opts.kafka, [
       { topic: opts.outputTopic, partitions },
       { topic: opts.membershipTopic, partitions, config: { 'cleanup.policy': 'compact' } },
@@ -117,8 +200,10 @@ export class KafkaRuntime {
       this.ticker = setInterval(() => this.tick(), opts.tickMs);
       this.ticker.unref();
     }
+    this.started = true;
     opts.log.info('engine started', {
       input: opts.inputTopic, partitions, output: opts.outputTopic, group: opts.groupId, clock: opts.clock, stateDir: opts.stateDir,
+      delivery: opts.exactlyOnce ? 'exactly-once' : 'at-least-once',
     });
   }
 
@@ -158,24 +243,67 @@ export class KafkaRuntime {
       const key = `${topic}/${partition}`;
       if (this.partitions.has(key)) continue;
       const started = Date.now();
-      const store = await openRocksStore(join(this.opts.stateDir, `${topic}-${partition}`));
+      const opened = await this.openPartition(topic, partition);
+      const end = ends.get(partition) ?? 0n;
+      const caughtUp = (opened.task.nextOffset ?? 0n) >= end;
+      this.partitions.set(key, { topic, partition, ...opened, caughtUp, queue: Promise.resolve() });
+      this.metrics.partitionsAssigned.set(this.partitions.size);
+      this.metrics.restoredRecords.inc(opened.restoredRecords);
+      this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (opened.task.nextOffset ?? 0n)));
+      this.opts.log.info('partition assigned', {
+        topic, partition, nextOffset: opened.task.nextOffset?.toString() ?? 'none', endOffset: end.toString(),
+        timers: opened.task.pendingTimers, restoredRecords: opened.restoredRecords, openMs: Date.now() - started,
+      });
+    }
+  }
+
+  /**
+   * Open a partition's state: the transactional producer first (exactly-once:
+   * fencing and aborting whatever an earlier owner left open), then the
+   * store, brought level with the changelog, then the task.
+   */
+  private async openPartition(topic: string, partition: number): Promise<OpenPartition> {
+    let producer: KafkaSink | undefined;
+    if (this.opts.exactlyOnce) {
+      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: `${this.opts.groupId}-${topic}-${partition}` });
+      await producer.connect();
+    }
+    const store = await openRocksStore(this.stateDirOf(topic, partition));
+    try {
       const restored = await restoreFromChangelog(store, `${topic}/${partition}`, this.opts.log,
         (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
       if (restored.unfinishedKeys.length > 0) {
         const repair = (await repairWrites(store, restored.unfinishedKeys)).map((w) => ({
           topic: this.opts.changelogTopic, partition, key: w.key, value: w.value === null ? null : Buffer.from(w.value),
         }));
-        const first = (await this.sink.send(repair)).get(`${this.opts.changelogTopic}/${partition}`);
+        const first = (await this.produce(producer, repair, undefined)).get(`${this.opts.changelogTopic}/${partition}`);
         if (first !== undefined) await store.write([checkpointWrite(first + BigInt(repair.length) - 1n)]);
       }
       const task = await PartitionTask.open(this.opts.plan, store);
-      const end = ends.get(partition) ?? 0n;
-      const caughtUp = (task.nextOffset ?? 0n) >= end;
-      this.partitions.set(key, { topic, partition, task, store, caughtUp, queue: Promise.resolve() });
-      this.opts.log.info('partition assigned', {
-        topic, partition, nextOffset: task.nextOffset?.toString() ?? 'none', endOffset: end.toString(),
-        timers: task.pendingTimers, restoredRecords: restored.records, openMs: Date.now() - started,
-      });
+      return { task, store, producer, restoredRecords: restored.records };
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      await producer?.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Produce records and wait for their acknowledgement; exactly-once: in one
+   * transaction, with the input offset when given.
+   */
+  private async produce(producer: KafkaSink | undefined, records: SinkRecord[], offset: { topic: string; partition: number; nextOffset: bigint } | undefined): Promise<Map<string, bigint>> {
+    if (!producer) return this.sink.send(records);
+    if (records.length === 0 && !offset) return new Map();
+    await producer.begin();
+    try {
+      const firsts = await producer.send(records);
+      if (offset) await producer.sendOffsets(this.source.groupMember, [offset]);
+      await producer.commitTransaction();
+      return firsts;
+    } catch (err) {
+      await producer.abortTransaction();
+      throw err;
     }
   }
 
@@ -187,6 +315,10 @@ export class KafkaRuntime {
       this.partitions.delete(key);
       await entry.queue.catch(() => undefined);
       await entry.store.close();
+      await entry.producer?.disconnect().catch(() => undefined);
+      this.metrics.partitionsAssigned.set(this.partitions.size);
+      this.metrics.consumerLag.remove({ topic, partition: String(partition) });
+      this.metrics.timersPending.remove({ partition: String(partition) });
       this.opts.log.info('partition revoked', { topic, partition });
     }
   }
@@ -201,6 +333,7 @@ export class KafkaRuntime {
   }
 
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
+    const started = performance.now();
     const from = entry.task.nextOffset;
     const firstOffset = batch.records[0]?.offset;
     if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
@@ -227,6 +360,10 @@ export class KafkaRuntime {
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;
     this.counters.bad += result.bad.length;
+    this.metrics.eventsIn.inc({ topic: entry.topic }, fresh.length);
+    this.metrics.eventsApplied.inc(result.applied);
+    this.metrics.recordsSkipped.inc(result.skipped);
+    if (result.bad.length > 0) this.metrics.badRecords.inc({ topic: entry.topic }, result.bad.length);
     const records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
     for (const b of result.bad) {
       this.opts.log.warn('bad record sent to dead-letter topic', {
@@ -235,9 +372,43 @@ export class KafkaRuntime {
       });
     }
     const next = last.offset + 1n;
-    await this.commitPartition(entry, records, next);
-    await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
+    try {
+      await this.commitPartition(entry, records, next);
+    } catch (err) {
+      await this.reopen(entry, err);
+      throw err;
+    }
+    // Exactly-once: the offset went with the transaction.
+    if (!entry.producer) await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
     entry.caughtUp = next >= batch.highWatermark;
+    this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
+    this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.task.pendingTimers);
+  }
+
+  /**
+   * After a failed commit the task's memory is ahead of what was committed:
+   * start the partition again from its committed state. A fenced partition
+   * belongs to another process now: give it up instead.
+   */
+  private async reopen(entry: PartitionEntry, cause: unknown): Promise<void> {
+    const key = `${entry.topic}/${entry.partition}`;
+    await entry.store.close().catch(() => undefined);
+    await entry.producer?.disconnect().catch(() => undefined);
+    if (cause instanceof KafkaConnectorError && cause.code === 'fenced') {
+      this.partitions.delete(key);
+      this.opts.log.error('partition given up: another instance took it over (this process was fenced); ' +
+        'nothing of the failed batch was committed', { topic: entry.topic, partition: entry.partition, error: cause.message });
+      return;
+    }
+    this.counters.reopened++;
+    this.metrics.commitFailures.inc();
+    this.opts.log.warn('commit failed; reopening the partition from its committed state, the batch will be read again',
+      { topic: entry.topic, partition: entry.partition, error: (cause as Error).message });
+    const opened = await this.untilKafkaAnswers(() => this.openPartition(entry.topic, entry.partition));
+    entry.task = opened.task;
+    entry.store = opened.store;
+    entry.producer = opened.producer;
   }
 
   /** Steps 2 and 3 of the commit order: output acknowledged, then the changelog, then the local state written. */
@@ -247,8 +418,15 @@ export class KafkaRuntime {
       topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
       value: w.type === 'put' ? Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength) : null,
     }));
-    await this.sink.send(records);
-    const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+    let first: bigint | undefined;
+    if (entry.producer) {
+      // One transaction: output and changelog are both there or both not.
+      const offset = nextOffset === undefined ? undefined : { topic: entry.topic, partition: entry.partition, nextOffset };
+      first = (await this.produce(entry.producer, [...records, ...changelog], offset)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+    } else {
+      await this.sink.send(records);
+      first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+    }
     await entry.task.writeCommit(first === undefined ? writes : [...writes, checkpointWrite(first + BigInt(changelog.length) - 1n)]);
   }
 
@@ -259,7 +437,12 @@ export class KafkaRuntime {
       this.enqueue(`${entry.topic}/${entry.partition}`, async (e) => {
         const outputs = await e.task.advanceTo(now);
         if (outputs.length === 0) return;
-        await this.commitPartition(e, this.outputRecords(outputs), undefined);
+        try {
+          await this.commitPartition(e, this.outputRecords(outputs), undefined);
+        } catch (err) {
+          await this.reopen(e, err);
+          throw err;
+        }
       }).catch((err: unknown) => {
         this.opts.log.error('clock tick failed; will retry on the next tick', {
           topic: entry.topic, partition: entry.partition, error: (err as Error).message,
@@ -272,6 +455,7 @@ export class KafkaRuntime {
     const records: SinkRecord[] = [];
     for (const o of outputs) {
       if (o.type === 'enter') this.counters.enters++; else this.counters.leaves++;
+      this.metrics.segmentEvents.inc({ audience: o.audience, type: o.type });
       records.push({ topic: this.opts.outputTopic, key: o.customer, value: outputEventJson(o) });
       records.push({
         topic: this.opts.membershipTopic,

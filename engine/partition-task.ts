@@ -33,7 +33,7 @@ import { evaluate, type EvalScope } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
 import { absenceDue, addToAbsence, addToSequence, sequenceMatchTime, type AbsenceState, type SequenceState } from './sequence.js';
-import { customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -48,6 +48,18 @@ export interface BatchResult {
   /** Records of event types the rules do not declare. */
   skipped: number;
   applied: number;
+}
+
+/** What the query API shows of one customer: values at the partition's clock. */
+export interface CustomerView {
+  customer: string;
+  /** The partition's clock, at which traits and scores were computed; null before its first event. */
+  asOf: string | null;
+  traits: Record<string, Value>;
+  scores: Record<string, Value>;
+  /** Every audience: inside or not, and the version of the last enter/leave (0: never entered). */
+  audiences: Record<string, { member: boolean; version: number }>;
+  eventsApplied: number;
 }
 
 interface CachedCustomer {
@@ -70,9 +82,12 @@ export class PartitionTask {
   /** Slot index → indexes of the audiences that read it. */
   private readonly audiencesBySlot: number[][];
   private readonly traitByName: Map<string, PExpr>;
+  /** Members per audience, kept with every enter and leave and stored in the partition meta. */
+  private readonly sizes = new Map<string, number>();
 
   private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined) {
     this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
+    for (const [audience, n] of Object.entries(meta?.sizes ?? {})) this.sizes.set(audience, n);
     this.nextOffsetValue = meta?.nextOffset !== undefined ? BigInt(meta.nextOffset) : undefined;
     this.decoder = new RecordDecoder(plan);
     this.audiencesBySlot = plan.slots.map(() => []);
@@ -89,7 +104,41 @@ export class PartitionTask {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);
     }
+    // A store written before sizes were kept: count once; the next commit stores them.
+    if (meta && !meta.sizes) {
+      for await (const [, value] of store.scan(CUSTOMER_PREFIX)) {
+        for (const [audience, [inside]] of Object.entries(decodeCustomerState(value).m)) {
+          if (inside === 1) task.sizes.set(audience, (task.sizes.get(audience) ?? 0) + 1);
+        }
+      }
+    }
     return task;
+  }
+
+  /** Members per audience in this partition, as of the last batch processed. */
+  audienceSizes(): Record<string, number> {
+    return Object.fromEntries(this.plan.audiences.map((a) => [a.name, this.sizes.get(a.name) ?? 0]));
+  }
+
+  /** A customer's traits, scores and memberships now; undefined for a customer this partition never saw. */
+  async view(customer: string): Promise<CustomerView | undefined> {
+    let state = this.cache.get(customer)?.state;
+    if (!state) {
+      const [bytes] = await this.store.getMany([customerKey(customer)]);
+      if (!bytes) return undefined;
+      state = decodeCustomerState(bytes);
+    }
+    const scope = new CustomerScope(this.now, state, this.plan, this.traitByName);
+    const view: CustomerView = {
+      customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
+      traits: {}, scores: {}, audiences: {}, eventsApplied: state.n,
+    };
+    for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
+    for (const a of this.plan.audiences) {
+      const m = state.m[a.name];
+      view.audiences[a.name] = { member: m?.[0] === 1, version: m?.[1] ?? 0 };
+    }
+    return view;
   }
 
   /** The partition's clock (epoch ms); -Infinity before the first event. */
@@ -153,7 +202,7 @@ export class PartitionTask {
       }
     }
     if (nextOffset !== undefined) this.nextOffsetValue = nextOffset;
-    const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint };
+    const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
     batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
     return batch;
@@ -280,6 +329,7 @@ export class PartitionTask {
       if (inside === (prev?.[0] === 1)) return;
       const version = (prev?.[1] ?? 0) + 1;
       cs.m[a.name] = [inside ? 1 : 0, version];
+      this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) + (inside ? 1 : -1));
       changed.add(a.name);
       const event: OutputEvent = {
         type: inside ? 'enter' : 'leave', audience: a.name, customer,

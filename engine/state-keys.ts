@@ -41,4 +41,6 @@ export interface PartitionMeta {
   nextOffset?: string;
   /** Plan fingerprint the state was written under. */
   fingerprint: string;
+  /** Members per audience in this partition (absent in stores written before it was kept: counted at open). */
+  sizes?: Record<string, number>;
 }

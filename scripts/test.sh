@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+# Test-only: Prometheus's own text-format parser (Python) checks what /metrics serves.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  printf '\033[1m[test]\033[0m %s\n' "installing prometheus-client (PyPI) to parse /metrics in tests" >&2
+  python3 -m pip install -q --disable-pip-version-check prometheus-client==0.26.0 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages prometheus-client==0.26.0
+fi
+
 export AUD_TEST_BROKERS="${AUD_TEST_BROKERS:-127.0.0.1:${AUD_KAFKA_PORT:-9092}}"
 started_broker=0
 if ! bash scripts/kafka.sh status >/dev/null 2>&1; then

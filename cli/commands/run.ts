@@ -1,5 +1,8 @@
+import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import { QueryServer } from '../../engine/query-server.js';
+import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { loadPlan } from '../rules.js';
 
 interface RunArgs {
@@ -13,9 +16,21 @@ interface RunArgs {
   outputTopic?: string;
   kafka: string[];
   tickMs: number;
+  exactlyOnce: boolean;
+  config?: string;
+  http?: number;
+  httpHost: string;
+  advertisedHttp?: string;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
 }
+
+/** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
+const RUN_FLAGS: Record<string, FlagKind> = {
+  brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', clock: 'string', topic: 'string',
+  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
+};
 
 /** `--kafka key=value` pairs: librdkafka settings passed through (SASL, SSL, ...). */
 function kafkaSettings(pairs: string[]): Record<string, string> {
@@ -29,11 +44,14 @@ function kafkaSettings(pairs: string[]): Record<string, string> {
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
-  command: 'run <files..>',
+  command: 'run [files..]',
   describe: 'Run the rules on Kafka as a long-lived engine (consumer group, RocksDB state); stop with Ctrl-C',
   builder: (y) => y
-    .positional('files', { type: 'string', array: true, demandOption: true, describe: '.aud rule files' })
-    .option('brokers', { type: 'string', demandOption: true, describe: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]' })
+    .positional('files', { type: 'string', array: true, describe: '.aud rule files (or `files:` in the config file)' })
+    .config('config', 'a YAML or JSON file of flags (default: aud.config.yaml or .json here, if present); flags and AUD_* variables override it', readConfigFile)
+    .default('config', defaultConfigFile(), defaultConfigFile() ?? 'none')
+    .middleware(environmentOverrides(RUN_FLAGS), true)
+    .option('brokers', { type: 'string', demandOption: 'give --brokers, brokers: in the config file, or AUD_BROKERS', describe: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]' })
     .option('group', { type: 'string', describe: 'consumer group id (default: aud-<input topic>)' })
     .option('state-dir', { type: 'string', default: '.aud-state', describe: 'where the RocksDB stores live, one per input partition' })
     .option('workers', { type: 'number', default: 1, describe: 'worker threads for rule evaluation' })
@@ -41,11 +59,19 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('topic', { type: 'string', describe: 'input topic (default: the source block\'s)' })
     .option('output-topic', { type: 'string', describe: 'enter/leave topic (default: the output declaration\'s)' })
     .option('kafka', { type: 'string', array: true, default: [], describe: 'librdkafka setting key=value, repeatable' })
+    .option('exactly-once', { type: 'boolean', default: false, describe: 'Kafka transactions: output, state changelog and input offsets commit together (consumers read with isolation.level=read_committed)' })
+    .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
+    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
+    .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }) as never,
   handler: async (args) => {
     const log = createLogger({ level: args.logLevel, format: args.logFormat });
+    if (!args.files || args.files.length === 0) {
+      log.error('no rule files: name them (aud run rules/*.aud ...) or list them under files: in the config file');
+      process.exitCode = 1; return;
+    }
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
     const inputTopic = args.topic ?? plan.source.topic;
@@ -63,9 +89,27 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
     const { changelogTopicFor } = await import('../../engine/changelog.js');
     const groupId = args.group ?? `aud-${inputTopic}`;
+    log.info('configuration', {
+      rules: args.files.join(','), brokers: args.brokers, group: groupId, stateDir: args.stateDir, exactlyOnce: args.exactlyOnce,
+      config: args.config ?? 'none', ...(Object.keys(kafkaConfig).length > 0 ? { kafka: JSON.stringify(redactSettings(kafkaConfig)) } : {}),
+    });
+    let server: QueryServer | undefined;
+    let advertised: string | undefined;
+    if (args.http !== undefined) {
+      server = new QueryServer(log);
+      try {
+        const port = await server.listen(args.http, args.httpHost);
+        // Members of the group find each other's query API through the client id (see `groupMembers`).
+        advertised = args.advertisedHttp ?? `${hostname()}:${port}`;
+        log.info('query API listening', { url: `http://${args.httpHost}:${port}`, advertised });
+      } catch (err) {
+        log.error(`cannot serve the query API on ${args.httpHost}:${args.http}: ${(err as Error).message}; pick another --http port`);
+        process.exitCode = 1; return;
+      }
+    }
     const runtime = new KafkaRuntime({
       plan,
-      kafka: { brokers: args.brokers, clientId: 'aud', kafkaConfig },
+      kafka: { brokers: args.brokers, clientId: advertised ? `aud@${advertised}` : 'aud', kafkaConfig },
       groupId,
       stateDir: args.stateDir,
       inputTopic,
@@ -75,6 +119,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
+      exactlyOnce: args.exactlyOnce,
       log,
     });
     let stopping = false;
@@ -86,19 +131,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
       }
       stopping = true;
       log.info(`${signal}: finishing the batch in flight, flushing and committing (send again to exit at once)`);
-      runtime.stop().then(() => process.exit(0), (err: unknown) => {
+      runtime.stop().then(() => server?.close()).then(() => process.exit(0), (err: unknown) => {
         log.error('clean stop failed', { error: (err as Error).message });
         process.exit(1);
       });
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
+    server?.serve(runtime);
     try {
       await runtime.start();
     } catch (err) {
       log.error(`cannot start: ${(err as Error).message}`);
       process.exitCode = 1;
       await runtime.stop().catch(() => undefined);
+      await server?.close();
     }
   },
 };

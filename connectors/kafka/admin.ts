@@ -59,3 +59,19 @@ export async function endOffsets(opts: KafkaOptions, topic: string): Promise<Map
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high ?? o.offset)]));
   });
 }
+
+/**
+ * The members of a consumer group with the partitions of `topic` each owns.
+ * A member's client id carries its query address (`aud@host:port`) when it
+ * runs the query API, so that a process can say who answers for a partition.
+ */
+export async function groupMembers(opts: KafkaOptions, groupId: string, topic: string): Promise<{ clientId: string; host: string; partitions: number[] }[]> {
+  return withAdmin(opts, `describing group ${groupId}`, async (admin) => {
+    const { groups } = await admin.describeGroups([groupId]);
+    return (groups[0]?.members ?? []).map((m) => ({
+      clientId: m.clientId,
+      host: m.clientHost,
+      partitions: (m.assignment?.topicPartitions ?? []).filter((tp) => tp.topic === topic).map((tp) => tp.partition).sort((a, b) => a - b),
+    }));
+  });
+}

@@ -3,7 +3,18 @@
  * says whether trying again may succeed (a broker that is down) or not (a
  * topic that does not exist, bad options).
  */
-export type KafkaErrorCode = 'bad-options' | 'no-topic' | 'admin' | 'produce' | 'consume' | 'commit';
+export type KafkaErrorCode = 'bad-options' | 'no-topic' | 'admin' | 'produce' | 'consume' | 'commit'
+  /** This process's transactional producer was fenced: another instance owns its partition now. */
+  | 'fenced';
+
+/** librdkafka's codes for a producer fenced by a newer instance with the same transactional.id. */
+const FENCED_CODES = new Set([-144 /* ERR__FENCED */, 90 /* ERR_PRODUCER_FENCED */, 47 /* ERR_INVALID_PRODUCER_EPOCH */]);
+
+/** Whether an error from the Kafka client says that this producer was fenced. */
+export function isFencedError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && FENCED_CODES.has(code);
+}
 
 export class KafkaConnectorError extends Error {
   readonly code: KafkaErrorCode;

@@ -3,9 +3,16 @@
  * producer's own retries, order kept per partition), acks from all in-sync
  * replicas, lz4, a short linger so that one batch of output goes out as a few
  * requests. `send` resolves only when the broker acknowledged every record.
+ *
+ * With a `transactionalId` the sink is transactional (exactly-once): records
+ * are sent inside `begin()` … `commitTransaction()`, together with the
+ * consumer's input offsets (`sendOffsets`). Connecting initialises the
+ * transactional id, which fences any older producer with the same id (a
+ * zombie, or the process that was killed) and aborts its open transaction.
  */
+import type { Consumer } from './client.js';
 import { createProducer, type Producer } from './client.js';
-import { KafkaConnectorError } from './errors.js';
+import { isFencedError, KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
 
 export interface SinkRecord {
@@ -19,18 +26,65 @@ export interface SinkRecord {
 export class KafkaSink {
   private readonly producer: Producer;
 
-  constructor(private readonly opts: KafkaOptions) {
+  constructor(private readonly opts: KafkaOptions & { transactionalId?: string }) {
     this.producer = createProducer(opts, {
       'enable.idempotence': true,
       'acks': 'all',
       'linger.ms': 5,
       'compression.type': 'lz4',
       ...(opts.kafkaConfig ?? {}),
+      ...(opts.transactionalId !== undefined ? { 'transactional.id': opts.transactionalId } : {}),
     });
   }
 
   async connect(): Promise<void> {
-    await this.producer.connect();
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      throw this.failure('produce', `connecting the producer${this.opts.transactionalId ? ` (transactional id ${this.opts.transactionalId})` : ''} to ${this.opts.brokers} failed`, err);
+    }
+  }
+
+  /** Start a transaction (transactional sinks only). */
+  async begin(): Promise<void> {
+    try {
+      await this.producer.transaction();
+    } catch (err) {
+      throw this.failure('produce', 'beginning a transaction failed', err);
+    }
+  }
+
+  /** Add the consumer group's next input offsets to the open transaction. */
+  async sendOffsets(consumer: Consumer, offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
+    try {
+      await this.producer.sendOffsets({
+        consumer,
+        topics: offsets.map((o) => ({ topic: o.topic, partitions: [{ partition: o.partition, offset: o.nextOffset.toString() }] })),
+      });
+    } catch (err) {
+      throw this.failure('commit', 'adding the input offsets to the transaction failed', err);
+    }
+  }
+
+  async commitTransaction(): Promise<void> {
+    try {
+      await this.producer.commit();
+    } catch (err) {
+      throw this.failure('commit', 'committing the transaction failed', err);
+    }
+  }
+
+  /** Abort the open transaction, if any; failures are ignored (closing the producer aborts it too). */
+  async abortTransaction(): Promise<void> {
+    if (!this.producer.isActive()) return;
+    await this.producer.abort().catch(() => undefined);
+  }
+
+  private failure(code: 'produce' | 'commit', what: string, err: unknown): KafkaConnectorError {
+    if (isFencedError(err)) {
+      return new KafkaConnectorError('fenced', `${what}: the producer was fenced (transactional id ${this.opts.transactionalId}); another instance owns this work now`, { cause: err, retriable: false });
+    }
+    return new KafkaConnectorError(code, `${what} on ${this.opts.brokers}: ${(err as Error).message}`, { cause: err, retriable: true });
   }
 
   /**
@@ -58,12 +112,12 @@ export class KafkaSink {
       }
       return firstOffsets;
     } catch (err) {
-      throw new KafkaConnectorError('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} on ${this.opts.brokers} failed: ${(err as Error).message}`,
-        { cause: err, retriable: true });
+      throw this.failure('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} failed`, err);
     }
   }
 
   async disconnect(): Promise<void> {
+    await this.abortTransaction();
     await this.producer.flush({ timeout: 30_000 }).catch(() => undefined);
     await this.producer.disconnect();
   }

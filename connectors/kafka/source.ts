@@ -101,6 +101,15 @@ export class KafkaSource {
     });
   }
 
+  /**
+   * The group member, for a transactional producer's `sendOffsets`: the
+   * offsets then commit with the transaction, fenced by the group generation.
+   */
+  get groupMember(): Consumer {
+    if (!this.consumer) throw new KafkaConnectorError('commit', `the consumer of group ${this.groupId} is not running`, { retriable: true });
+    return this.consumer;
+  }
+
   async commit(offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
     if (!this.consumer || offsets.length === 0) return;
     try {

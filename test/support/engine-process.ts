@@ -15,8 +15,8 @@ export class EngineProcess {
   private readonly exited: Promise<number | null>;
   private waiters: { pattern: RegExp; count: number; resolve: () => void }[] = [];
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let buffer = '';
     const onData = (chunk: Buffer): void => {
       buffer += chunk.toString('utf8');
@@ -44,6 +44,11 @@ export class EngineProcess {
       this.exited.then((code) => rej(new Error(`engine exited (${code}) while waiting for ${pattern}; log:\n${this.logs.join('\n')}`)));
       this.waiters.push({ pattern, count, resolve: () => { clearTimeout(timer); res(); } });
     });
+  }
+
+  /** kill -9: no clean stop, nothing flushed. */
+  kill(): void {
+    this.child.kill('SIGKILL');
   }
 
   /** SIGTERM and wait for a clean exit; returns the exit code. */

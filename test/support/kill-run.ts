@@ -3,7 +3,8 @@
  * test/integration/fault.test.ts (short): produce a generated retail stream to
  * a one-partition topic, start `aud run` (event clock), kill -9 it at random
  * moments and restart it on the same state directory, `kills` times; let the
- * last run finish; compare the output topic with replay of the same input.
+ * last run finish; compare the output topic (read_committed) with replay of
+ * the same input. At-least-once or, with `exactlyOnce`, transactions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,8 @@ export interface KillRunOptions {
   days: number;
   /** Longest wait before a kill, after the engine owns its partition (ms). */
   maxKillDelayMs: number;
+  /** Run the engine with --exactly-once (then the output must equal replay event for event). */
+  exactlyOnce?: boolean;
   say?: (line: string) => void;
 }
 
@@ -41,6 +44,8 @@ export interface KillRunResult {
   missing: number;
   duplicates: number;
   unexpected: number;
+  /** The output topic is replay's output, in the same order, nothing more. */
+  identical: boolean;
 }
 
 export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult> {
@@ -67,7 +72,8 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
       '--state-dir', stateDir, '--group', group, '--clock', 'event',
       // Static membership: the restarted process takes the partition back at once instead of
       // waiting for the killed one's session to time out.
-      '--kafka', `group.instance.id=${group}-instance`, '--kafka', 'session.timeout.ms=10000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--kafka', `group.instance.id=${group}-instance`, '--kafka', 'session.timeout.ms=10000',
+      ...(opts.exactlyOnce ? ['--exactly-once'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => { for (const line of d.toString().split('\n')) if (/records skipped|unfinished|restored|error/.test(line)) say(line); });
     let log = '';
     const ready = new Promise<void>((res) => child.stderr!.on('data', (d: Buffer) => {
@@ -131,5 +137,6 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
   for (const k of missingKeys.slice(0, 4)) say(`missing ${k}`);
   for (const k of unexpectedKeys.slice(0, 4)) say(`unexpected ${k} cause ${causeOf.get(k)}`);
   await rm(stateDir, { recursive: true, force: true });
-  return { killsSurvived: survived, eventsIn: events.length, eventsOut: got.length, expected: expected.length, missing, duplicates, unexpected };
+  const identical = got.length === expected.length && got.every((k, i) => k === expected[i]);
+  return { killsSurvived: survived, eventsIn: events.length, eventsOut: got.length, expected: expected.length, missing, duplicates, unexpected, identical };
 }

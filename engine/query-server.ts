@@ -1,0 +1,130 @@
+/**
+ * The query API of a running engine (`aud run --http PORT`), plain HTTP/JSON:
+ *
+ *   GET /health              200 while the process runs
+ *   GET /ready               200 once every owned partition is open and caught up, else 503 with why
+ *   GET /customers/ID        traits, scores and memberships of a customer of an owned partition;
+ *                            404 naming the members that own the other partitions
+ *   GET /audiences           members per audience over the owned partitions
+ *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
+ *   GET /metrics             Prometheus text format
+ *
+ * A process answers for the partitions it owns, as a Kafka Streams instance
+ * does for its interactive queries; `/audiences` says which partitions its
+ * numbers cover, so a caller sums over the group.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closest } from '../dsl/suggest.js';
+import type { Logger } from './log.js';
+import type { CustomerView } from './partition-task.js';
+
+/** What the server asks the engine (KafkaRuntime implements it). */
+export interface QueryBackend {
+  readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] };
+  audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number };
+  customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined>;
+  groupMembers(): Promise<{ clientId: string; host: string; partitions: number[] }[]>;
+  metricsText(): Promise<{ contentType: string; body: string }>;
+}
+
+export class QueryServer {
+  private readonly server: Server;
+  private backend: QueryBackend | undefined;
+
+  /** Listening may start before the engine exists (its port goes into the client id): until `serve`, every route answers 503. */
+  constructor(log: Logger) {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        log.error('query API request failed', { url: req.url, error: (err as Error).message });
+        if (!res.headersSent) json(res, 500, { error: `internal error: ${(err as Error).message}` });
+        else res.end();
+      });
+    });
+  }
+
+  serve(backend: QueryBackend): void {
+    this.backend = backend;
+  }
+
+  /** Listen on `port` (0: any free port) and resolve with the port bound. */
+  listen(port: number, host = '0.0.0.0'): Promise<number> {
+    return new Promise((res, rej) => {
+      this.server.once('error', rej);
+      this.server.listen(port, host, () => {
+        this.server.off('error', rej);
+        res((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((res) => {
+      this.server.close(() => res());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(res, 405, { error: `${req.method} is not supported: the query API is read-only (GET)` });
+      return;
+    }
+    const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
+    if (!this.backend) {
+      json(res, 503, { error: 'the engine is starting' });
+      return;
+    }
+    if (parts.length === 1 && parts[0] === 'health') {
+      json(res, 200, { status: 'up' });
+    } else if (parts.length === 1 && parts[0] === 'ready') {
+      const r = this.backend.readiness();
+      json(res, r.ready ? 200 : 503, r);
+    } else if (parts.length === 1 && parts[0] === 'metrics') {
+      const { contentType, body } = await this.backend.metricsText();
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
+    } else if (parts.length === 1 && parts[0] === 'audiences') {
+      json(res, 200, this.backend.audienceSizes());
+    } else if (parts.length === 2 && parts[0] === 'audiences') {
+      const { sizes, partitions, partitionCount } = this.backend.audienceSizes();
+      const name = parts[1]!;
+      if (!(name in sizes)) {
+        const guess = closest(name, Object.keys(sizes));
+        json(res, 404, { error: `no audience "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, audiences: Object.keys(sizes) });
+        return;
+      }
+      json(res, 200, { audience: name, size: sizes[name], partitions, partitionCount });
+    } else if (parts.length === 2 && parts[0] === 'customers') {
+      await this.customer(this.backend, parts[1]!, res);
+    } else {
+      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/audiences', '/audiences/NAME', '/metrics'] });
+    }
+  }
+
+  private async customer(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
+    const found = await backend.customerView(customer);
+    if (found) {
+      json(res, 200, { partition: found.partition, ...found.view });
+      return;
+    }
+    const owned = backend.audienceSizes().partitions;
+    const others = await backend.groupMembers().catch(() => undefined);
+    json(res, 404, {
+      error: `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}); ` +
+        'if it exists, another member of the group has it: ask it (members with a query address are listed)',
+      ownedPartitions: owned,
+      members: others?.filter((m) => m.partitions.some((p) => !owned.includes(p))).map((m) => ({
+        partitions: m.partitions, clientId: m.clientId, host: m.host,
+        queryAddress: m.clientId.startsWith('aud@') ? m.clientId.slice(4) : null,
+      })) ?? null,
+    });
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,132 @@
+/**
+ * `aud run --http`: configured from a YAML file with a secret from the
+ * environment, on the real broker. The query API shows a customer's traits,
+ * scores and memberships, audience sizes that agree with the enter/leave
+ * events on the output topic, health and readiness; /metrics parses with
+ * Prometheus's own text-format parser (the Python client's) and counts what
+ * happened; the secret never reaches the log.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateRetailEvents } from '../../examples/retail/generate.js';
+import { createTopic, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
+import { EngineProcess } from '../support/engine-process.js';
+import { produceEvents, retailRules } from '../support/group-run.js';
+
+const PARTITIONS = 2;
+
+interface Family { name: string; type: string; samples: { name: string; labels: Record<string, string>; value: number }[] }
+
+/** Parse the text format with prometheus_client.parser, which rejects what Prometheus would not scrape. */
+function parsePrometheus(text: string): Family[] {
+  const script = 'import sys, json\nfrom prometheus_client.parser import text_string_to_metric_families as parse\n' +
+    'print(json.dumps([{"name": f.name, "type": f.type, "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]} for f in parse(sys.stdin.read())]))';
+  return JSON.parse(execFileSync('python3', ['-c', script], { input: text, encoding: 'utf8' })) as Family[];
+}
+
+function sample(families: Family[], name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const f of families) {
+    for (const s of f.samples) {
+      if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) return s.value;
+    }
+  }
+  return undefined;
+}
+
+async function getJson(base: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(base + path);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test('query API and metrics on a running engine, configured by file and environment', async () => {
+  const input = uniqueTopic('query-in');
+  const output = uniqueTopic('query-out');
+  await createTopic(input, PARTITIONS);
+  const work = await mkdtemp(join(tmpdir(), 'aud-query-'));
+  const secret = `s3cret-${Date.now()}`;
+  const config = join(work, 'aud.config.yaml');
+  await writeFile(config, [
+    `files: [${JSON.stringify(retailRules)}]`,
+    `topic: ${input}`,
+    `output-topic: ${output}`,
+    `state-dir: ${JSON.stringify(join(work, 'state'))}`,
+    `group: g-${input}`,
+    'clock: event',
+    'http: 0',
+    'kafka:',
+    '  ssl.key.password: ${AUD_TEST_KEY_PASSWORD}',
+    '',
+  ].join('\n'));
+  // The brokers come from the environment, the rest from the file.
+  const engine = new EngineProcess(['--config', config], { ...process.env, AUD_BROKERS: testBrokers(), AUD_TEST_KEY_PASSWORD: secret });
+  try {
+    await engine.waitForLog(/query API listening/);
+    const port = /url=http:\/\/[^:]+:(\d+)/.exec(engine.logs.find((l) => /query API listening/.test(l))!)![1];
+    const base = `http://127.0.0.1:${port}`;
+    await engine.waitForLog(/partition assigned/, PARTITIONS);
+
+    // The spec's VIP: three web purchases, 11,010 in all.
+    const vip = [
+      { customer_id: 'q-1', type: 'purchase', ts: '2026-01-01T10:00:00Z', amount: 6000, category: 'shoes', sku: 's1', channel: 'web' },
+      { customer_id: 'q-1', type: 'purchase', ts: '2026-01-02T10:00:00Z', amount: 5000, category: 'shoes', sku: 's2', channel: 'web' },
+      { customer_id: 'q-1', type: 'purchase', ts: '2026-01-03T10:00:00Z', amount: 10, category: 'socks', sku: 's3', channel: 'web' },
+    ];
+    const crowd = [...generateRetailEvents({ customers: 300, days: 10, seed: 3, start: new Date('2025-12-20T00:00:00Z') })];
+    const events = [...crowd.filter((e) => Date.parse(String(e.ts)) < Date.parse('2026-01-01T00:00:00Z')), ...vip];
+    await produceEvents(input, PARTITIONS, events);
+    const segments = (await readTopic(output, { expected: 1, timeoutMs: 60_000, settleMs: 4000 })).map((r) => JSON.parse(String(r.value)) as { type: string; audience: string; customer: string });
+    assert.ok(segments.some((s) => s.type === 'enter' && s.audience === 'vip' && s.customer === 'q-1'), 'q-1 entered vip');
+
+    assert.deepEqual(await getJson(base, '/health'), { status: 200, body: { status: 'up' } });
+    const ready = await getJson(base, '/ready');
+    assert.equal(ready.status, 200, JSON.stringify(ready.body));
+
+    const q1 = await getJson(base, '/customers/q-1');
+    assert.equal(q1.status, 200);
+    assert.equal(q1.body.customer, 'q-1');
+    assert.equal(q1.body.asOf !== null, true);
+    assert.deepEqual((q1.body.traits as Record<string, unknown>), { tier: null, lifetime_value: 11010, orders_90d: 3, top_category: 'shoes' });
+    assert.deepEqual((q1.body.audiences as Record<string, unknown>).vip, { member: true, version: 1 });
+    assert.deepEqual((q1.body.audiences as Record<string, unknown>).store_only, { member: false, version: 0 });
+    assert.equal(typeof (q1.body.scores as Record<string, unknown>).churn, 'number');
+    assert.equal(q1.body.eventsApplied, 3);
+
+    const unknown = await getJson(base, '/customers/nobody');
+    assert.equal(unknown.status, 404);
+    assert.match(String(unknown.body.error), /not in the partitions this process owns \(0, 1\)/);
+
+    // Sizes agree with the output topic: enters minus leaves per audience.
+    const fromTopic: Record<string, number> = {};
+    for (const s of segments) fromTopic[s.audience] = (fromTopic[s.audience] ?? 0) + (s.type === 'enter' ? 1 : -1);
+    const sizes = await getJson(base, '/audiences');
+    assert.deepEqual(sizes.body.partitions, [0, 1]);
+    for (const [audience, n] of Object.entries(sizes.body.sizes as Record<string, number>)) assert.equal(n, fromTopic[audience] ?? 0, audience);
+    assert.deepEqual((await getJson(base, '/audiences/vip')).body.size, fromTopic.vip);
+    const typo = await getJson(base, '/audiences/vipp');
+    assert.equal(typo.status, 404);
+    assert.match(String(typo.body.error), /did you mean "vip"/);
+
+    const res = await fetch(`${base}/metrics`);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const families = parsePrometheus(await res.text());
+    assert.equal(sample(families, 'aud_events_in_total', { topic: input }), events.length);
+    assert.equal(sample(families, 'aud_segment_events_total', { audience: 'vip', type: 'enter' }), segments.filter((s) => s.audience === 'vip' && s.type === 'enter').length);
+    assert.equal(sample(families, 'aud_audience_size', { audience: 'vip' }), fromTopic.vip);
+    assert.equal(sample(families, 'aud_consumer_lag', { partition: '0' }), 0);
+    assert.equal(sample(families, 'aud_partitions_assigned'), PARTITIONS);
+    assert.ok((sample(families, 'aud_batch_duration_seconds_count') ?? 0) >= 1);
+    assert.ok((sample(families, 'aud_state_size_bytes', { partition: '0' }) ?? 0) > 0);
+    assert.ok((sample(families, 'aud_process_resident_memory_bytes') ?? 0) > 0);
+
+    assert.equal(await engine.stop(), 0);
+    assert.ok(engine.logs.some((l) => /kafka=.*ssl\.key\.password.*\*\*\*/.test(l)), 'the setting is logged, redacted');
+    assert.ok(!engine.logs.some((l) => l.includes(secret)), 'the secret is never logged');
+  } finally {
+    await engine.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+});
