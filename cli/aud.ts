@@ -6,6 +6,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
 import { explainCommand } from './commands/explain.js';
 import { replayCommand } from './commands/replay.js';
@@ -17,12 +18,13 @@ await yargs(hideBin(process.argv))
   .scriptName('aud')
   .usage('$0 <command> [options]\n\nReal-time audiences over a customer event stream.')
   .command(checkCommand)
+  .command(backfillCommand)
   .command(explainCommand)
   .command(replayCommand)
   .command(runCommand)
   .command(testCommand)
   .command(webhookCommand)
-  .demandCommand(1, 'Name a command: check, explain, replay, run, test or webhook (aud --help lists them).')
+  .demandCommand(1, 'Name a command: check, explain, replay, run, test, backfill or webhook (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()

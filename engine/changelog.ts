@@ -44,6 +44,11 @@ export function checkpointWrite(offset: bigint): StoreWrite {
   return { type: 'put', key: CHANGELOG_CHECKPOINT_KEY, value: encoder.encode(offset.toString()) };
 }
 
+/** Record in the store that it holds the changelog up to `offset`. */
+export async function writeCheckpoint(store: PartitionStore, offset: bigint): Promise<void> {
+  await store.write([checkpointWrite(offset)]);
+}
+
 export interface RestoreSummary {
   records: number;
   seconds: number;
