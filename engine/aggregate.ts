@@ -190,3 +190,30 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
   }
   return Infinity;
 }
+
+/**
+ * The first instant after `now` at which the value, changed by time alone,
+ * satisfies `flips` (in practice: makes a comparison come out otherwise than
+ * it does now), or Infinity. The value can only change when a bucket leaves
+ * the window, so it is tried at each of those instants, oldest first, as the
+ * merge of the buckets that remain then.
+ *
+ * This is what lets `count(page_view) over 1 day >= 5` wake a customer once,
+ * when the count falls below 5, instead of at every bucket that leaves.
+ */
+export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean): number {
+  if (slot.windowMs === undefined || state === undefined) return Infinity;
+  const m = MONOIDS[slot.fn];
+  const live = (state as Buckets).filter(([start]) => start + slot.windowMs! > now);
+  // remaining[i]: the merge of buckets i.. (what is left once the ones before i have left).
+  const remaining: (Partial | undefined)[] = new Array(live.length + 1);
+  remaining[live.length] = undefined;
+  for (let i = live.length - 1; i >= 0; i--) {
+    const after = remaining[i + 1];
+    remaining[i] = after === undefined ? live[i]![1] : m.merge(live[i]![1], after);
+  }
+  for (let i = 0; i < live.length; i++) {
+    if (flips(m.result(remaining[i + 1]))) return live[i]![0] + slot.windowMs;
+  }
+  return Infinity;
+}

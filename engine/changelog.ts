@@ -22,7 +22,7 @@
  * half a batch.
  */
 import type { PartitionRecord } from '../connectors/kafka/partition-reader.js';
-import { decodeCustomerState } from './customer-state.js';
+import { customerTimer } from './customer-state.js';
 import type { Logger } from './log.js';
 import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, TIMER_PREFIX, timerKey } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
@@ -119,7 +119,7 @@ async function rebuildTimerIndex(store: PartitionStore): Promise<void> {
   const writes: StoreWrite[] = [];
   for await (const [key] of store.scan(TIMER_PREFIX)) writes.push({ type: 'del', key });
   for await (const [key, value] of store.scan(CUSTOMER_PREFIX)) {
-    const t = decodeCustomerState(value).t;
+    const t = customerTimer(value);
     if (t !== null) writes.push({ type: 'put', key: timerKey(t, key.slice(CUSTOMER_PREFIX.length)), value: new Uint8Array(0) });
   }
   for (let i = 0; i < writes.length; i += 10_000) await store.write(writes.slice(i, i + 10_000));

@@ -6,11 +6,21 @@
  * slot's stable id (a hash of its canonical text), so a customer's
  * `count(purchase) over 90 days` survives a rule change that keeps it.
  *
- * Stored under the key `c/<customer id>` as JSON:
+ * Stored under the key `c/<customer id>`, encoded as:
  *
- *     { "s": { slotId: state }, "m": { audience: [inside 0|1, version] },
- *       "w": { audience: next time-driven re-evaluation }, "t": timer|null, "n": events applied }
+ *     byte 0       0xA1, the format (a JSON value, written before it, starts with '{')
+ *     bytes 1..8   t, the customer's timer, float64 big-endian; NaN for none
+ *     bytes 9..    MessagePack of { s, m, w, n }
+ *
+ * The timer comes first and fixed so that rebuilding the timer index after a
+ * restore (engine/changelog.ts) reads nine bytes per customer instead of
+ * decoding every state. MessagePack rather than JSON: about 1.4 times faster
+ * to encode, a third smaller, and encoding a state is the largest cost of a
+ * commit (measured in docs/design.md). Values written as JSON by earlier
+ * versions are still read.
  */
+import { Packr } from 'msgpackr';
+
 export interface CustomerState {
   /** Operator state per slot id. */
   s: Record<string, unknown>;
@@ -28,14 +38,35 @@ export function emptyCustomerState(): CustomerState {
   return { s: {}, m: {}, w: {}, t: null, n: 0 };
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const FORMAT_V1 = 0xa1;
+const HEADER_BYTES = 9;
+/** Plain MessagePack: no shared record structures, so every value decodes on its own. */
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+const jsonDecoder = new TextDecoder();
 
 export function encodeCustomerState(state: CustomerState): Uint8Array {
-  return encoder.encode(JSON.stringify(state));
+  const body = packr.pack({ s: state.s, m: state.m, w: state.w, n: state.n });
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out[0] = FORMAT_V1;
+  out.writeDoubleBE(state.t ?? Number.NaN, 1);
+  body.copy(out, HEADER_BYTES);
+  return out;
 }
 
 export function decodeCustomerState(bytes: Uint8Array): CustomerState {
-  const parsed = JSON.parse(decoder.decode(bytes)) as Partial<CustomerState>;
+  if (bytes[0] !== FORMAT_V1) return decodeJson(bytes);
+  const body = packr.unpack(bytes.subarray(HEADER_BYTES)) as Partial<CustomerState>;
+  return { s: body.s ?? {}, m: body.m ?? {}, w: body.w ?? {}, t: customerTimer(bytes), n: body.n ?? 0 };
+}
+
+/** The customer's timer without decoding the rest of the state. */
+export function customerTimer(bytes: Uint8Array): number | null {
+  if (bytes[0] !== FORMAT_V1) return decodeJson(bytes).t;
+  const t = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(1);
+  return Number.isNaN(t) ? null : t;
+}
+
+function decodeJson(bytes: Uint8Array): CustomerState {
+  const parsed = JSON.parse(jsonDecoder.decode(bytes)) as Partial<CustomerState>;
   return { s: parsed.s ?? {}, m: parsed.m ?? {}, w: parsed.w ?? {}, t: parsed.t ?? null, n: parsed.n ?? 0 };
 }

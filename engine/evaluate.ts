@@ -12,6 +12,11 @@
  * parts actually evaluated report (a short-circuited `and` does not): a part
  * that was skipped cannot change the result until something that was
  * evaluated changes, and that reports its own instant.
+ *
+ * A comparison of an aggregate with a constant (`count(x) over 7 days >= 3`,
+ * by far the commonest atom) reports the instant its *result* flips, not
+ * every instant the aggregate changes: a customer far below a threshold is
+ * not woken each time one of their old events leaves the window.
  */
 import type { ArithOp, CompareOp, PExpr, Value } from '../dsl/plan.js';
 
@@ -19,6 +24,11 @@ export interface EvalScope {
   readonly now: number;
   /** An aggregate's value; for a sequence or absence, whether it holds now. */
   slot(index: number): Value;
+  /**
+   * `test` of a slot's value now (a comparison with a constant), reporting
+   * through wakeAt the instant that result may change by time alone.
+   */
+  slotCompared(index: number, test: (value: Value) => Value): Value;
   /** For `(...) over W`: the time of the latest match of a sequence or absence, or null. */
   matchTime(index: number): number | null;
   trait(name: string): Value;
@@ -43,7 +53,17 @@ export function evaluate(e: PExpr, s: EvalScope): Value {
     case 'trait': return s.trait(e.name);
     case 'audience': return s.audience(e.name);
     case 'arith': return arith(e.fn, evaluate(e.left, s), evaluate(e.right, s));
-    case 'compare': return compare(e.fn, evaluate(e.left, s), evaluate(e.right, s));
+    case 'compare': {
+      if (e.left.op === 'slot' && e.right.op === 'const') {
+        const k = e.right.value;
+        return s.slotCompared(e.left.slot, (v) => compare(e.fn, v, k));
+      }
+      if (e.right.op === 'slot' && e.left.op === 'const') {
+        const k = e.left.value;
+        return s.slotCompared(e.right.slot, (v) => compare(e.fn, k, v));
+      }
+      return compare(e.fn, evaluate(e.left, s), evaluate(e.right, s));
+    }
     case 'and': {
       const l = evaluate(e.left, s);
       if (l === false) return false;

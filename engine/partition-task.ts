@@ -22,12 +22,19 @@
  * caller commits only after the output of the batch is acknowledged, so a
  * crash replays a batch rather than losing its output (at-least-once).
  *
+ * The record cache: customers stay decoded in memory after the commit that
+ * wrote them, up to `cacheCustomers`, least recently used out first. Activity
+ * is skewed (a few customers send most events), so most batches find most of
+ * their customers here and decode nothing. The cache only ever holds what the
+ * store holds plus the batch in flight: a task whose commit failed is thrown
+ * away with its cache and opened again from the store.
+ *
  * The clock never moves backwards. A late event (older than `now`) is applied
  * at `now`: it counts in the windows that still contain its time and is
  * ignored by the others.
  */
 import type { AggregateSlot, Plan, PExpr, SlotPlan, StepPlan, Value } from '../dsl/plan.js';
-import { addToAggregate, aggregateNextChange, aggregateValue, contribution, expireAggregate } from './aggregate.js';
+import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate } from './aggregate.js';
 import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
 import { evaluate, type EvalScope } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
@@ -66,18 +73,27 @@ interface CachedCustomer {
   state: CustomerState;
   /** The timer as stored, so that commit can move its index entry. */
   persistedTimer: number | null;
-  dirty: boolean;
 }
 
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
 
+export interface PartitionTaskOptions {
+  /** Decoded customers kept across commits (default 20,000). 0 keeps only the batch in flight. */
+  cacheCustomers?: number;
+}
+
+const DEFAULT_CACHE_CUSTOMERS = 20_000;
+
 export class PartitionTask {
   private now: number;
   private nextOffsetValue: bigint | undefined;
   private readonly timers = new TimerQueue();
-  /** Customers read or changed since the last commit. */
+  /** Decoded customers: those of the batch in flight, then the most recently used, in use order (Map order). */
   private readonly cache = new Map<string, CachedCustomer>();
+  private readonly cacheCustomers: number;
+  /** Customers changed since the last commit: what the next commit writes. */
+  private readonly changed = new Set<string>();
   private readonly decoder: RecordDecoder;
   /** Slot index → indexes of the audiences that read it. */
   private readonly audiencesBySlot: number[][];
@@ -85,7 +101,8 @@ export class PartitionTask {
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
 
-  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined) {
+  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, options: PartitionTaskOptions) {
+    this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
     this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
     for (const [audience, n] of Object.entries(meta?.sizes ?? {})) this.sizes.set(audience, n);
     this.nextOffsetValue = meta?.nextOffset !== undefined ? BigInt(meta.nextOffset) : undefined;
@@ -96,10 +113,10 @@ export class PartitionTask {
   }
 
   /** Open a partition: read its meta and rebuild the timer index from the store. */
-  static async open(plan: Plan, store: PartitionStore): Promise<PartitionTask> {
+  static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions = {}): Promise<PartitionTask> {
     const [metaBytes] = await store.getMany([META_KEY]);
     const meta = metaBytes ? (JSON.parse(textDecoder.decode(metaBytes)) as PartitionMeta) : undefined;
-    const task = new PartitionTask(plan, store, meta);
+    const task = new PartitionTask(plan, store, meta, options);
     for await (const [key] of store.scan(TIMER_PREFIX)) {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);
@@ -193,8 +210,8 @@ export class PartitionTask {
    */
   prepareCommit(nextOffset?: bigint): StoreWrite[] {
     const batch: StoreWrite[] = [];
-    for (const [customer, c] of this.cache) {
-      if (!c.dirty) continue;
+    for (const customer of this.changed) {
+      const c = this.cached(customer);
       batch.push({ type: 'put', key: customerKey(customer), value: encodeCustomerState(c.state) });
       if (c.persistedTimer !== c.state.t) {
         if (c.persistedTimer !== null) batch.push({ type: 'del', key: timerKey(c.persistedTimer, customer) });
@@ -211,7 +228,17 @@ export class PartitionTask {
   /** Write a batch from prepareCommit (with anything the caller adds) and start the next one. */
   async writeCommit(batch: readonly StoreWrite[]): Promise<void> {
     await this.store.write(batch);
-    this.cache.clear();
+    for (const customer of this.changed) {
+      const c = this.cached(customer);
+      c.persistedTimer = c.state.t;
+    }
+    this.changed.clear();
+    // Map order is use order (load() moves a hit to the end): the oldest go first.
+    let excess = this.cache.size - this.cacheCustomers;
+    for (const customer of this.cache.keys()) {
+      if (excess-- <= 0) break;
+      this.cache.delete(customer);
+    }
   }
 
   /** prepareCommit and writeCommit in one, where there is no changelog (replay). */
@@ -220,13 +247,20 @@ export class PartitionTask {
   }
 
   private async load(customers: Iterable<string>): Promise<void> {
-    const missing = [...customers].filter((c) => !this.cache.has(c));
+    const missing: string[] = [];
+    for (const customer of customers) {
+      const hit = this.cache.get(customer);
+      if (!hit) { missing.push(customer); continue; }
+      // Most recently used last, so that eviction takes the coldest first.
+      this.cache.delete(customer);
+      this.cache.set(customer, hit);
+    }
     if (missing.length === 0) return;
     const values = await this.store.getMany(missing.map(customerKey));
     missing.forEach((customer, i) => {
       const bytes = values[i];
       const state = bytes ? decodeCustomerState(bytes) : emptyCustomerState();
-      this.cache.set(customer, { state, persistedTimer: state.t, dirty: false });
+      this.cache.set(customer, { state, persistedTimer: state.t });
     });
   }
 
@@ -263,7 +297,7 @@ export class PartitionTask {
       const w = cs.w[a.name];
       if (w !== undefined && w <= this.now) dirty.add(i);
     });
-    c.dirty = true;
+    this.changed.add(customer);
     this.evaluateCustomer(customer, c, dirty, 'timer', undefined, out);
   }
 
@@ -276,7 +310,7 @@ export class PartitionTask {
     // is true for a customer whose first event is a page view.
     const firstEvent = cs.n === 0;
     cs.n++;
-    c.dirty = true;
+    this.changed.add(e.customer);
     const seq = cs.n;
     const dirty = new Set<number>(firstEvent ? this.plan.audiences.map((_, i) => i) : []);
     const matches = (step: StepPlan): boolean =>
@@ -353,6 +387,7 @@ class FilterScope implements EvalScope {
   constructor(readonly now: number, private readonly fields: Record<string, Value>) {}
   field(name: string): Value { return this.fields[name] ?? null; }
   slot(): Value { return null; }
+  slotCompared(_index: number, test: (value: Value) => Value): Value { return test(null); }
   matchTime(): number | null { return null; }
   trait(): Value { return null; }
   audience(): boolean { return false; }
@@ -392,6 +427,20 @@ class CustomerScope implements EvalScope {
     }
     this.wakeAt(memo.wake);
     return memo.value;
+  }
+
+  slotCompared(index: number, test: (value: Value) => Value): Value {
+    const slot = this.plan.slots[index]!;
+    let memo = this.slotMemo.get(index);
+    if (!memo) {
+      memo = slotValue(slot, this.cs.s, this.now);
+      this.slotMemo.set(index, memo);
+    }
+    const result = test(memo.value);
+    if (memo.wake === Infinity) return result;
+    if (slot.kind !== 'aggregate') { this.wakeAt(memo.wake); return result; }
+    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result));
+    return result;
   }
 
   matchTime(index: number): number | null {

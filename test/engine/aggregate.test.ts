@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AggregateSlot } from '../../dsl/plan.js';
-import { addToAggregate, aggregateNextChange, aggregateValue, expireAggregate } from '../../engine/aggregate.js';
+import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, expireAggregate } from '../../engine/aggregate.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -83,4 +83,30 @@ test('a late event lands in its own bucket; one older than the window is ignored
   assert.deepEqual((state as [number, number][]).map(([b]) => b), [T0 + H, T0 + 5 * H]);
   const ignored = addToAggregate(s, state, 100, T0 - 2 * D, 3, T0 + 5 * H);
   assert.equal(aggregateValue(s, ignored, T0 + 5 * H), 11);
+});
+
+test('aggregateFlipTime: the instant a comparison with the window changes by time alone, not each bucket that leaves', () => {
+  const s = slot('count', 7 * D);
+  // Four purchases on days 0, 1, 2 and 3: the count is 4 on day 3.
+  const state = feed(s, [[T0, 1], [T0 + D, 1], [T0 + 2 * D, 1], [T0 + 3 * D, 1]]);
+  const now = T0 + 3 * D;
+  assert.equal(aggregateValue(s, state, now), 4);
+  // Every bucket leaving changes the value: the first at day 7.
+  assert.equal(aggregateNextChange(s, state, now), T0 + 7 * D);
+  // `>= 3` is true now and turns false when the second bucket leaves (day 8: count 2).
+  assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) >= 3) !== true), T0 + 8 * D);
+  // `>= 10` is false now and time alone only lowers a count: never.
+  assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) >= 10) !== false), Infinity);
+  // `== 0` turns true when the last bucket leaves, on day 10.
+  assert.equal(aggregateFlipTime(s, state, now, (v) => (v === 0) !== false), T0 + 10 * D);
+  // All-time aggregates never change by time alone.
+  assert.equal(aggregateFlipTime(slot('count'), feed(slot('count'), [[T0, 1]]), now, () => true), Infinity);
+});
+
+test('aggregateFlipTime works for every function: max over a window falls when the largest value leaves', () => {
+  const s = slot('max', 7 * D);
+  const state = feed(s, [[T0, 500], [T0 + D, 20], [T0 + 2 * D, 30]]);
+  const now = T0 + 2 * D;
+  assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) > 100) !== true), T0 + 7 * D);
+  assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) > 25) !== true), T0 + 9 * D);
 });

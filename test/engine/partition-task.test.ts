@@ -120,3 +120,44 @@ test('a late event counts where its time still falls in the window, and nowhere 
     'enter day_spender 2026-01-05T12:00:00.000Z',
   ]);
 });
+
+test('the record cache changes nothing: a cache of 3 customers, of none, and the default give the same output and the same store', async () => {
+  const runWith = async (cacheCustomers: number | undefined) => {
+    const store = new MemoryStore();
+    const task = await PartitionTask.open(retailPlan, store, cacheCustomers === undefined ? {} : { cacheCustomers });
+    const out: OutputEvent[] = [];
+    for (let i = 0; i < events.length; i += 250) {
+      out.push(...(await task.process(events.slice(i, i + 250))).outputs);
+      await task.commit();
+    }
+    out.push(...(await task.advanceTo(UNTIL)));
+    await task.commit();
+    const stored: [string, string][] = [];
+    for await (const [k, v] of store.scan('')) stored.push([k, Buffer.from(v).toString('base64')]);
+    return { out, stored };
+  };
+  const reference = await runWith(undefined);
+  assert.ok(reference.out.length > 300);
+  assert.deepEqual(await runWith(3), reference);
+  assert.deepEqual(await runWith(0), reference);
+});
+
+test('a customer far below a windowed threshold is not woken as old events leave the window', async () => {
+  const p = plan(`event page_view { url: string }
+audience browser { count(page_view) over 1 day >= 5 }`);
+  const store = new MemoryStore();
+  const task = await PartitionTask.open(p, store);
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const at = (customer: string, minutes: number): InputRecord => ({ key: customer, value: JSON.stringify({ type: 'page_view', ts: t0 + minutes * 60_000, url: '/' }) });
+  // c1: two views, far below 5: nothing can make it true by time alone.
+  // c2: six views at minutes 0..5: a member, who leaves when the view of minute 1
+  // leaves the day (minute 0 leaving still leaves five).
+  const r = await task.process([at('c1', 0), at('c1', 10), ...[0, 1, 2, 3, 4, 5].map((m) => at('c2', m))]);
+  assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.customer}`), ['enter c2']);
+  await task.commit();
+  const timers: string[] = [];
+  for await (const [key] of store.scan('t/')) timers.push(key.split('/')[2]!);
+  assert.deepEqual(timers, ['c2'], 'only c2 has a timer');
+  const left = await task.advanceTo(t0 + 2 * 86_400_000);
+  assert.deepEqual(left.map((o) => `${o.type} ${o.customer} ${o.at}`), ['leave c2 2026-01-02T00:01:00.000Z']);
+});
