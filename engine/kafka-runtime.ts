@@ -16,7 +16,8 @@
  *      skip a batch whose output never arrived;
  *   3. write the state, the timer index, the partition's next input offset
  *      and the changelog checkpoint to RocksDB in one atomic batch;
- *   4. commit the next offset to the consumer group.
+ *   4. commit the next offset to the consumer group (coalesced, about once a
+ *      second: see KafkaSource.commitSoon).
  * A crash before 3 replays the batch: its output may be produced twice (same
  * `version`, so consumers can drop it) but never lost. A crash between 3 and
  * 4 is harmless: the offset stored with the state is authoritative, and
@@ -40,6 +41,11 @@
  * memory ahead of what was committed: the partition is reopened from its
  * committed state (store plus changelog) and the batch is delivered again.
  *
+ * Threads (`workers`): with 0, every partition's rules run in this thread;
+ * with N, partition p runs in worker thread p mod N (engine/worker/), which
+ * owns its RocksDB store. Kafka, the changelog restore and the commit order
+ * stay here either way: a worker only evaluates and writes its store.
+ *
  * Clock: each partition follows the event time of the records it reads while
  * it has a backlog, and the wall clock once it has caught up (its last record
  * reached the high watermark); then a tick every `tickMs` fires the timers
@@ -59,11 +65,12 @@ import { checkpointWrite, repairWrites, restoreFromChangelog } from './changelog
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
-import { PartitionTask, type BadRecord, type CustomerView } from './partition-task.js';
+import type { BadRecord, CustomerView } from './partition-task.js';
 import { EngineMetrics } from './metrics.js';
-import { isLoggedKey } from './state-keys.js';
 import { openRocksStore } from './state/rocksdb-store.js';
-import type { PartitionStore } from './state/store.js';
+import { LocalPartition } from './worker/local-partition.js';
+import type { PartitionRunner, StepResult } from './worker/partition-runner.js';
+import { WorkerPool } from './worker/worker-pool.js';
 
 export interface KafkaRuntimeOptions {
   plan: Plan;
@@ -81,6 +88,10 @@ export interface KafkaRuntimeOptions {
   tickMs: number;
   /** Kafka transactions: output, changelog and input offsets commit together. */
   exactlyOnce: boolean;
+  /** Worker threads for the rules; 0 runs them in this thread. */
+  workers: number;
+  /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
+  cacheCustomers?: number;
   log: Logger;
 }
 
@@ -98,8 +109,7 @@ export interface RuntimeCounters {
 interface PartitionEntry {
   topic: string;
   partition: number;
-  task: PartitionTask;
-  store: PartitionStore;
+  runner: PartitionRunner;
   caughtUp: boolean;
   /** Work on this partition, in order. */
   queue: Promise<void>;
@@ -107,13 +117,14 @@ interface PartitionEntry {
   producer: KafkaSink | undefined;
 }
 
-/** What opening a partition yields: its store, restored, and its task. */
-type OpenPartition = Pick<PartitionEntry, 'task' | 'store' | 'producer'> & { restoredRecords: number };
+/** What opening a partition yields: its rules over its restored store. */
+type OpenPartition = Pick<PartitionEntry, 'runner' | 'producer'> & { restoredRecords: number };
 
 export class KafkaRuntime {
   private readonly partitions = new Map<string, PartitionEntry>();
   private readonly source: KafkaSource;
   private readonly sink: KafkaSink;
+  private readonly pool: WorkerPool | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stopping = false;
   readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
@@ -124,6 +135,7 @@ export class KafkaRuntime {
   constructor(private readonly opts: KafkaRuntimeOptions) {
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic] });
     this.sink = new KafkaSink(opts.kafka);
+    this.pool = opts.workers > 0 ? new WorkerPool(opts.workers) : undefined;
     this.metrics = new EngineMetrics({
       audienceSizes: () => this.audienceSizes().sizes,
       stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),
@@ -152,7 +164,7 @@ export class KafkaRuntime {
     const partitions: number[] = [];
     for (const e of this.partitions.values()) {
       partitions.push(e.partition);
-      for (const [a, n] of Object.entries(e.task.audienceSizes())) sizes[a] = (sizes[a] ?? 0) + n;
+      for (const [a, n] of Object.entries(e.runner.snapshot.sizes)) sizes[a] = (sizes[a] ?? 0) + n;
     }
     return { sizes, partitions: partitions.sort((a, b) => a - b), partitionCount: this.partitionCount };
   }
@@ -164,7 +176,7 @@ export class KafkaRuntime {
   async customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined> {
     for (const e of [...this.partitions.values()]) {
       let found: CustomerView | undefined;
-      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.task.view(customer); }).catch(() => undefined);
+      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.runner.view(customer); }).catch(() => undefined);
       if (found) return { partition: e.partition, view: found };
     }
     return undefined;
@@ -203,7 +215,7 @@ export class KafkaRuntime {
     this.started = true;
     opts.log.info('engine started', {
       input: opts.inputTopic, partitions, output: opts.outputTopic, group: opts.groupId, clock: opts.clock, stateDir: opts.stateDir,
-      delivery: opts.exactlyOnce ? 'exactly-once' : 'at-least-once',
+      workers: opts.workers, delivery: opts.exactlyOnce ? 'exactly-once' : 'at-least-once',
     });
   }
 
@@ -233,6 +245,7 @@ export class KafkaRuntime {
     // The source revokes every partition on stop; close what may remain.
     await this.revoke([...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.partition })));
     await this.sink.disconnect();
+    await this.pool?.close();
     this.opts.log.info('engine stopped', { ...this.counters });
   }
 
@@ -245,14 +258,15 @@ export class KafkaRuntime {
       const started = Date.now();
       const opened = await this.openPartition(topic, partition);
       const end = ends.get(partition) ?? 0n;
-      const caughtUp = (opened.task.nextOffset ?? 0n) >= end;
+      const { nextOffset, pendingTimers } = opened.runner.snapshot;
+      const caughtUp = (nextOffset ?? 0n) >= end;
       this.partitions.set(key, { topic, partition, ...opened, caughtUp, queue: Promise.resolve() });
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.restoredRecords.inc(opened.restoredRecords);
-      this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (opened.task.nextOffset ?? 0n)));
+      this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (nextOffset ?? 0n)));
       this.opts.log.info('partition assigned', {
-        topic, partition, nextOffset: opened.task.nextOffset?.toString() ?? 'none', endOffset: end.toString(),
-        timers: opened.task.pendingTimers, restoredRecords: opened.restoredRecords, openMs: Date.now() - started,
+        topic, partition, nextOffset: nextOffset?.toString() ?? 'none', endOffset: end.toString(),
+        timers: pendingTimers, restoredRecords: opened.restoredRecords, openMs: Date.now() - started,
       });
     }
   }
@@ -260,7 +274,9 @@ export class KafkaRuntime {
   /**
    * Open a partition's state: the transactional producer first (exactly-once:
    * fencing and aborting whatever an earlier owner left open), then the
-   * store, brought level with the changelog, then the task.
+   * store, brought level with the changelog, then the rules over it, in
+   * this thread or (closed here and reopened there) in the partition's
+   * worker thread.
    */
   private async openPartition(topic: string, partition: number): Promise<OpenPartition> {
     let producer: KafkaSink | undefined;
@@ -268,7 +284,9 @@ export class KafkaRuntime {
       producer = new KafkaSink({ ...this.opts.kafka, transactionalId: `${this.opts.groupId}-${topic}-${partition}` });
       await producer.connect();
     }
-    const store = await openRocksStore(this.stateDirOf(topic, partition));
+    const stateDir = this.stateDirOf(topic, partition);
+    const store = await openRocksStore(stateDir);
+    let storeOpen = true;
     try {
       const restored = await restoreFromChangelog(store, `${topic}/${partition}`, this.opts.log,
         (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
@@ -279,10 +297,17 @@ export class KafkaRuntime {
         const first = (await this.produce(producer, repair, undefined)).get(`${this.opts.changelogTopic}/${partition}`);
         if (first !== undefined) await store.write([checkpointWrite(first + BigInt(repair.length) - 1n)]);
       }
-      const task = await PartitionTask.open(this.opts.plan, store);
-      return { task, store, producer, restoredRecords: restored.records };
+      let runner: PartitionRunner;
+      if (this.pool) {
+        storeOpen = false;
+        await store.close();
+        runner = await this.pool.open(partition, `${topic}/${partition}`, stateDir, this.opts.plan, this.opts.cacheCustomers);
+      } else {
+        runner = await LocalPartition.open(this.opts.plan, store, this.opts.cacheCustomers);
+      }
+      return { runner, producer, restoredRecords: restored.records };
     } catch (err) {
-      await store.close().catch(() => undefined);
+      if (storeOpen) await store.close().catch(() => undefined);
       await producer?.disconnect().catch(() => undefined);
       throw err;
     }
@@ -314,7 +339,7 @@ export class KafkaRuntime {
       if (!entry) continue;
       this.partitions.delete(key);
       await entry.queue.catch(() => undefined);
-      await entry.store.close();
+      await entry.runner.close();
       await entry.producer?.disconnect().catch(() => undefined);
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.consumerLag.remove({ topic, partition: String(partition) });
@@ -334,7 +359,7 @@ export class KafkaRuntime {
 
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
     const started = performance.now();
-    const from = entry.task.nextOffset;
+    const from = entry.runner.snapshot.nextOffset;
     const firstOffset = batch.records[0]?.offset;
     if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
       this.opts.log.error('records skipped: the consumer group delivered a later offset than the state holds; ' +
@@ -355,35 +380,38 @@ export class KafkaRuntime {
       timestamp: r.timestamp,
       cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
     }));
-    const result = await entry.task.process(input);
+    const next = last.offset + 1n;
+    const result = await entry.runner.process(input, next);
+    const bad: BadRecord[] = result.bad.map((b) => ({ record: input[b.index]!, index: b.index, reason: b.reason }));
     this.counters.recordsIn += fresh.length;
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;
-    this.counters.bad += result.bad.length;
+    this.counters.bad += bad.length;
     this.metrics.eventsIn.inc({ topic: entry.topic }, fresh.length);
     this.metrics.eventsApplied.inc(result.applied);
     this.metrics.recordsSkipped.inc(result.skipped);
-    if (result.bad.length > 0) this.metrics.badRecords.inc({ topic: entry.topic }, result.bad.length);
-    const records = [...this.outputRecords(result.outputs), ...this.deadLetters(result.bad)];
-    for (const b of result.bad) {
+    if (bad.length > 0) this.metrics.badRecords.inc({ topic: entry.topic }, bad.length);
+    const records = [...this.outputRecords(result.outputs), ...this.deadLetters(bad)];
+    for (const b of bad) {
       this.opts.log.warn('bad record sent to dead-letter topic', {
         topic: entry.topic, partition: entry.partition,
         offset: b.record.cause && 'offset' in b.record.cause ? b.record.cause.offset : undefined, reason: b.reason,
       });
     }
-    const next = last.offset + 1n;
     try {
-      await this.commitPartition(entry, records, next);
+      await this.commitPartition(entry, records, result, next);
     } catch (err) {
       await this.reopen(entry, err);
       throw err;
     }
-    // Exactly-once: the offset went with the transaction.
-    if (!entry.producer) await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: next }]);
+    // Exactly-once: the offset went with the transaction. Otherwise it is
+    // only where a new owner starts reading (the state's own offset decides
+    // what is applied), so it need not hold up the next batch.
+    if (!entry.producer) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
     entry.caughtUp = next >= batch.highWatermark;
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
-    this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.task.pendingTimers);
+    this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
   }
 
   /**
@@ -393,7 +421,7 @@ export class KafkaRuntime {
    */
   private async reopen(entry: PartitionEntry, cause: unknown): Promise<void> {
     const key = `${entry.topic}/${entry.partition}`;
-    await entry.store.close().catch(() => undefined);
+    await entry.runner.close().catch(() => undefined);
     await entry.producer?.disconnect().catch(() => undefined);
     if (cause instanceof KafkaConnectorError && cause.code === 'fenced') {
       this.partitions.delete(key);
@@ -406,17 +434,15 @@ export class KafkaRuntime {
     this.opts.log.warn('commit failed; reopening the partition from its committed state, the batch will be read again',
       { topic: entry.topic, partition: entry.partition, error: (cause as Error).message });
     const opened = await this.untilKafkaAnswers(() => this.openPartition(entry.topic, entry.partition));
-    entry.task = opened.task;
-    entry.store = opened.store;
+    entry.runner = opened.runner;
     entry.producer = opened.producer;
   }
 
   /** Steps 2 and 3 of the commit order: output acknowledged, then the changelog, then the local state written. */
-  private async commitPartition(entry: PartitionEntry, records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
-    const writes = entry.task.prepareCommit(nextOffset);
-    const changelog: SinkRecord[] = writes.filter((w) => isLoggedKey(w.key)).map((w) => ({
+  private async commitPartition(entry: PartitionEntry, records: SinkRecord[], step: StepResult, nextOffset: bigint | undefined): Promise<void> {
+    const changelog: SinkRecord[] = step.changelog.map((w) => ({
       topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
-      value: w.type === 'put' ? Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength) : null,
+      value: w.value === null ? null : Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength),
     }));
     let first: bigint | undefined;
     if (entry.producer) {
@@ -427,18 +453,18 @@ export class KafkaRuntime {
       await this.sink.send(records);
       first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
     }
-    await entry.task.writeCommit(first === undefined ? writes : [...writes, checkpointWrite(first + BigInt(changelog.length) - 1n)]);
+    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
   }
 
   private tick(): void {
     const now = Date.now();
     for (const entry of this.partitions.values()) {
-      if (!entry.caughtUp || entry.task.clock >= now) continue;
+      if (!entry.caughtUp || entry.runner.snapshot.clock >= now) continue;
       this.enqueue(`${entry.topic}/${entry.partition}`, async (e) => {
-        const outputs = await e.task.advanceTo(now);
-        if (outputs.length === 0) return;
+        const step = await e.runner.advanceTo(now);
+        if (step.outputs.length === 0) return;
         try {
-          await this.commitPartition(e, this.outputRecords(outputs), undefined);
+          await this.commitPartition(e, this.outputRecords(step.outputs), step, undefined);
         } catch (err) {
           await this.reopen(e, err);
           throw err;

@@ -46,6 +46,8 @@ import { TimerQueue } from './timer-queue.js';
 
 export interface BadRecord {
   record: InputRecord;
+  /** Its position in the batch given to process(). */
+  index: number;
   reason: string;
 }
 
@@ -171,7 +173,7 @@ export class PartitionTask {
     const events: (EngineEvent | undefined)[] = [];
     let latest = this.now;
     const touched = new Set<string>();
-    for (const record of records) {
+    for (const [index, record] of records.entries()) {
       const d = this.decoder.decode(record);
       if (d.kind === 'event') {
         events.push(d.event);
@@ -179,7 +181,7 @@ export class PartitionTask {
         if (d.event.time > latest) latest = d.event.time;
       } else {
         events.push(undefined);
-        if (d.kind === 'bad') result.bad.push({ record, reason: d.reason });
+        if (d.kind === 'bad') result.bad.push({ record, index, reason: d.reason });
         else result.skipped++;
       }
     }

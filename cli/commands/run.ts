@@ -11,6 +11,7 @@ interface RunArgs {
   group?: string;
   stateDir: string;
   workers: number;
+  cacheCustomers: number;
   clock: 'wall' | 'event';
   topic?: string;
   outputTopic?: string;
@@ -27,7 +28,7 @@ interface RunArgs {
 
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
-  brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', clock: 'string', topic: 'string',
+  brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', clock: 'string', topic: 'string',
   'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
@@ -54,7 +55,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('brokers', { type: 'string', demandOption: 'give --brokers, brokers: in the config file, or AUD_BROKERS', describe: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]' })
     .option('group', { type: 'string', describe: 'consumer group id (default: aud-<input topic>)' })
     .option('state-dir', { type: 'string', default: '.aud-state', describe: 'where the RocksDB stores live, one per input partition' })
-    .option('workers', { type: 'number', default: 1, describe: 'worker threads for rule evaluation' })
+    .option('workers', { type: 'number', default: 1, describe: 'worker threads for rule evaluation; partition p runs in thread p mod N (0: in the main thread)' })
+    .option('cache-customers', { type: 'number', default: 20_000, describe: 'decoded customers kept in memory per partition, in front of RocksDB' })
     .option('clock', { choices: ['wall', 'event'] as const, default: 'wall' as const, describe: 'wall: machine time once caught up; event: largest event time seen' })
     .option('topic', { type: 'string', describe: 'input topic (default: the source block\'s)' })
     .option('output-topic', { type: 'string', describe: 'enter/leave topic (default: the output declaration\'s)' })
@@ -84,7 +86,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     } catch (err) {
       log.error((err as Error).message); process.exitCode = 1; return;
     }
-    if (args.workers !== 1) log.warn('--workers > 1 is not used yet: every partition runs on the main thread', { workers: args.workers });
+    if (!Number.isInteger(args.workers) || args.workers < 0) {
+      log.error(`--workers ${args.workers} is not a whole number of threads: give 0 (the main thread) or more`); process.exitCode = 1; return;
+    }
+    if (!Number.isInteger(args.cacheCustomers) || args.cacheCustomers < 0) {
+      log.error(`--cache-customers ${args.cacheCustomers} is not a whole number: give 0 or more`); process.exitCode = 1; return;
+    }
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
     const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
     const { changelogTopicFor } = await import('../../engine/changelog.js');
@@ -120,6 +127,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       clock: args.clock,
       tickMs: args.tickMs,
       exactlyOnce: args.exactlyOnce,
+      workers: args.workers,
+      cacheCustomers: args.cacheCustomers,
       log,
     });
     let stopping = false;

@@ -7,7 +7,11 @@
  * - Records arrive per partition, in offset order, in batches of up to 1000;
  *   batches of one partition never overlap; partitions run concurrently.
  * - Nothing is committed automatically: the engine commits after its output
- *   is acknowledged and its state written. A batch whose handler throws is
+ *   is acknowledged and its state written, either at once (`commit`) or
+ *   coalesced (`commitSoon`: the latest offset per partition, sent every
+ *   `commitIntervalMs` and before a partition is revoked or the consumer
+ *   stops), which saves a broker round trip per batch where the committed
+ *   offset is only where to resume reading, not what decides what is applied. A batch whose handler throws is
  *   delivered again (the consumer seeks back to it), so a broker outage
  *   during produce retries rather than loses.
  * - read_committed: records of aborted transactions are never seen.
@@ -49,7 +53,11 @@ export class KafkaSource {
   private readonly groupId: string;
   private readonly topics: string[];
 
-  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number }) {
+  /** Offsets waiting for commitSoon's next flush, by `topic/partition`. */
+  private readonly pendingCommits = new Map<string, { topic: string; partition: number; nextOffset: bigint }>();
+  private commitTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number; commitIntervalMs?: number }) {
     this.groupId = opts.groupId;
     this.topics = opts.topics;
   }
@@ -59,7 +67,10 @@ export class KafkaSource {
       const parts = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
       try {
         if (err.code === ERR_ASSIGN) await handler.onAssign(parts);
-        else if (err.code === ERR_REVOKE) await handler.onRevoke(parts);
+        else if (err.code === ERR_REVOKE) {
+          await handler.onRevoke(parts);
+          await this.flushCommits(parts).catch(() => undefined);
+        }
       } catch (e) {
         process.stderr.write(`aud: handling a rebalance of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
         throw e;
@@ -73,6 +84,9 @@ export class KafkaSource {
       'partition.assignment.strategy': 'cooperative-sticky',
       'js.consumer.max.batch.size': 1000,
       'fetch.wait.max.ms': 50,
+      // librdkafka prefetches up to 64 MiB by default; the engine works a
+      // batch at a time per partition and needs far less ahead of it.
+      'queued.max.messages.kbytes': 16_384,
       rebalance_cb: rebalance,
       ...(this.opts.kafkaConfig ?? {}),
     });
@@ -83,7 +97,7 @@ export class KafkaSource {
       throw new KafkaConnectorError('consume', `cannot consume ${this.topics.join(', ')} from ${this.opts.brokers}: ${(err as Error).message}`, { cause: err, retriable: true });
     }
     await this.consumer.run({
-      partitionsConsumedConcurrently: this.opts.concurrency ?? 4,
+      partitionsConsumedConcurrently: this.opts.concurrency ?? 16,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset }) => {
         if (batch.messages.length === 0) return;
@@ -120,8 +134,36 @@ export class KafkaSource {
     }
   }
 
-  /** Finish the batch in flight, leave the group (revoking every partition), close. */
+  /**
+   * Commit later, coalesced with the partition's next offsets. Failures are
+   * not reported: a later flush commits a later offset anyway.
+   */
+  commitSoon(offset: { topic: string; partition: number; nextOffset: bigint }): void {
+    this.pendingCommits.set(`${offset.topic}/${offset.partition}`, offset);
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      this.flushCommits().catch(() => undefined);
+    }, this.opts.commitIntervalMs ?? 1000);
+    this.commitTimer.unref();
+  }
+
+  /** Commit what commitSoon holds, for the given partitions or all. */
+  private async flushCommits(parts?: TopicPartition[]): Promise<void> {
+    const keys = parts ? parts.map((p) => `${p.topic}/${p.partition}`) : [...this.pendingCommits.keys()];
+    const offsets = keys.flatMap((k) => {
+      const o = this.pendingCommits.get(k);
+      this.pendingCommits.delete(k);
+      return o ? [o] : [];
+    });
+    await this.commit(offsets);
+  }
+
+  /** Finish the batch in flight, commit what waits, leave the group (revoking every partition), close. */
   async stop(): Promise<void> {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    await this.flushCommits().catch(() => undefined);
     const c = this.consumer;
     this.consumer = undefined;
     if (!c) return;

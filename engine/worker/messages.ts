@@ -1,0 +1,115 @@
+/**
+ * The messages between the runtime (main thread) and a partition worker,
+ * typed in one place, and how a batch's bytes cross the boundary.
+ *
+ * Structured clone copies every Uint8Array with its whole ArrayBuffer, and
+ * a thousand small objects cost a thousand allocations on each side. So the
+ * values of a batch, and the changelog values coming back, travel as one
+ * byte array with offsets: one copy, whatever the number of records.
+ */
+import type { Plan } from '../../dsl/plan.js';
+import type { Cause, InputRecord } from '../input-record.js';
+import type { OutputEvent } from '../output-event.js';
+import type { CustomerView } from '../partition-task.js';
+
+/** Byte strings end to end: entry i is bytes[starts[i] .. starts[i] + lengths[i]); length -1 is null. */
+export interface PackedBytes {
+  bytes: Uint8Array;
+  starts: Int32Array;
+  lengths: Int32Array;
+}
+
+export interface PackedRecords {
+  values: PackedBytes;
+  /** Values decoded before the crossing (Avro), by position; absent when there are none. */
+  objects?: (Record<string, unknown> | undefined)[];
+  keys: (string | null)[];
+  timestamps: Float64Array;
+  /** topic/partition/offset of each record, or undefined where it has none. */
+  causes: (Cause | undefined)[];
+}
+
+export interface PackedSnapshot {
+  clock: number;
+  nextOffset: string | null;
+  pendingTimers: number;
+  sizes: Record<string, number>;
+}
+
+export type WorkerRequest =
+  | { op: 'open'; partition: string; stateDir: string; plan: Plan; cacheCustomers: number | undefined }
+  | { op: 'process'; partition: string; records: PackedRecords; nextOffset: string }
+  | { op: 'advance'; partition: string; to: number }
+  | { op: 'write'; partition: string; changelogCheckpoint: string | null }
+  | { op: 'view'; partition: string; customer: string }
+  | { op: 'close'; partition: string };
+
+export interface PackedStep {
+  outputs: OutputEvent[];
+  bad: { index: number; reason: string }[];
+  skipped: number;
+  applied: number;
+  changelogKeys: string[];
+  changelogValues: PackedBytes;
+}
+
+export type WorkerResponse =
+  | { op: 'open'; snapshot: PackedSnapshot }
+  | { op: 'write'; snapshot: PackedSnapshot }
+  | { op: 'close' }
+  | { op: 'step'; snapshot: PackedSnapshot; step: PackedStep }
+  | { op: 'view'; view: CustomerView | undefined };
+
+const encoder = new TextEncoder();
+
+export function packBytes(values: readonly (Uint8Array | null)[]): PackedBytes {
+  let total = 0;
+  for (const v of values) if (v) total += v.byteLength;
+  const bytes = new Uint8Array(total);
+  const starts = new Int32Array(values.length);
+  const lengths = new Int32Array(values.length);
+  let at = 0;
+  values.forEach((v, i) => {
+    starts[i] = at;
+    if (!v) { lengths[i] = -1; return; }
+    bytes.set(v, at);
+    lengths[i] = v.byteLength;
+    at += v.byteLength;
+  });
+  return { bytes, starts, lengths };
+}
+
+/** Entry i of packed bytes: a view, not a copy. */
+export function packedAt(p: PackedBytes, i: number): Uint8Array | null {
+  const length = p.lengths[i]!;
+  return length < 0 ? null : p.bytes.subarray(p.starts[i]!, p.starts[i]! + length);
+}
+
+export function packRecords(records: readonly InputRecord[]): PackedRecords {
+  let objects: (Record<string, unknown> | undefined)[] | undefined;
+  const values = records.map((r, i) => {
+    const v = r.value;
+    if (v === null || v instanceof Uint8Array) return v;
+    if (typeof v === 'string') return encoder.encode(v);
+    (objects ??= new Array<Record<string, unknown> | undefined>(records.length))[i] = v;
+    return null;
+  });
+  const timestamps = new Float64Array(records.length);
+  records.forEach((r, i) => { timestamps[i] = r.timestamp ?? Number.NaN; });
+  const packed: PackedRecords = {
+    values: packBytes(values), keys: records.map((r) => r.key ?? null), timestamps, causes: records.map((r) => r.cause),
+  };
+  if (objects) packed.objects = objects;
+  return packed;
+}
+
+export function unpackRecords(p: PackedRecords): InputRecord[] {
+  return p.keys.map((key, i) => {
+    const record: InputRecord = { value: p.objects?.[i] ?? packedAt(p.values, i), key };
+    const ts = p.timestamps[i]!;
+    if (!Number.isNaN(ts)) record.timestamp = ts;
+    const cause = p.causes[i];
+    if (cause) record.cause = cause;
+    return record;
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * The worker thread: runs the partitions the main thread gives it, each a
+ * LocalPartition over its own RocksDB store opened in this thread. Nothing is
+ * shared with other threads: the main thread sends batches and gets back
+ * enter/leave events and changelog bytes (messages.ts).
+ *
+ * Piscina calls the default export once per message. Several partitions'
+ * messages may be in flight at once (their RocksDB calls interleave); one
+ * partition's are serialised by the runtime, so they never overlap.
+ */
+import { openRocksStore } from '../state/rocksdb-store.js';
+import { LocalPartition } from './local-partition.js';
+import { packBytes, unpackRecords, type PackedSnapshot, type PackedStep, type WorkerRequest, type WorkerResponse } from './messages.js';
+import type { PartitionSnapshot, StepResult } from './partition-runner.js';
+
+const partitions = new Map<string, LocalPartition>();
+
+function owned(partition: string): LocalPartition {
+  const p = partitions.get(partition);
+  if (!p) throw new Error(`internal error: partition ${partition} is not open in this worker`);
+  return p;
+}
+
+function packSnapshot(s: PartitionSnapshot): PackedSnapshot {
+  return { clock: s.clock, nextOffset: s.nextOffset === undefined ? null : s.nextOffset.toString(), pendingTimers: s.pendingTimers, sizes: s.sizes };
+}
+
+function packStep(r: StepResult): PackedStep {
+  return {
+    outputs: r.outputs, bad: r.bad, skipped: r.skipped, applied: r.applied,
+    changelogKeys: r.changelog.map((c) => c.key), changelogValues: packBytes(r.changelog.map((c) => c.value)),
+  };
+}
+
+export default async function handle(req: WorkerRequest): Promise<WorkerResponse> {
+  switch (req.op) {
+    case 'open': {
+      if (partitions.has(req.partition)) throw new Error(`internal error: partition ${req.partition} is already open in this worker`);
+      const store = await openRocksStore(req.stateDir);
+      try {
+        const p = await LocalPartition.open(req.plan, store, req.cacheCustomers);
+        partitions.set(req.partition, p);
+        return { op: 'open', snapshot: packSnapshot(p.snapshot) };
+      } catch (err) {
+        await store.close().catch(() => undefined);
+        throw err;
+      }
+    }
+    case 'process': {
+      const p = owned(req.partition);
+      const step = await p.process(unpackRecords(req.records), BigInt(req.nextOffset));
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packStep(step) };
+    }
+    case 'advance': {
+      const p = owned(req.partition);
+      const step = await p.advanceTo(req.to);
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packStep(step) };
+    }
+    case 'write': {
+      const p = owned(req.partition);
+      await p.writeCommit(req.changelogCheckpoint === null ? undefined : BigInt(req.changelogCheckpoint));
+      return { op: 'write', snapshot: packSnapshot(p.snapshot) };
+    }
+    case 'view':
+      return { op: 'view', view: await owned(req.partition).view(req.customer) };
+    case 'close': {
+      const p = partitions.get(req.partition);
+      partitions.delete(req.partition);
+      if (p) await p.close();
+      return { op: 'close' };
+    }
+  }
+}

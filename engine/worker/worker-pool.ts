@@ -1,0 +1,90 @@
+/**
+ * Worker threads for rule evaluation (`aud run --workers N`), with piscina.
+ *
+ * A partition's state lives in one thread, so the pool is N piscina pools of
+ * exactly one thread each, and partition p always goes to thread p mod N:
+ * piscina's own scheduling (any idle thread) would move a partition between
+ * threads, and its RocksDB store with it. Each thread takes several
+ * partitions' messages at once (`concurrentTasksPerWorker`) so that one
+ * partition's RocksDB I/O does not hold up another's evaluation.
+ * `atomics: 'disabled'`: a thread between messages must keep running its
+ * event loop, where RocksDB's callbacks arrive.
+ */
+import { Piscina } from 'piscina';
+import type { Plan } from '../../dsl/plan.js';
+import type { CustomerView } from '../partition-task.js';
+import type { InputRecord } from '../input-record.js';
+import { packedAt, packRecords, type PackedSnapshot, type PackedStep, type WorkerRequest, type WorkerResponse } from './messages.js';
+import type { PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+
+const WORKER_FILE = new URL('./partition-worker.js', import.meta.url).href;
+
+export class WorkerPool {
+  private readonly threads: Piscina<WorkerRequest, WorkerResponse>[];
+
+  constructor(readonly size: number) {
+    this.threads = Array.from({ length: size }, () => new Piscina<WorkerRequest, WorkerResponse>({
+      filename: WORKER_FILE, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 64, atomics: 'disabled',
+    }));
+  }
+
+  /** Open a partition's store and rules in its thread. */
+  async open(partition: number, label: string, stateDir: string, plan: Plan, cacheCustomers: number | undefined): Promise<PartitionRunner> {
+    const thread = this.threads[partition % this.size]!;
+    const res = await thread.run({ op: 'open', partition: label, stateDir, plan, cacheCustomers });
+    return new WorkerPartition(thread, label, unpackSnapshot(expect(res, 'open').snapshot));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.close()));
+  }
+}
+
+function expect<K extends WorkerResponse['op']>(res: WorkerResponse, op: K): Extract<WorkerResponse, { op: K }> {
+  if (res.op !== op) throw new Error(`internal error: the partition worker answered ${res.op} to ${op}`);
+  return res as Extract<WorkerResponse, { op: K }>;
+}
+
+function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
+  return { clock: s.clock, nextOffset: s.nextOffset === null ? undefined : BigInt(s.nextOffset), pendingTimers: s.pendingTimers, sizes: s.sizes };
+}
+
+function unpackStep(s: PackedStep): StepResult {
+  return {
+    outputs: s.outputs, bad: s.bad, skipped: s.skipped, applied: s.applied,
+    changelog: s.changelogKeys.map((key, i) => ({ key, value: packedAt(s.changelogValues, i) })),
+  };
+}
+
+/** A partition running in a worker thread, seen from the main thread. */
+class WorkerPartition implements PartitionRunner {
+  constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, public snapshot: PartitionSnapshot) {}
+
+  async process(records: readonly InputRecord[], nextOffset: bigint): Promise<StepResult> {
+    return this.step({ op: 'process', partition: this.label, records: packRecords(records), nextOffset: nextOffset.toString() });
+  }
+
+  async advanceTo(t: number): Promise<StepResult> {
+    return this.step({ op: 'advance', partition: this.label, to: t });
+  }
+
+  async writeCommit(changelogCheckpoint: bigint | undefined): Promise<void> {
+    const res = expect(await this.thread.run({ op: 'write', partition: this.label, changelogCheckpoint: changelogCheckpoint?.toString() ?? null }), 'write');
+    this.snapshot = unpackSnapshot(res.snapshot);
+  }
+
+  async view(customer: string): Promise<CustomerView | undefined> {
+    return expect(await this.thread.run({ op: 'view', partition: this.label, customer }), 'view').view;
+  }
+
+  async close(): Promise<void> {
+    await this.thread.run({ op: 'close', partition: this.label });
+  }
+
+  private async step(req: WorkerRequest): Promise<StepResult> {
+    const res = expect(await this.thread.run(req), 'step');
+    this.snapshot = unpackSnapshot(res.snapshot);
+    return unpackStep(res.step);
+  }
+}
