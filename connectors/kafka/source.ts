@@ -86,7 +86,7 @@ export class KafkaSource {
       'fetch.wait.max.ms': 50,
       // librdkafka prefetches up to 64 MiB by default; the engine works a
       // batch at a time per partition and needs far less ahead of it.
-      'queued.max.messages.kbytes': 16_384,
+      'queued.max.messages.kbytes': 4_096,
       rebalance_cb: rebalance,
       ...(this.opts.kafkaConfig ?? {}),
     });

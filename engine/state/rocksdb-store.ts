@@ -24,6 +24,16 @@ function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
+/**
+ * RocksDB's defaults give each database two 64 MiB memtables, and a process
+ * holds one database per partition: 16 partitions could pin 2 GiB in
+ * memtables alone while the engine rewrites its hot customers. A 16 MiB
+ * budget per store (4 MiB write buffers, level compaction tuned for it by the
+ * binding, zstd below level 1) keeps the worst case near 24 MiB per
+ * partition; the engine's own record cache already absorbs repeated writes.
+ */
+const MEMORY_BOUNDS = { compaction: 'level', memtableMemoryBudget: 16 * 1024 * 1024 };
+
 export class RocksStore implements PartitionStore {
   private constructor(private readonly db: Level, private readonly dir: string) {}
 
@@ -31,7 +41,7 @@ export class RocksStore implements PartitionStore {
     await mkdir(dir, { recursive: true });
     const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as Level;
     try {
-      await db.open({ createIfMissing: true, infoLogLevel: 'warn' });
+      await db.open({ createIfMissing: true, infoLogLevel: 'warn', ...MEMORY_BOUNDS });
     } catch (err) {
       const text = `${(err as Error).message} ${String(((err as Error).cause as Error | undefined)?.message ?? '')}`;
       if (/lock/i.test(text)) {
