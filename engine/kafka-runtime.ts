@@ -64,6 +64,7 @@ import { EngineMetrics } from './metrics.js';
 import { isLoggedKey } from './state-keys.js';
 import { openRocksStore } from './state/rocksdb-store.js';
 import type { PartitionStore } from './state/store.js';
+import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
 
 export interface KafkaRuntimeOptions {
   plan: Plan;
@@ -81,6 +82,8 @@ export interface KafkaRuntimeOptions {
   tickMs: number;
   /** Kafka transactions: output, changelog and input offsets commit together. */
   exactlyOnce: boolean;
+  /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
+  valueDecoder?: ValueDecoder;
   log: Logger;
 }
 
@@ -355,7 +358,7 @@ export class KafkaRuntime {
       timestamp: r.timestamp,
       cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
     }));
-    const result = await entry.task.process(input);
+    const result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.task.process(records), this.opts.log);
     this.counters.recordsIn += fresh.length;
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;

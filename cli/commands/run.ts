@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import type { ValueDecoder } from '../../engine/value-decoder.js';
+import { avroValueDecoder } from '../avro-source.js';
 import { QueryServer } from '../../engine/query-server.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { loadPlan } from '../rules.js';
@@ -17,6 +19,8 @@ interface RunArgs {
   kafka: string[];
   tickMs: number;
   exactlyOnce: boolean;
+  avroSchema?: string;
+  schemaRegistry?: string;
   config?: string;
   http?: number;
   httpHost: string;
@@ -28,7 +32,7 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', 'avro-schema': 'string', 'schema-registry': 'string', http: 'number',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
 
@@ -60,6 +64,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('output-topic', { type: 'string', describe: 'enter/leave topic (default: the output declaration\'s)' })
     .option('kafka', { type: 'string', array: true, default: [], describe: 'librdkafka setting key=value, repeatable' })
     .option('exactly-once', { type: 'boolean', default: false, describe: 'Kafka transactions: output, state changelog and input offsets commit together (consumers read with isolation.level=read_committed)' })
+    .option('avro-schema', { type: 'string', describe: 'format avro: the .avsc schema of the values (plain Avro binary), or with --schema-registry the reader schema' })
+    .option('schema-registry', { type: 'string', describe: 'format avro: a Confluent-compatible schema registry URL (values in the Confluent wire format); credentials as http://user:pass@host:8081' })
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
@@ -83,6 +89,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
       kafkaConfig = kafkaSettings(args.kafka);
     } catch (err) {
       log.error((err as Error).message); process.exitCode = 1; return;
+    }
+    let valueDecoder: ValueDecoder | undefined;
+    try {
+      valueDecoder = await avroValueDecoder(plan, inputTopic, args, log);
+    } catch (err) {
+      log.error(`cannot start: ${(err as Error).message}`); process.exitCode = 1; return;
     }
     if (args.workers !== 1) log.warn('--workers > 1 is not used yet: every partition runs on the main thread', { workers: args.workers });
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
@@ -120,6 +132,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       clock: args.clock,
       tickMs: args.tickMs,
       exactlyOnce: args.exactlyOnce,
+      ...(valueDecoder ? { valueDecoder } : {}),
       log,
     });
     let stopping = false;
