@@ -23,19 +23,23 @@ interface BackfillArgs {
   kafka: string[];
 }
 
-async function* inputRecords(paths: string[], plan: Plan): AsyncGenerator<InputRecord> {
+/** Where a record was read, for the bad-record report: several files each have their own line numbers. */
+type Origins = WeakMap<InputRecord, string>;
+
+async function* inputRecords(paths: string[], plan: Plan, origins: Origins): AsyncGenerator<InputRecord> {
+  const from = (record: InputRecord, where: string): InputRecord => { origins.set(record, where); return record; };
   for (const path of paths) {
     const ext = extname(path);
     if (ext === '.avro') {
-      for await (const { index, value } of readAvroContainer(path)) yield { value, cause: { line: index } };
+      for await (const { index, value } of readAvroContainer(path)) yield from({ value, cause: { line: index } }, `${path}: record ${index}`);
     } else if (ext === '.csv') {
-      for await (const { line, value } of readCsvEvents(path, plan)) yield { value, cause: { line } };
+      for await (const { line, value } of readCsvEvents(path, plan)) yield from({ value, cause: { line } }, `${path}:${line}`);
     } else {
       // JSON Lines: parsed here once, to route by customer; a line that is not JSON goes on as text and is reported bad.
       for await (const { line, text } of readJsonLines(path)) {
         let value: InputRecord['value'] = text;
         try { value = JSON.parse(text) as Record<string, unknown>; } catch { /* reported by the decoder */ }
-        yield { value, cause: { line } };
+        yield from({ value, cause: { line } }, `${path}:${line}`);
       }
     }
   }
@@ -120,12 +124,13 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     const bar = progressBar(undefined);
     const { writeCheckpoint } = await import('../../engine/changelog.js');
     try {
-      const summary = await backfill(plan, inputRecords(args.input, plan), customerField(plan), {
+      const origins: Origins = new WeakMap();
+      const summary = await backfill(plan, inputRecords(args.input, plan, origins), customerField(plan), {
         partitions,
         partitionOf: (customer) => partitionFor(args.partitioner, customer, partitions),
         openStore: (p) => openRocksStore(join(args.stateDir, `${topic}-${p}`)),
         ...(until !== undefined ? { until } : {}),
-        onBad: (b) => process.stderr.write(`${b.record.cause && 'line' in b.record.cause ? `line ${b.record.cause.line}` : 'record'}: bad record skipped: ${b.reason}\n`),
+        onBad: (b) => process.stderr.write(`${origins.get(b.record) ?? 'record'}: bad record skipped: ${b.reason}\n`),
         onProgress: (n) => bar.update(n),
         ...(changelog ? {
           writeChangelog: async (p: number, records: { key: string; value: Uint8Array }[]) => {
