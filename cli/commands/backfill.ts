@@ -1,3 +1,4 @@
+import { access, constants } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { readAvroContainer } from '../../connectors/file/avro-container.js';
@@ -97,26 +98,41 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       until = parseTime(/^\d+$/.test(args.until) ? Number(args.until) : args.until);
       if (until === undefined) return fail(`--until "${args.until}" is not a time; give ISO-8601 or epoch milliseconds`);
     }
+    const notPair = args.kafka.find((p) => p.indexOf('=') <= 0);
+    if (notPair !== undefined) return fail(`--kafka "${notPair}" is not key=value (for example --kafka security.protocol=SASL_SSL)`);
+    // Before any store is created: a typo in a path must not leave a half-made state directory behind.
+    for (const path of args.input) {
+      try {
+        await access(path, constants.R_OK);
+      } catch (err) {
+        return fail(`cannot read the history file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      }
+    }
     const kafkaConfig = Object.fromEntries(args.kafka.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
     const kafka = args.brokers ? { brokers: args.brokers, clientId: 'aud-backfill', kafkaConfig } : undefined;
     let partitions = args.partitions;
     let changelog: { topic: string; sink: import('../../connectors/kafka/sink.js').KafkaSink } | undefined;
     if (kafka) {
-      const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
-      const { KafkaSink } = await import('../../connectors/kafka/sink.js');
-      const { changelogTopicFor } = await import('../../engine/changelog.js');
-      const count = await partitionCount(kafka, topic);
-      if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
-      partitions = count;
-      const changelogTopic = changelogTopicFor(args.group ?? `aud-${topic}`);
-      await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
-      const ends = await endOffsets(kafka, changelogTopic);
-      if ([...ends.values()].some((o) => o > 0n)) {
-        return fail(`the changelog ${changelogTopic} already holds state: backfill builds the state of a new deployment (use a new --group, or delete that group's state and changelog first)`);
+      try {
+        const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
+        const { KafkaSink } = await import('../../connectors/kafka/sink.js');
+        const { changelogTopicFor } = await import('../../engine/changelog.js');
+        const count = await partitionCount(kafka, topic);
+        if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
+        partitions = count;
+        const changelogTopic = changelogTopicFor(args.group ?? `aud-${topic}`);
+        await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
+        const ends = await endOffsets(kafka, changelogTopic);
+        if ([...ends.values()].some((o) => o > 0n)) {
+          return fail(`the changelog ${changelogTopic} already holds state: backfill builds the state of a new deployment (use a new --group, or delete that group's state and changelog first)`);
+        }
+        const sink = new KafkaSink(kafka);
+        await sink.connect();
+        changelog = { topic: changelogTopic, sink };
+      } catch (err) {
+        // A missing topic or an unreachable broker: say which, without a stack trace.
+        return fail((err as Error).message);
       }
-      const sink = new KafkaSink(kafka);
-      await sink.connect();
-      changelog = { topic: changelogTopic, sink };
     }
     if (partitions === undefined) return fail('give --brokers (recommended: the partition count is read and the state written to the changelog) or --partitions');
 
