@@ -84,6 +84,8 @@ export interface KafkaRuntimeOptions {
   exactlyOnce: boolean;
   /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
   valueDecoder?: ValueDecoder;
+  /** The value of an enter/leave event on the output topic (`--output-format avro`); default JSON. */
+  encodeOutput?: (event: OutputEvent) => string | Buffer;
   log: Logger;
 }
 
@@ -459,7 +461,7 @@ export class KafkaRuntime {
     for (const o of outputs) {
       if (o.type === 'enter') this.counters.enters++; else this.counters.leaves++;
       this.metrics.segmentEvents.inc({ audience: o.audience, type: o.type });
-      records.push({ topic: this.opts.outputTopic, key: o.customer, value: outputEventJson(o) });
+      records.push({ topic: this.opts.outputTopic, key: o.customer, value: (this.opts.encodeOutput ?? outputEventJson)(o) });
       records.push({
         topic: this.opts.membershipTopic,
         key: `${o.audience}/${o.customer}`,

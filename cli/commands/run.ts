@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import type { OutputEvent } from '../../engine/output-event.js';
 import type { ValueDecoder } from '../../engine/value-decoder.js';
-import { avroValueDecoder } from '../avro-source.js';
+import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { QueryServer } from '../../engine/query-server.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { loadPlan } from '../rules.js';
@@ -21,6 +22,7 @@ interface RunArgs {
   exactlyOnce: boolean;
   avroSchema?: string;
   schemaRegistry?: string;
+  outputFormat: 'json' | 'avro';
   config?: string;
   http?: number;
   httpHost: string;
@@ -32,7 +34,7 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', 'avro-schema': 'string', 'schema-registry': 'string', http: 'number',
+  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', 'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string', http: 'number',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
 
@@ -65,7 +67,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('kafka', { type: 'string', array: true, default: [], describe: 'librdkafka setting key=value, repeatable' })
     .option('exactly-once', { type: 'boolean', default: false, describe: 'Kafka transactions: output, state changelog and input offsets commit together (consumers read with isolation.level=read_committed)' })
     .option('avro-schema', { type: 'string', describe: 'format avro: the .avsc schema of the values (plain Avro binary), or with --schema-registry the reader schema' })
-    .option('schema-registry', { type: 'string', describe: 'format avro: a Confluent-compatible schema registry URL (values in the Confluent wire format); credentials as http://user:pass@host:8081' })
+    .option('schema-registry', { type: 'string', describe: 'a Confluent-compatible schema registry URL: Avro input is in its wire format, Avro output registered under <output>-value; credentials as http://user:pass@host:8081' })
+    .option('output-format', { choices: ['json', 'avro'] as const, default: 'json' as const, describe: 'enter/leave events as JSON, or Avro with connectors/avro/segment-event.avsc' })
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
@@ -91,8 +94,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log.error((err as Error).message); process.exitCode = 1; return;
     }
     let valueDecoder: ValueDecoder | undefined;
+    let encodeOutput: ((event: OutputEvent) => Buffer) | undefined;
     try {
       valueDecoder = await avroValueDecoder(plan, inputTopic, args, log);
+      encodeOutput = await avroOutputEncoder(outputTopic, args, log);
     } catch (err) {
       log.error(`cannot start: ${(err as Error).message}`); process.exitCode = 1; return;
     }
@@ -133,6 +138,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       tickMs: args.tickMs,
       exactlyOnce: args.exactlyOnce,
       ...(valueDecoder ? { valueDecoder } : {}),
+      ...(encodeOutput ? { encodeOutput } : {}),
       log,
     });
     let stopping = false;

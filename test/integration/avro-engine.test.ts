@@ -24,9 +24,9 @@ import { compileFiles } from '../../dsl/compile.js';
 import { changelogTopicFor } from '../../engine/changelog.js';
 import { KafkaRuntime } from '../../engine/kafka-runtime.js';
 import { createLogger } from '../../engine/log.js';
-import { createTopic, produceBytes, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
+import { createTopic, produceBytes, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
-import { repo } from '../support/examples.js';
+import { repo, thresholdsRecords } from '../support/examples.js';
 
 const cli = join(repo, 'dist/cli/aud.js');
 const rulesJson = join(repo, 'examples/thresholds/thresholds.aud');
@@ -165,10 +165,22 @@ test('aud run, format avro: a declared field the schema lacks stops start-up wit
     ]) assert.ok(r.stderr.includes(`\n  - ${problem}`), `${problem}\nnot in:\n${r.stderr}`);
     assert.doesNotMatch(r.stderr, /engine started|waiting for Kafka/);
 
+    // The same from the config file: avro-schema is a key like any flag.
+    const config = join(dir, 'aud.config.yaml');
+    await writeFile(config, `files: [${await avroRules(dir)}]\nbrokers: 127.0.0.1:1\nstate-dir: ${join(dir, 'state')}\navro-schema: ${schemaFile}\n`);
+    const fromConfig = spawnSync(process.execPath, [cli, 'run', '--config', config], { cwd: repo, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(fromConfig.status, 1, fromConfig.stderr);
+    assert.match(fromConfig.stderr, /cannot start: the declared events do not fit the Avro schema .*: 3 problems:/);
+
     const none = spawnSync(process.execPath, [cli, 'run', await avroRules(dir), '--brokers', '127.0.0.1:1', '--state-dir', join(dir, 'state')],
       { cwd: repo, encoding: 'utf8', timeout: 30_000 });
     assert.equal(none.status, 1);
     assert.match(none.stderr, /cannot start: the source is format avro, but no schema was given: pass --avro-schema FILE\.avsc/);
+
+    const json = spawnSync(process.execPath, [cli, 'run', rulesJson, '--brokers', '127.0.0.1:1', '--state-dir', join(dir, 'state'), '--schema-registry', 'http://127.0.0.1:1'],
+      { cwd: repo, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(json.status, 1);
+    assert.match(json.stderr, /cannot start: --schema-registry is given, but nothing is Avro: the source block reads format json and --output-format is json/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -231,6 +243,36 @@ test('format avro, Confluent wire format (writer schemas from memory): two write
     assert.deepEqual([...new Set(fetches)].sort(), [1, 2, 7], 'each writer schema id fetched, none per record');
   } finally {
     await runtime.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('aud run --output-format avro: enter/leave events decode with segment-event.avsc (read by avsc) and equal replay\'s', async () => {
+  const expected = replayed();
+  const input = uniqueTopic('avro-outfmt-in');
+  const output = uniqueTopic('avro-outfmt-out');
+  await createTopic(input, 1);
+  const dir = await mkdtemp(join(tmpdir(), 'aud-avro-out-'));
+  const segmentEvent = avro.Type.forSchema(JSON.parse(await readFile(join(repo, 'connectors/avro/segment-event.avsc'), 'utf8')) as avro.Schema);
+  const engine = new EngineProcess([rulesJson, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
+    '--state-dir', join(dir, 'state'), '--group', `g-${input}`, '--clock', 'event', '--output-format', 'avro']);
+  try {
+    await engine.waitForLog(/partition assigned/);
+    await produceJson(input, await thresholdsRecords());
+    const got = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000, settleMs: 2000 }))
+      .map((r) => segmentEvent.fromBuffer(r.bytes!) as Record<string, unknown>);
+    assert.deepEqual(got.map((g) => ({ type: g.type, audience: g.audience, customer: g.customer, at: g.at, version: g.version, reason: g.reason })),
+      expected.map(withoutCause));
+    for (const g of got.filter((x) => x.reason === 'event')) {
+      assert.deepEqual({ ...(g.cause as object) }, { topic: input, partition: 0, offset: (g.cause as { offset: string }).offset, line: null });
+      assert.match((g.cause as { offset: string }).offset, /^\d+$/);
+    }
+    // The membership topic stays JSON: it is aud's own record of who is in, not an interface.
+    const members = await readTopic(`${output}.members`, { expected: 1, timeoutMs: 30_000 });
+    assert.doesNotThrow(() => JSON.parse(members[0]!.value!));
+    assert.equal(await engine.stop(), 0);
+  } finally {
+    await engine.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
