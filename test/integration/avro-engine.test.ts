@@ -15,6 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -273,6 +274,23 @@ test('aud run --output-format avro: enter/leave events decode with segment-event
     assert.equal(await engine.stop(), 0);
   } finally {
     await engine.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('aud run, format avro: a schema registry that does not answer at start-up is waited for, and its password is not logged', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'aud-avro-reg-'));
+  // A port nothing listens on: taken, then given back.
+  const port = await new Promise<number>((res) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => res(p)); }); });
+  const engine = new EngineProcess([await avroRules(dir), '--brokers', testBrokers(), '--state-dir', join(dir, 'state'),
+    '--schema-registry', `http://aud:s3cret@127.0.0.1:${port}`]);
+  try {
+    await engine.waitForLog(/waiting for the schema registry at http:\/\/127\.0\.0\.1:\d+; retrying in 1 s/, 1, 30_000);
+    assert.match(engine.logs.join('\n'), /is unreachable \(fetching version latest of subject "shop\.events-value"\)/);
+    assert.ok(!engine.logs.some((l) => l.includes('s3cret')), 'no password in the log');
+    assert.ok(!engine.logs.some((l) => l.includes('engine started')), 'the engine does not start without the schema');
+  } finally {
+    engine.kill();
     await rm(dir, { recursive: true, force: true });
   }
 });
