@@ -92,6 +92,10 @@ export async function avroValueDecoder(plan: Plan, inputTopic: string, flags: Av
       return new AvroValueDecoder(input.decoder, description);
     });
   } catch (err) {
+    if (err instanceof AvroSchemaError && err.code === 'mismatch') {
+      throw new AvroStartupError(`${err.message}\nNothing was read. Change the event declarations (or the source block) to fit the schema, ` +
+        'or give the schema the producers write with; `aud explain` shows what the rules declare', { cause: err });
+    }
     if (err instanceof AvroSchemaError || err instanceof RegistryError) throw new AvroStartupError(err.message, { cause: err });
     throw new AvroStartupError(`Avro: ${(err as Error).message}`, { cause: err });
   }

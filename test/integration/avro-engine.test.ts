@@ -164,6 +164,7 @@ test('aud run, format avro: a declared field the schema lacks stops start-up wit
       'event purchase declares channel: string, but the Avro schema "thresholds.Event" has no field channel (its fields: customer_id, type, ts, amount, url)',
       'event refund declares amount: number, but the Avro schema "thresholds.Event" has amount as string (a number needs int, long, float, double or decimal)',
     ]) assert.ok(r.stderr.includes(`\n  - ${problem}`), `${problem}\nnot in:\n${r.stderr}`);
+    assert.match(r.stderr, /\nNothing was read\. Change the event declarations \(or the source block\) to fit the schema, or give the schema the producers write with/);
     assert.doesNotMatch(r.stderr, /engine started|waiting for Kafka/);
 
     // The same from the config file: avro-schema is a key like any flag.
