@@ -295,3 +295,45 @@ test('aud run, format avro: a schema registry that does not answer at start-up i
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('format avro, Confluent wire format: a registry down for longer than the retry window gives the batch back; it is read again, nothing lost or dead-lettered', async () => {
+  const input = uniqueTopic('avro-down-in');
+  const output = uniqueTopic('avro-down-out');
+  await createTopic(input, 1);
+  const dir = await mkdtemp(join(tmpdir(), 'aud-avro-down-'));
+  // One id: six failed fetches exhaust one batch's attempts (the first and five retries); the seventh fails on redelivery.
+  let failures = 7;
+  const writers: WriterSchemas = {
+    url: 'memory://writers',
+    cachedType: () => undefined,
+    async getSchemaById() {
+      if (failures-- > 0) throw new RegistryError('unreachable', 'connect ECONNREFUSED (test)', { retriable: true });
+      return { type: parseAvroSchema(EVENT_SCHEMA) };
+    },
+  };
+  const logs: string[] = [];
+  const compiled = await compileFiles([await avroRules(dir)]);
+  const runtime = new KafkaRuntime({
+    plan: compiled.plan!, kafka: { brokers: testBrokers(), clientId: 'aud-avro-test' }, groupId: `g-${input}`, stateDir: join(dir, 'state'),
+    inputTopic: input, outputTopic: output, membershipTopic: `${output}.members`, deadLetterTopic: `${input}.dlq`,
+    changelogTopic: changelogTopicFor(`g-${input}`), clock: 'event', tickMs: 1000, exactlyOnce: false,
+    log: createLogger({ level: 'info', write: (l) => logs.push(l) }),
+    valueDecoder: new AvroValueDecoder(AvroInputDecoder.withRegistry(writers), 'Avro (test)'),
+  });
+  try {
+    await runtime.start();
+    const event = (customer: string, ts: string, amount: number) =>
+      ({ key: customer, value: frameConfluent(3, rawEvent.toBuffer({ customer_id: customer, type: 'purchase', ts: Date.parse(ts), amount, channel: 'web', url: null })) });
+    await produceBytes(input, [event('d1', '2026-01-01T00:00:00Z', 150), event('d2', '2026-01-01T01:00:00Z', 20)]);
+    const got = (await readTopic(output, { expected: 3, timeoutMs: 90_000, settleMs: 2000 })).map((r) => JSON.parse(String(r.value)) as Out);
+    assert.deepEqual(got.map((o) => `${o.type} ${o.audience} ${o.customer} v${o.version}`),
+      ['enter weekly_spender d1 v1', 'enter net_positive d1 v1', 'enter online_spender d1 v1'], logs.join('\n'));
+    assert.ok(failures < 0, 'every planned failure happened');
+    assert.equal(logs.filter((l) => l.includes('retrying the batch in 8 s')).length, 1, 'one batch used its whole retry window');
+    assert.equal(runtime.counters.bad, 0, 'nothing dead-lettered for the outage');
+    assert.equal(runtime.counters.applied, 2, 'each record applied once');
+  } finally {
+    await runtime.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
