@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
 import type { OutputEvent } from '../../engine/output-event.js';
+import { QueryServer } from '../../engine/query-server.js';
 import type { ValueDecoder } from '../../engine/value-decoder.js';
 import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
-import { QueryServer } from '../../engine/query-server.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { loadPlan } from '../rules.js';
 
@@ -34,7 +34,8 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', 'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string', http: 'number',
+  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
 
