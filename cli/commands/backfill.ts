@@ -6,7 +6,7 @@ import { readCsvEvents } from '../../connectors/file/csv.js';
 import { readJsonLines } from '../../connectors/file/jsonl.js';
 import { partitionFor, type PartitionerName } from '../../connectors/kafka/partitioner.js';
 import type { Plan } from '../../dsl/plan.js';
-import { backfill, type CustomerOf } from '../../engine/backfill.js';
+import { backfill, BackfillTargetNotEmptyError, type CustomerOf } from '../../engine/backfill.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import { loadPlan } from '../rules.js';
@@ -166,7 +166,10 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         `${changelog ? `; ${summary.changelogRecords} records written to ${changelog.topic}` : '; no changelog written (no --brokers): keep this state directory'}\n`);
     } catch (err) {
       bar.done();
-      fail((err as Error).message);
+      if (err instanceof BackfillTargetNotEmptyError) return fail(err.message);
+      // Stores were written as the history went: a second run would be refused, and a live one would start from part of the past.
+      fail(`backfill stopped: ${(err as Error).message}. The state under ${args.stateDir} is incomplete: delete it` +
+        `${changelog ? ` and the changelog topic ${changelog.topic}` : ''} before running backfill again, and do not start aud run on it`);
     } finally {
       await changelog?.sink.disconnect();
     }

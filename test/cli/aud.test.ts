@@ -133,3 +133,16 @@ test('aud backfill: a history file that is not there is refused before any state
   assert.equal(k.code, 1);
   assert.equal(k.stderr, 'error: --kafka "acks" is not key=value (for example --kafka security.protocol=SASL_SSL)\n');
 });
+
+test('aud replay: an input that is missing or not an Avro container is one error line and exit 1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-replay-'));
+  const missing = aud('replay', 'examples/thresholds/thresholds.aud', '--input', join(dir, 'events.jsonl'));
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, `error: cannot read ${join(dir, 'events.jsonl')}: no such file\n`);
+  const notAvro = join(dir, 'events.avro');
+  writeFileSync(notAvro, '{"customer_id":"c1"}\n');
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', notAvro);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `error: ${notAvro} is not a readable Avro object container file (after 0 records): invalid magic bytes\n`);
+  assert.equal(r.stdout, '');
+});
