@@ -19,6 +19,8 @@ import type { OutputEvent } from '../engine/output-event.js';
 import type { ValueDecoder } from '../engine/value-decoder.js';
 import type { SchemaRegistryClient } from '../connectors/avro/index.js';
 
+// connectors/avro is imported when used, so that a JSON deployment never loads avsc.
+
 export interface AvroFlags {
   avroSchema?: string;
   schemaRegistry?: string;
@@ -88,7 +90,8 @@ export async function avroValueDecoder(plan: Plan, inputTopic: string, flags: Av
       const description = registry
         ? `Avro (Confluent wire format, registry ${registry.url}${flags.avroSchema !== undefined ? `, reader schema ${flags.avroSchema}` : ''})`
         : `Avro (plain binary, schema ${flags.avroSchema})`;
-      log.info('Avro input: the declared events fit the schema', { checkedAgainst: input.checkedAgainst ?? 'nothing yet (per record)', values: description });
+      if (input.checkedAgainst !== undefined) log.info('Avro input: the declared events fit the schema', { checkedAgainst: input.checkedAgainst, values: description });
+      else log.info('Avro input: nothing to check the declared events against yet; each record is checked as it comes', { values: description });
       return new AvroValueDecoder(input.decoder, description);
     });
   } catch (err) {
