@@ -68,6 +68,7 @@ import { outputEventJson, type OutputEvent } from './output-event.js';
 import type { BadRecord, CustomerView } from './partition-task.js';
 import { EngineMetrics } from './metrics.js';
 import { openRocksStore } from './state/rocksdb-store.js';
+import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
 import type { PartitionRunner, StepResult } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
@@ -92,6 +93,10 @@ export interface KafkaRuntimeOptions {
   workers: number;
   /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
   cacheCustomers?: number;
+  /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
+  valueDecoder?: ValueDecoder;
+  /** The value of an enter/leave event on the output topic (`--output-format avro`); default JSON. */
+  encodeOutput?: (event: OutputEvent) => string | Buffer;
   log: Logger;
 }
 
@@ -381,7 +386,8 @@ export class KafkaRuntime {
       cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
     }));
     const next = last.offset + 1n;
-    const result = await entry.runner.process(input, next);
+    // Decoded values (Avro) go to the rules; dead letters keep the bytes read.
+    const result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records, next), this.opts.log);
     const bad: BadRecord[] = result.bad.map((b) => ({ record: input[b.index]!, index: b.index, reason: b.reason }));
     this.counters.recordsIn += fresh.length;
     this.counters.applied += result.applied;
@@ -482,7 +488,7 @@ export class KafkaRuntime {
     for (const o of outputs) {
       if (o.type === 'enter') this.counters.enters++; else this.counters.leaves++;
       this.metrics.segmentEvents.inc({ audience: o.audience, type: o.type });
-      records.push({ topic: this.opts.outputTopic, key: o.customer, value: outputEventJson(o) });
+      records.push({ topic: this.opts.outputTopic, key: o.customer, value: (this.opts.encodeOutput ?? outputEventJson)(o) });
       records.push({
         topic: this.opts.membershipTopic,
         key: `${o.audience}/${o.customer}`,

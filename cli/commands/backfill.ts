@@ -1,3 +1,4 @@
+import { access, constants } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { readAvroContainer } from '../../connectors/file/avro-container.js';
@@ -5,7 +6,7 @@ import { readCsvEvents } from '../../connectors/file/csv.js';
 import { readJsonLines } from '../../connectors/file/jsonl.js';
 import { partitionFor, type PartitionerName } from '../../connectors/kafka/partitioner.js';
 import type { Plan } from '../../dsl/plan.js';
-import { backfill, type CustomerOf } from '../../engine/backfill.js';
+import { backfill, BackfillTargetNotEmptyError, type CustomerOf } from '../../engine/backfill.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import { loadPlan } from '../rules.js';
@@ -23,19 +24,23 @@ interface BackfillArgs {
   kafka: string[];
 }
 
-async function* inputRecords(paths: string[], plan: Plan): AsyncGenerator<InputRecord> {
+/** Where a record was read, for the bad-record report: several files each have their own line numbers. */
+type Origins = WeakMap<InputRecord, string>;
+
+async function* inputRecords(paths: string[], plan: Plan, origins: Origins): AsyncGenerator<InputRecord> {
+  const from = (record: InputRecord, where: string): InputRecord => { origins.set(record, where); return record; };
   for (const path of paths) {
     const ext = extname(path);
     if (ext === '.avro') {
-      for await (const { index, value } of readAvroContainer(path)) yield { value, cause: { line: index } };
+      for await (const { index, value } of readAvroContainer(path)) yield from({ value, cause: { line: index } }, `${path}: record ${index}`);
     } else if (ext === '.csv') {
-      for await (const { line, value } of readCsvEvents(path, plan)) yield { value, cause: { line } };
+      for await (const { line, value } of readCsvEvents(path, plan)) yield from({ value, cause: { line } }, `${path}:${line}`);
     } else {
       // JSON Lines: parsed here once, to route by customer; a line that is not JSON goes on as text and is reported bad.
       for await (const { line, text } of readJsonLines(path)) {
         let value: InputRecord['value'] = text;
         try { value = JSON.parse(text) as Record<string, unknown>; } catch { /* reported by the decoder */ }
-        yield { value, cause: { line } };
+        yield from({ value, cause: { line } }, `${path}:${line}`);
       }
     }
   }
@@ -93,26 +98,41 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       until = parseTime(/^\d+$/.test(args.until) ? Number(args.until) : args.until);
       if (until === undefined) return fail(`--until "${args.until}" is not a time; give ISO-8601 or epoch milliseconds`);
     }
+    const notPair = args.kafka.find((p) => p.indexOf('=') <= 0);
+    if (notPair !== undefined) return fail(`--kafka "${notPair}" is not key=value (for example --kafka security.protocol=SASL_SSL)`);
+    // Before any store is created: a typo in a path must not leave a half-made state directory behind.
+    for (const path of args.input) {
+      try {
+        await access(path, constants.R_OK);
+      } catch (err) {
+        return fail(`cannot read the history file ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      }
+    }
     const kafkaConfig = Object.fromEntries(args.kafka.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
     const kafka = args.brokers ? { brokers: args.brokers, clientId: 'aud-backfill', kafkaConfig } : undefined;
     let partitions = args.partitions;
     let changelog: { topic: string; sink: import('../../connectors/kafka/sink.js').KafkaSink } | undefined;
     if (kafka) {
-      const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
-      const { KafkaSink } = await import('../../connectors/kafka/sink.js');
-      const { changelogTopicFor } = await import('../../engine/changelog.js');
-      const count = await partitionCount(kafka, topic);
-      if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
-      partitions = count;
-      const changelogTopic = changelogTopicFor(args.group ?? `aud-${topic}`);
-      await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
-      const ends = await endOffsets(kafka, changelogTopic);
-      if ([...ends.values()].some((o) => o > 0n)) {
-        return fail(`the changelog ${changelogTopic} already holds state: backfill builds the state of a new deployment (use a new --group, or delete that group's state and changelog first)`);
+      try {
+        const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
+        const { KafkaSink } = await import('../../connectors/kafka/sink.js');
+        const { changelogTopicFor } = await import('../../engine/changelog.js');
+        const count = await partitionCount(kafka, topic);
+        if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
+        partitions = count;
+        const changelogTopic = changelogTopicFor(args.group ?? `aud-${topic}`);
+        await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
+        const ends = await endOffsets(kafka, changelogTopic);
+        if ([...ends.values()].some((o) => o > 0n)) {
+          return fail(`the changelog ${changelogTopic} already holds state: backfill builds the state of a new deployment (use a new --group, or delete that group's state and changelog first)`);
+        }
+        const sink = new KafkaSink(kafka);
+        await sink.connect();
+        changelog = { topic: changelogTopic, sink };
+      } catch (err) {
+        // A missing topic or an unreachable broker: say which, without a stack trace.
+        return fail((err as Error).message);
       }
-      const sink = new KafkaSink(kafka);
-      await sink.connect();
-      changelog = { topic: changelogTopic, sink };
     }
     if (partitions === undefined) return fail('give --brokers (recommended: the partition count is read and the state written to the changelog) or --partitions');
 
@@ -120,12 +140,13 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     const bar = progressBar(undefined);
     const { writeCheckpoint } = await import('../../engine/changelog.js');
     try {
-      const summary = await backfill(plan, inputRecords(args.input, plan), customerField(plan), {
+      const origins: Origins = new WeakMap();
+      const summary = await backfill(plan, inputRecords(args.input, plan, origins), customerField(plan), {
         partitions,
         partitionOf: (customer) => partitionFor(args.partitioner, customer, partitions),
         openStore: (p) => openRocksStore(join(args.stateDir, `${topic}-${p}`)),
         ...(until !== undefined ? { until } : {}),
-        onBad: (b) => process.stderr.write(`${b.record.cause && 'line' in b.record.cause ? `line ${b.record.cause.line}` : 'record'}: bad record skipped: ${b.reason}\n`),
+        onBad: (b) => process.stderr.write(`${origins.get(b.record) ?? 'record'}: bad record skipped: ${b.reason}\n`),
         onProgress: (n) => bar.update(n),
         ...(changelog ? {
           writeChangelog: async (p: number, records: { key: string; value: Uint8Array }[]) => {
@@ -145,7 +166,10 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         `${changelog ? `; ${summary.changelogRecords} records written to ${changelog.topic}` : '; no changelog written (no --brokers): keep this state directory'}\n`);
     } catch (err) {
       bar.done();
-      fail((err as Error).message);
+      if (err instanceof BackfillTargetNotEmptyError) return fail(err.message);
+      // Stores were written as the history went: a second run would be refused, and a live one would start from part of the past.
+      fail(`backfill stopped: ${(err as Error).message}. The state under ${args.stateDir} is incomplete: delete it` +
+        `${changelog ? ` and the changelog topic ${changelog.topic}` : ''} before running backfill again, and do not start aud run on it`);
     } finally {
       await changelog?.sink.disconnect();
     }

@@ -42,22 +42,32 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const inputName = args.input === '-' ? 'stdin' : args.input;
     const started = Date.now();
     let lastProgress = started;
-    const summary = await replay(plan, inputRecords(args.input), {
-      ...(until !== undefined ? { until } : {}),
-      batchSize: args.batch,
-      onOutput: (events) => writer.write(events.map(outputEventJson)),
-      onBad: (b) => {
-        const where = b.record.cause && 'line' in b.record.cause ? `${inputName}:${b.record.cause.line}` : inputName;
-        process.stderr.write(`${where}: bad record skipped: ${b.reason}\n`);
-      },
-      onProgress: (n) => {
-        const t = Date.now();
-        if (process.stderr.isTTY && t - lastProgress > 1000) {
-          lastProgress = t;
-          process.stderr.write(`\r${n} records, ${Math.round(n / ((t - started) / 1000))} records/s `);
-        }
-      },
-    });
+    let summary: Awaited<ReturnType<typeof replay>>;
+    try {
+      summary = await replay(plan, inputRecords(args.input), {
+        ...(until !== undefined ? { until } : {}),
+        batchSize: args.batch,
+        onOutput: (events) => writer.write(events.map(outputEventJson)),
+        onBad: (b) => {
+          const where = b.record.cause && 'line' in b.record.cause ? `${inputName}:${b.record.cause.line}` : inputName;
+          process.stderr.write(`${where}: bad record skipped: ${b.reason}\n`);
+        },
+        onProgress: (n) => {
+          const t = Date.now();
+          if (process.stderr.isTTY && t - lastProgress > 1000) {
+            lastProgress = t;
+            process.stderr.write(`\r${n} records, ${Math.round(n / ((t - started) / 1000))} records/s `);
+          }
+        },
+      });
+    } catch (err) {
+      // The input cannot be read (a missing file, not an Avro container): one line, not a stack trace.
+      await writer.close().catch(() => undefined);
+      const e = err as NodeJS.ErrnoException;
+      process.stderr.write(`error: ${e.code === 'ENOENT' ? `cannot read ${inputName}: no such file` : e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     await writer.close();
     const secs = (Date.now() - started) / 1000;
     process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}replayed ${summary.records} records in ${secs.toFixed(1)} s: ${summary.applied} applied, ` +

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import type { OutputEvent } from '../../engine/output-event.js';
 import { QueryServer } from '../../engine/query-server.js';
+import type { ValueDecoder } from '../../engine/value-decoder.js';
+import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { loadPlan } from '../rules.js';
 
@@ -18,6 +21,9 @@ interface RunArgs {
   kafka: string[];
   tickMs: number;
   exactlyOnce: boolean;
+  avroSchema?: string;
+  schemaRegistry?: string;
+  outputFormat: 'json' | 'avro';
   config?: string;
   http?: number;
   httpHost: string;
@@ -30,6 +36,7 @@ interface RunArgs {
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', clock: 'string', topic: 'string',
   'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
 
@@ -62,6 +69,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('output-topic', { type: 'string', describe: 'enter/leave topic (default: the output declaration\'s)' })
     .option('kafka', { type: 'string', array: true, default: [], describe: 'librdkafka setting key=value, repeatable' })
     .option('exactly-once', { type: 'boolean', default: false, describe: 'Kafka transactions: output, state changelog and input offsets commit together (consumers read with isolation.level=read_committed)' })
+    .option('avro-schema', { type: 'string', describe: 'format avro: the .avsc schema of the values (plain Avro binary), or with --schema-registry the reader schema' })
+    .option('schema-registry', { type: 'string', describe: 'a Confluent-compatible schema registry URL: Avro input is in its wire format, Avro output registered under <output>-value; credentials as http://user:pass@host:8081' })
+    .option('output-format', { choices: ['json', 'avro'] as const, default: 'json' as const, describe: 'enter/leave events as JSON, or Avro with connectors/avro/segment-event.avsc' })
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
@@ -91,6 +101,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }
     if (!Number.isInteger(args.cacheCustomers) || args.cacheCustomers < 0) {
       log.error(`--cache-customers ${args.cacheCustomers} is not a whole number: give 0 or more`); process.exitCode = 1; return;
+    }
+    let valueDecoder: ValueDecoder | undefined;
+    let encodeOutput: ((event: OutputEvent) => Buffer) | undefined;
+    try {
+      valueDecoder = await avroValueDecoder(plan, inputTopic, args, log);
+      encodeOutput = await avroOutputEncoder(outputTopic, args, log);
+    } catch (err) {
+      log.error(`cannot start: ${(err as Error).message}`); process.exitCode = 1; return;
     }
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
     const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
@@ -129,6 +147,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       exactlyOnce: args.exactlyOnce,
       workers: args.workers,
       cacheCustomers: args.cacheCustomers,
+      ...(valueDecoder ? { valueDecoder } : {}),
+      ...(encodeOutput ? { encodeOutput } : {}),
       log,
     });
     let stopping = false;

@@ -25,6 +25,7 @@ export { SchemaRegistryClient, type RegisteredSchema, type RegistryClientOptions
 export { decodeConfluent, encodeConfluent, frameConfluent, MAGIC_BYTE } from './wire-format.js';
 export { parseAvroSchema, plainConverter, type Type as AvroType } from './avro-types.js';
 export { SEGMENT_EVENT_SCHEMA } from './segment-event-schema.js';
+export { AvroValueDecoder } from './value-decoder.js';
 
 export interface AvroSourceOptions {
   /** A .avsc file: the schema of bare Avro values, or with a registry the reader schema. */

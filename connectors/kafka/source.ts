@@ -27,6 +27,8 @@ export interface SourceRecord {
   key: Buffer | null;
   value: Buffer | null;
   timestamp: number;
+  /** Record headers as text (a repeated header: its last value). */
+  headers: Record<string, string>;
 }
 
 export interface PartitionBatch {
@@ -108,6 +110,7 @@ export class KafkaSource {
           key: m.key,
           value: m.value,
           timestamp: Number(m.timestamp),
+          headers: headerText(m.headers),
         }));
         await handler.onBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: BigInt(batch.highWatermark) });
         resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
@@ -170,4 +173,13 @@ export class KafkaSource {
     await c.disconnect();
   }
 
+}
+
+function headerText(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out[k] = last.toString();
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,4 +120,29 @@ test('aud replay: an Avro object container file gives the same output as the JSO
   const strip = (text: string) => text.trim().split('\n').map((l) => { const { cause: _c, ...rest } = JSON.parse(l) as Record<string, unknown>; return rest; });
   assert.deepEqual(strip(r.stdout), strip(readFileSync(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')));
   assert.match(r.stderr, /bad record skipped: no customer id/, 'the record without a customer id is still reported');
+});
+
+test('aud backfill: a history file that is not there is refused before any state is created', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-backfill-'));
+  const stateDir = join(dir, 'state');
+  const r = aud('backfill', 'examples/thresholds/thresholds.aud', '--input', join(dir, 'history.jsonl'), '--state-dir', stateDir, '--partitions', '2');
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `error: cannot read the history file ${join(dir, 'history.jsonl')}: no such file\n`);
+  assert.equal(existsSync(stateDir), false, 'no state directory left behind');
+  const k = aud('backfill', 'examples/thresholds/thresholds.aud', '--input', 'examples/thresholds/events.jsonl', '--state-dir', stateDir, '--partitions', '2', '--kafka', 'acks');
+  assert.equal(k.code, 1);
+  assert.equal(k.stderr, 'error: --kafka "acks" is not key=value (for example --kafka security.protocol=SASL_SSL)\n');
+});
+
+test('aud replay: an input that is missing or not an Avro container is one error line and exit 1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-replay-'));
+  const missing = aud('replay', 'examples/thresholds/thresholds.aud', '--input', join(dir, 'events.jsonl'));
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, `error: cannot read ${join(dir, 'events.jsonl')}: no such file\n`);
+  const notAvro = join(dir, 'events.avro');
+  writeFileSync(notAvro, '{"customer_id":"c1"}\n');
+  const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', notAvro);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `error: ${notAvro} is not a readable Avro object container file (after 0 records): invalid magic bytes\n`);
+  assert.equal(r.stdout, '');
 });

@@ -21,6 +21,11 @@ export async function createTopic(name: string, partitions: number): Promise<voi
 }
 
 export async function produceJson(topic: string, records: { key: string | null; value: string }[]): Promise<void> {
+  await produceBytes(topic, records);
+}
+
+/** Values as they are: Avro binary, or anything a test wants on the topic. */
+export async function produceBytes(topic: string, records: { key: string | null; value: string | Buffer | null }[]): Promise<void> {
   const sink = new KafkaSink({ brokers: testBrokers(), clientId: 'aud-test' });
   await sink.connect();
   try {
@@ -30,7 +35,7 @@ export async function produceJson(topic: string, records: { key: string | null; 
   }
 }
 
-export interface ReadRecord { key: string | null; value: string | null; partition: number; offset: bigint }
+export interface ReadRecord { key: string | null; value: string | null; partition: number; offset: bigint; headers: Record<string, string>; bytes: Buffer | null }
 
 /**
  * Reads a topic from the beginning with a fresh group until `expected`
@@ -57,5 +62,5 @@ export async function readTopic(topic: string, opts: { expected: number; timeout
   await source.stop();
   return got
     .sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))
-    .map((r) => ({ key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, partition: r.partition, offset: r.offset }));
+    .map((r) => ({ key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, partition: r.partition, offset: r.offset, headers: r.headers, bytes: r.value }));
 }
