@@ -140,19 +140,28 @@ export function contribution(slot: AggregateSlot, fields: Record<string, Value>,
   return v === null || v === undefined ? undefined : v;
 }
 
-/** Add an event's contribution; returns the new state. Events too old for the window change nothing. */
+/** What addToAggregate returns for an event too old for the window: nothing changed. */
+export const UNCHANGED: unique symbol = Symbol('unchanged');
+
+/**
+ * Add an event's contribution; returns the state, or UNCHANGED for an event
+ * too old for the window. A windowed state's bucket list is changed in place
+ * (copying it for every event was the engine's largest source of garbage);
+ * an all-time partial is a new value, equal to the old where the value did
+ * not change (`max` of something smaller).
+ */
 export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t: number, seq: number, now: number): unknown {
   const m = MONOIDS[slot.fn];
   if (slot.windowMs === undefined) return m.add(state, v, t, seq);
   const width = slot.bucketMs!;
   const start = Math.floor(t / width) * width;
-  if (start <= now - slot.windowMs) return state;
-  const buckets = [...((state as Buckets | undefined) ?? [])];
+  if (start <= now - slot.windowMs) return UNCHANGED;
+  const buckets = (state as Buckets | undefined) ?? [];
   // Events arrive nearly in time order: search from the newest bucket.
   let i = buckets.length - 1;
   while (i >= 0 && buckets[i]![0] > start) i--;
   if (i >= 0 && buckets[i]![0] === start) {
-    buckets[i] = [start, m.add(buckets[i]![1], v, t, seq)];
+    buckets[i]![1] = m.add(buckets[i]![1], v, t, seq);
   } else {
     buckets.splice(i + 1, 0, [start, m.add(undefined, v, t, seq)]);
   }

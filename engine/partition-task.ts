@@ -34,7 +34,7 @@
  * ignored by the others.
  */
 import type { AggregateSlot, Plan, PExpr, SlotPlan, StepPlan, Value } from '../dsl/plan.js';
-import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate } from './aggregate.js';
+import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
 import { evaluate, type EvalScope } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
@@ -321,22 +321,29 @@ export class PartitionTask {
       const slot = this.plan.slots[index]!;
       const before = cs.s[slot.id];
       let after: unknown;
+      let changed: boolean;
       switch (slot.kind) {
         case 'aggregate': {
           if (slot.where && this.filter(slot.where, e.fields) !== true) continue;
           const v = contribution(slot, e.fields, e.time);
           if (v === undefined) continue;
-          after = expireAggregate(slot, addToAggregate(slot, before, v, e.time, seq, this.now), this.now);
+          const added = addToAggregate(slot, before, v, e.time, seq, this.now);
+          if (added === UNCHANGED) continue;
+          // A window's buckets change in place: the same array, changed.
+          changed = slot.windowMs !== undefined || added !== before;
+          after = expireAggregate(slot, added, this.now);
           break;
         }
         case 'sequence':
           after = addToSequence(slot, before as SequenceState | undefined, e.time, matches);
+          changed = after !== before;
           break;
         case 'absence':
           after = addToAbsence(slot, before as AbsenceState | undefined, e.time, matches);
+          changed = after !== before;
           break;
       }
-      if (after === before) continue;
+      if (!changed) continue;
       if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
       for (const a of this.audiencesBySlot[index]!) dirty.add(a);
     }

@@ -4,8 +4,10 @@
  * - The engine is told of assignment changes before they take effect
  *   (`onAssign` opens state; `onRevoke` flushes and closes it), through the
  *   client's rebalance callback, which it awaits.
- * - Records arrive per partition, in offset order, in batches of up to 1000;
- *   batches of one partition never overlap; partitions run concurrently.
+ * - Records arrive per partition, in offset order, in batches of up to 5000
+ *   (a backlog goes in big batches: a customer who recurs in one is read,
+ *   encoded and written once); batches of one partition never overlap;
+ *   partitions run concurrently.
  * - Nothing is committed automatically: the engine commits after its output
  *   is acknowledged and its state written, either at once (`commit`) or
  *   coalesced (`commitSoon`: the latest offset per partition, sent every
@@ -84,7 +86,7 @@ export class KafkaSource {
       'auto.offset.reset': 'earliest',
       'isolation.level': 'read_committed',
       'partition.assignment.strategy': 'cooperative-sticky',
-      'js.consumer.max.batch.size': 1000,
+      'js.consumer.max.batch.size': 5000,
       'fetch.wait.max.ms': 50,
       // librdkafka prefetches up to 64 MiB by default; the engine works a
       // batch at a time per partition and needs far less ahead of it.
