@@ -109,11 +109,14 @@ export class QueryServer {
       json(res, 200, { partition: found.partition, ...found.view });
       return;
     }
-    const owned = backend.audienceSizes().partitions;
+    const { partitions: owned, partitionCount } = backend.audienceSizes();
     const others = await backend.groupMembers().catch(() => undefined);
+    const ownsAll = partitionCount > 0 && owned.length === partitionCount;
     json(res, 404, {
-      error: `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}); ` +
-        'if it exists, another member of the group has it: ask it (members with a query address are listed)',
+      error: ownsAll
+        ? `no customer "${customer}": this process owns every partition, and none has seen an event of theirs`
+        : `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}); ` +
+          'if it exists, another member of the group has it: ask it (members with a query address are listed)',
       ownedPartitions: owned,
       members: others?.filter((m) => m.partitions.some((p) => !owned.includes(p))).map((m) => ({
         partitions: m.partitions, clientId: m.clientId, host: m.host,

@@ -34,6 +34,7 @@ const args = await yargs(hideBin(process.argv))
   .option('days', { type: 'number', default: 90, describe: 'days of history before the live stream' })
   .option('rate', { type: 'number', default: 50, describe: 'live events per second' })
   .option('fresh', { type: 'boolean', default: true, describe: 'start from empty state and new topics' })
+  .option('http', { type: 'number', default: 8080, describe: 'port of the engine\'s query API (customers, audience sizes, metrics)' })
   .strict()
   .parseAsync();
 
@@ -51,7 +52,7 @@ say(`input topic ${inputTopic} (8 partitions), output topic ${outputTopic}, stat
 
 const engine: ChildProcess = spawn(process.execPath, [
   cli, 'run', rules, '--brokers', args.brokers, '--topic', inputTopic, '--output-topic', outputTopic,
-  '--state-dir', stateDir, '--group', `aud-demo-${run}`,
+  '--state-dir', stateDir, '--group', `aud-demo-${run}`, '--http', String(args.http), '--http-host', '127.0.0.1',
   // Its own process group: Ctrl-C reaches only the demo, which then stops the engine once, cleanly.
 ], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 const engineExited = new Promise<number | null>((res) => engine.on('exit', (code) => res(code)));
@@ -91,6 +92,7 @@ for (const e of generateRetailEvents({ customers: args.customers, days: args.day
 await sink.send(batch);
 history += batch.length;
 say(`produced ${history} history events for ${args.customers} customers over ${args.days} days; now live at ${args.rate} events/s (Ctrl-C to stop)`);
+say(`query API: curl localhost:${args.http}/audiences · curl localhost:${args.http}/customers/c-000001 · curl localhost:${args.http}/metrics`);
 
 // Live: the generator's next day, restamped with the real time as it is sent.
 let stopping = false;

@@ -97,7 +97,7 @@ test('query API and metrics on a running engine, configured by file and environm
 
     const unknown = await getJson(base, '/customers/nobody');
     assert.equal(unknown.status, 404);
-    assert.match(String(unknown.body.error), /not in the partitions this process owns \(0, 1\)/);
+    assert.match(String(unknown.body.error), /no customer "nobody": this process owns every partition/);
 
     // Sizes agree with the output topic: enters minus leaves per audience.
     const fromTopic: Record<string, number> = {};
