@@ -40,6 +40,11 @@ export async function readPartition(
     'enable.auto.commit': false,
     'enable.partition.eof': true,
     'isolation.level': 'read_committed',
+    // A restore reads one partition from end to end as fast as it can:
+    // large fetches, and a deep prefetch queue while the records are applied.
+    'max.partition.fetch.bytes': 16 * 1024 * 1024,
+    'fetch.max.bytes': 64 * 1024 * 1024,
+    'queued.max.messages.kbytes': 65_536,
   }, { 'auto.offset.reset': 'earliest' });
   await new Promise<void>((res, rej) => {
     consumer.connect({ timeout: 30_000 }, (err) => (err ? rej(new KafkaConnectorError('consume', `connecting to read ${topic}/${partition}: ${err.message}`, { cause: err, retriable: true })) : res()));
@@ -53,7 +58,7 @@ export async function readPartition(
     let idle = 0;
     while (next < high) {
       const messages = await new Promise<Message[]>((res, rej) => {
-        consumer.consume(5000, (err, msgs) => (err ? rej(err) : res(msgs)));
+        consumer.consume(20_000, (err, msgs) => (err ? rej(err) : res(msgs)));
       });
       const records: PartitionRecord[] = [];
       for (const m of messages) {
