@@ -212,6 +212,9 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
  */
 export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
+  if (slot.fn === 'count' || (slot.fn === 'sum' && (state as [number, number][]).every(([, p]) => Number.isInteger(p)))) {
+    return additiveFlipTime(state as [number, number][], slot.windowMs, now, flips);
+  }
   const m = MONOIDS[slot.fn];
   const live = (state as Buckets).filter(([start]) => start + slot.windowMs! > now);
   // remaining[i]: the merge of buckets i.. (what is left once the ones before i have left).
@@ -223,6 +226,24 @@ export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: numb
   }
   for (let i = 0; i < live.length; i++) {
     if (flips(m.result(remaining[i + 1]))) return live[i]![0] + slot.windowMs;
+  }
+  return Infinity;
+}
+
+/**
+ * aggregateFlipTime for counts and integer sums: what is left after the
+ * oldest buckets leave is the total less what they held, so one pass and
+ * nothing allocated (this runs at every evaluation of such a comparison).
+ * Only for integers: with fractions, total-minus-prefix can round otherwise
+ * than the sum aggregateValue computes, and the wake would be off by a bucket.
+ */
+function additiveFlipTime(buckets: [number, number][], windowMs: number, now: number, flips: (value: Value) => boolean): number {
+  let left = 0;
+  for (const [start, p] of buckets) if (start + windowMs > now) left += p;
+  for (const [start, p] of buckets) {
+    if (start + windowMs <= now) continue;
+    left -= p;
+    if (flips(left)) return start + windowMs;
   }
   return Infinity;
 }

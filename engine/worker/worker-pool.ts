@@ -26,6 +26,9 @@ export class WorkerPool {
     this.threads = Array.from({ length: size }, () => new Piscina<WorkerRequest, WorkerResponse>({
       filename: WORKER_FILE, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 64, atomics: 'disabled',
+      // A larger young generation: most of what a batch allocates dies with
+      // it, and fewer scavenges promote less of it (about 8% less CPU in replay).
+      resourceLimits: { maxYoungGenerationSizeMb: 192 },
     }));
   }
 
