@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { summariseProfiles, type ProfileSummary } from './harness/cpu-profile.js';
 import { KafkaWatch } from './harness/kafka-watch.js';
 import { latencyRun, type LatencyResult } from './harness/latency-run.js';
 import { machineInfo } from './harness/machine-info.js';
@@ -50,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('latency-customers', { type: 'number', default: 20_000 })
     .option('latency-systems', { type: 'string', default: 'passthrough,aud-1', describe: 'who runs the latency probe (the passthrough gives the floor)' })
     .option('avro', { type: 'boolean', default: true, describe: 'also produce the Avro variant once (produce rate and size)' })
+    .option('profile', { type: 'boolean', default: true, describe: 'one more aud --workers 1 run under node --cpu-prof (not counted): where aud spends its time' })
     .option('streams-commit-ms', { type: 'number', default: 1000, describe: 'Kafka Streams commit.interval.ms (bench/README.md says why)' })
     .option('timeout-s', { type: 'number', default: 1800, describe: 'per run' })
     .option('work-dir', { type: 'string', describe: 'logs and state (default: a new directory under the temp dir)' })
@@ -79,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   const latency: LatencyResult[] = [];
   const failures: string[] = [];
   const produced: BenchReport['produced'] = [];
+  let profile: ProfileSummary | undefined;
   const workload = { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, seed: args.seed, start: new Date('2026-01-01T00:00:00Z') };
   const input = `${prefix}.events`;
   const launchFor = (group: string, o: Partial<LaunchOptions> = {}): LaunchOptions => ({
@@ -131,7 +134,23 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
 
-    // 3. Latency at fixed rates, wall clock.
+    // 3. A profiled aud run, not counted.
+    if (args.profile) {
+      const spec = parseSystem('aud-1');
+      const profileDir = join(work, 'cpu-profile');
+      const launch = launchFor(`${prefix}.aud-profile`, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+      say('profile: aud --workers 1 under node --cpu-prof (not counted)');
+      try {
+        const t = await throughputRun(watch, spec, launch, { events: args.events, repeat: 0, logDir: work, timeoutMs: args.timeoutS * 1000, say });
+        say(`  profiled run: ${Math.round(t.eventsPerSecond)} events/s`);
+        profile = summariseProfiles(profileDir, repo);
+      } catch (err) {
+        failures.push(`profiled aud run: ${(err as Error).message}`);
+      }
+      await cleanUp(launch);
+    }
+
+    // 4. Latency at fixed rates, wall clock.
     const rates = args.latencyRates.split(',').filter(Boolean).map(Number);
     const latencySystems = args.latencySystems.split(',').filter(Boolean).map(parseSystem);
     for (const rate of rates) for (const spec of latencySystems) {
@@ -160,7 +179,7 @@ export async function main(argv: string[]): Promise<void> {
     date: new Date().toISOString(), command, engineCommit, machine,
     workload: { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, partitions: PARTITIONS, seed: args.seed },
     produced, repeat: args.repeat, streamsCommitMs: args.streamsCommitMs, systems: systems.map((s) => s.label),
-    throughput, restore, latency, latencySeconds: args.latencySeconds, failures, notes: args.note,
+    throughput, restore, latency, profile, latencySeconds: args.latencySeconds, failures, notes: args.note,
   };
   writeFileSync(args.out, renderReport(report));
   writeFileSync(join(work, 'results.json'), JSON.stringify(report, null, 2));

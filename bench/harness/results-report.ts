@@ -1,5 +1,6 @@
 /** RESULTS.md: every figure of a run, the ratios and the targets, and how to get them again. */
 import type { LatencyResult } from './latency-run.js';
+import type { ProfileSummary } from './cpu-profile.js';
 import type { MachineInfo } from './machine-info.js';
 import type { RestoreResult } from './restore-run.js';
 import { median } from './stats.js';
@@ -18,6 +19,7 @@ export interface BenchReport {
   throughput: ThroughputResult[];
   restore: RestoreResult[];
   latency: LatencyResult[];
+  profile: ProfileSummary | undefined;
   latencySeconds: number;
   failures: string[];
   notes: string[];
@@ -140,6 +142,20 @@ export function renderReport(r: BenchReport): string {
     for (const l of r.latency) w(`| ${l.system} | ${n0(l.targetRate)} | ${n0(l.achievedRate)} | ${n0(l.samples)} | ${n1(l.p50)} | ${n1(l.p99)} | ${n1(l.p999)} | ${n0(l.max)} | ${n0(l.peakRssMb)} |`);
   }
   w();
+  if (r.profile) {
+    w('## Where aud spends its time (node --cpu-prof, one extra aud --workers 1 backlog run, main thread)');
+    w();
+    w(`Self time over ${n1(r.profile.seconds)} s of profile. \`(idle)\` is the main thread waiting (for the broker, RocksDB or the client's threads).`);
+    w();
+    w('| by file | share |');
+    w('|---|---|');
+    for (const f of r.profile.files) w(`| ${f.name} | ${n1(f.share * 100)}% |`);
+    w();
+    w('| by function | share |');
+    w('|---|---|');
+    for (const f of r.profile.functions) w(`| \`${f.name}\` | ${n1(f.share * 100)}% |`);
+    w();
+  }
   w('## Producing the workload');
   w();
   w('| format | events/s | MB | seconds |');

@@ -43,6 +43,8 @@ export interface LaunchOptions {
   clock: 'event' | 'wall';
   /** Kafka Streams commit.interval.ms (see bench/README.md for why it is set). */
   streamsCommitMs: number;
+  /** Node options before the script (aud and passthrough), e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: string; args: string[] } {
@@ -51,7 +53,7 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
       return {
         command: process.execPath,
         args: [
-          join(o.repo, 'dist/cli/aud.js'), 'run', join(o.repo, 'bench/rules/bench.aud'),
+          ...(o.nodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', join(o.repo, 'bench/rules/bench.aud'),
           '--brokers', o.brokers, '--group', o.group, '--state-dir', o.stateDir, '--clock', o.clock,
           '--topic', o.input, '--output-topic', o.output, '--workers', String(spec.workers), '--log-format', 'json',
           ...(spec.exactlyOnce ? ['--exactly-once'] : []),
@@ -60,7 +62,7 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
     case 'passthrough':
       return {
         command: process.execPath,
-        args: [join(o.repo, 'dist/bench/peers/passthrough/passthrough.js'), '--brokers', o.brokers, '--input', o.input, '--output', o.output, '--group', o.group],
+        args: [...(o.nodeArgs ?? []), join(o.repo, 'dist/bench/peers/passthrough/passthrough.js'), '--brokers', o.brokers, '--input', o.input, '--output', o.output, '--group', o.group],
       };
     case 'streams':
       return {
