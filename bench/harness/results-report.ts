@@ -139,7 +139,14 @@ export function renderReport(r: BenchReport): string {
     w();
     w('| system | target events/s | achieved events/s | samples | p50 ms | p99 ms | p99.9 ms | max ms | peak RSS MB |');
     w('|---|---|---|---|---|---|---|---|---|');
-    for (const l of r.latency) w(`| ${l.system} | ${n0(l.targetRate)} | ${n0(l.achievedRate)} | ${n0(l.samples)} | ${n1(l.p50)} | ${n1(l.p99)} | ${n1(l.p999)} | ${n0(l.max)} | ${n0(l.peakRssMb)} |`);
+    for (const l of r.latency) {
+      const ge = l.drained ? '' : '≥ ';
+      w(`| ${l.system} | ${n0(l.targetRate)} | ${n0(l.achievedRate)}${l.achievedRate < 0.95 * l.targetRate ? ' (the probe could not produce faster)' : ''} | ${n0(l.samples)} | ${ge}${n1(l.p50)} | ${ge}${n1(l.p99)} | ${ge}${n1(l.p999)} | ${ge}${n0(l.max)} | ${n0(l.peakRssMb)} |`);
+    }
+    if (r.latency.some((l) => !l.drained)) {
+      w();
+      w('≥: the system had not committed all of that input a minute after the producer stopped (it cannot sustain that rate); only the outputs that arrived are counted, so the true percentiles are higher.');
+    }
   }
   w();
   if (r.profile) {
