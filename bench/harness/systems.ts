@@ -45,6 +45,8 @@ export interface LaunchOptions {
   streamsCommitMs: number;
   /** Node options before the script (aud and passthrough), e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** More aud flags, for experiments (`--aud-arg`), e.g. --kafka queued.max.messages.kbytes=16384. */
+  audArgs?: string[];
 }
 
 export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: string; args: string[] } {
@@ -56,7 +58,7 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
           ...(o.nodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', join(o.repo, 'bench/rules/bench.aud'),
           '--brokers', o.brokers, '--group', o.group, '--state-dir', o.stateDir, '--clock', o.clock,
           '--topic', o.input, '--output-topic', o.output, '--workers', String(spec.workers), '--log-format', 'json',
-          ...(spec.exactlyOnce ? ['--exactly-once'] : []),
+          ...(spec.exactlyOnce ? ['--exactly-once'] : []), ...(o.audArgs ?? []),
         ],
       };
     case 'passthrough':
