@@ -175,7 +175,8 @@ export async function main(argv: string[]): Promise<void> {
     await watch.close();
   }
 
-  const command = `cd <repo> && npx tsc -p tsconfig.json && node dist/bench/run.js ${argv.join(' ')}`.trim();
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const command = `bash bench/run.sh ${argv.map(quote).join(' ')}`.trim();
   const report: BenchReport = {
     date: new Date().toISOString(), command, engineCommit, machine,
     workload: { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, partitions: PARTITIONS, seed: args.seed },
