@@ -1,0 +1,186 @@
+/** RESULTS.md: every figure of a run, the ratios and the targets, and how to get them again. */
+import type { LatencyResult } from './latency-run.js';
+import type { ProfileSummary } from './cpu-profile.js';
+import type { MachineInfo } from './machine-info.js';
+import type { RestoreResult } from './restore-run.js';
+import { median } from './stats.js';
+import type { ThroughputResult } from './throughput-run.js';
+
+export interface BenchReport {
+  date: string;
+  command: string;
+  engineCommit: string;
+  machine: MachineInfo;
+  workload: { customers: number; events: number; days: number; zipf: number; partitions: number; seed: number };
+  produced: { format: string; eventsPerSecond: number; mb: number; seconds: number }[];
+  repeat: number;
+  streamsCommitMs: number;
+  systems: string[];
+  throughput: ThroughputResult[];
+  restore: RestoreResult[];
+  latency: LatencyResult[];
+  profile: ProfileSummary | undefined;
+  latencySeconds: number;
+  failures: string[];
+  notes: string[];
+}
+
+const n0 = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const n1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const n2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
+
+interface SystemSummary { system: string; runs: ThroughputResult[]; eps: number; steady: number; start: number; rss: number; state: number; output: number }
+
+function summarise(r: BenchReport): SystemSummary[] {
+  return r.systems.map((system) => {
+    const runs = r.throughput.filter((t) => t.system === system);
+    return {
+      system, runs,
+      eps: median(runs.map((t) => t.eventsPerSecond)),
+      steady: median(runs.map((t) => t.steadyEventsPerSecond)),
+      start: median(runs.map((t) => t.startSeconds)),
+      rss: median(runs.map((t) => t.peakRssMb)),
+      state: median(runs.map((t) => t.stateMb)),
+      output: median(runs.map((t) => t.outputRecords)),
+    };
+  });
+}
+
+export function renderReport(r: BenchReport): string {
+  const s = summarise(r);
+  const get = (label: string): SystemSummary | undefined => s.find((x) => x.system === label && x.runs.length > 0);
+  const aud1 = get('aud --workers 1');
+  const aud2 = get('aud --workers 2');
+  const pass = get('passthrough');
+  const streams = s.filter((x) => x.system.startsWith('Kafka Streams') && !x.system.includes('exactly') && x.runs.length > 0);
+  const bestStreams = streams.sort((a, b) => b.eps - a.eps)[0];
+  const audBest = [aud1, aud2].filter((x): x is SystemSummary => x !== undefined).sort((a, b) => b.eps - a.eps)[0];
+  const restoreRate = median(r.restore.map((x) => x.recordsPerSecond));
+  const lat20 = r.latency.find((l) => l.targetRate === 20_000 && l.system === 'aud --workers 1');
+  const lines: string[] = [];
+  const w = (x = ''): void => { lines.push(x); };
+  w('# aud benchmark results');
+  w();
+  w(`Run ${r.date}, engine at commit \`${r.engineCommit}\` (the engine built in the worktree the harness ran from).`);
+  w(`Workload: ${n0(r.workload.customers)} customers, ${n0(r.workload.events)} events over ${r.workload.days} days, Zipf ${r.workload.zipf}, ${r.workload.partitions} partitions, seed ${r.workload.seed}. Each throughput figure is the median of ${r.repeat} run(s).`);
+  w();
+  for (const note of r.notes) w(`> ${note}`);
+  if (r.notes.length > 0) w();
+  w('## Machine and versions');
+  w();
+  const m = r.machine;
+  w('| | |');
+  w('|---|---|');
+  w(`| CPU | ${m.cpuModel}, nproc ${m.nproc} (shared with other users: expect noise) |`);
+  w(`| memory | ${m.memoryGb} GB |`);
+  w(`| kernel | ${m.kernel} |`);
+  w(`| Node.js | ${m.node} |`);
+  w(`| Kafka client | @confluentinc/kafka-javascript ${m.kafkaClient} (librdkafka ${m.librdkafka}) |`);
+  w(`| Kafka broker | ${m.broker} (single node, 127.0.0.1:9092, shared) |`);
+  w(`| Java | ${m.java} |`);
+  w(`| Kafka Streams | ${m.kafkaStreams} (bench/peers/kafka-streams, commit.interval.ms ${r.streamsCommitMs}) |`);
+  w();
+  w('## Targets');
+  w();
+  w('| target | measured | met |');
+  w('|---|---|---|');
+  const check = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? 'yes' : '**no**');
+  const ksRatio = audBest && bestStreams ? audBest.eps / bestStreams.eps : NaN;
+  const passRatio = audBest && pass ? audBest.eps / pass.eps : NaN;
+  w(`| throughput ≥ 1.5× Kafka Streams | ${n2(ksRatio)}× (${audBest?.system ?? '–'} vs ${bestStreams?.system ?? '–'}) | ${check(Number.isFinite(ksRatio) ? ksRatio >= 1.5 : undefined)} |`);
+  w(`| throughput ≥ 60% of passthrough | ${n0(passRatio * 100)}% | ${check(Number.isFinite(passRatio) ? passRatio >= 0.6 : undefined)} |`);
+  w(`| p99 ≤ 20 ms at 20k events/s | ${lat20 ? `${n1(lat20.p99)} ms (achieved ${n0(lat20.achievedRate)} events/s)` : '–'} | ${check(lat20 ? lat20.p99 <= 20 : undefined)} |`);
+  const rss = aud1?.rss;
+  w(`| 1M customers: peak RSS ≤ 1.5 GB | ${rss !== undefined ? `${n0(rss)} MB at ${n0(r.workload.customers)} customers` : '–'} | ${r.workload.customers >= 1_000_000 && rss !== undefined ? check(rss <= 1536) : 'not measured at 1M'} |`);
+  w(`| restore ≥ 200k records/s | ${n0(restoreRate)} records/s | ${check(Number.isFinite(restoreRate) ? restoreRate >= 200_000 : undefined)} |`);
+  w();
+  w('## Throughput (backlog, event clock)');
+  w();
+  w('End to end: input events ÷ seconds from the process\'s spawn until its group has committed every input offset (and its output then held still for 3 s). Steady: the same from the first commit on, start-up left out. Output end offsets: the sum over the output partitions (under exactly-once they include one transaction marker per transaction).');
+  w();
+  w('| system | events/s (median) | each run | steady events/s | start-up s | peak RSS MB | state on disk MB | output end offsets |');
+  w('|---|---|---|---|---|---|---|---|');
+  for (const x of s) {
+    w(`| ${x.system} | ${x.runs.length ? n0(x.eps) : 'failed'} | ${x.runs.map((t) => n0(t.eventsPerSecond)).join(', ')} | ${n0(x.steady)} | ${n1(x.start)} | ${n0(x.rss)} | ${n1(x.state)} | ${n0(x.output)} |`);
+  }
+  w();
+  w('## Ratios');
+  w();
+  w('| ratio | value |');
+  w('|---|---|');
+  for (const a of [aud1, aud2]) {
+    if (!a) continue;
+    for (const k of streams) w(`| ${a.system} / ${k.system} | ${n2(a.eps / k.eps)} |`);
+    if (pass) w(`| ${a.system} / passthrough | ${n2(a.eps / pass.eps)} |`);
+  }
+  const eos = get('aud --workers 1 --exactly-once');
+  if (eos && aud1) w(`| aud --exactly-once / aud at-least-once (1 worker) | ${n2(eos.eps / aud1.eps)} |`);
+  if (aud1 && aud2) w(`| scaling: aud 2 workers / 1 worker | ${n2(aud2.eps / aud1.eps)} |`);
+  const ks1 = get('Kafka Streams --threads 1'); const ks2 = get('Kafka Streams --threads 2');
+  if (ks1 && ks2) w(`| scaling: Kafka Streams 2 threads / 1 thread | ${n2(ks2.eps / ks1.eps)} |`);
+  w();
+  w('## Restore from the changelog (aud, 1 worker)');
+  w();
+  if (r.restore.length === 0) w('Not measured.');
+  else {
+    w('State directory deleted after a throughput run, aud restarted with the same group: records and seconds summed over the partitions\' `state restored from changelog` log lines.');
+    w();
+    w('| run | records | seconds | records/s | spawn → all partitions assigned, s | peak RSS MB |');
+    w('|---|---|---|---|---|---|');
+    for (const x of r.restore) w(`| ${x.repeat} | ${n0(x.records)} | ${n2(x.seconds)} | ${n0(x.recordsPerSecond)} | ${n1(x.wallSeconds)} | ${n0(x.peakRssMb)} |`);
+    w(`| **median** | | | **${n0(restoreRate)}** | | |`);
+  }
+  w();
+  w(`## Latency (wall clock, at-least-once, ${r.latencySeconds} s per rate)`);
+  w();
+  if (r.latency.length === 0) w('Not measured.');
+  else {
+    w('From the moment an event is handed to the producer to the arrival, at a consumer of the output topic, of an enter/leave it caused (aud), or of its copy (passthrough: the floor the client and broker set).');
+    w();
+    w('| system | target events/s | achieved events/s | samples | p50 ms | p99 ms | p99.9 ms | max ms | peak RSS MB |');
+    w('|---|---|---|---|---|---|---|---|---|');
+    for (const l of r.latency) {
+      const ge = l.drained ? '' : '≥ ';
+      w(`| ${l.system} | ${n0(l.targetRate)} | ${n0(l.achievedRate)}${l.achievedRate < 0.95 * l.targetRate ? ' (the probe could not produce faster)' : ''} | ${n0(l.samples)} | ${ge}${n1(l.p50)} | ${ge}${n1(l.p99)} | ${ge}${n1(l.p999)} | ${ge}${n0(l.max)} | ${n0(l.peakRssMb)} |`);
+    }
+    if (r.latency.some((l) => !l.drained)) {
+      w();
+      w('≥: the system had not committed all of that input a minute after the producer stopped (it cannot sustain that rate); only the outputs that arrived are counted, so the true percentiles are higher.');
+    }
+  }
+  w();
+  if (r.profile) {
+    w('## Where aud spends its time (node --cpu-prof, one extra aud --workers 1 backlog run, main thread)');
+    w();
+    w(`Self time over ${n1(r.profile.seconds)} s of profile. \`(idle)\` is the main thread waiting (for the broker, RocksDB or the client's threads).`);
+    w();
+    w('| by file | share |');
+    w('|---|---|');
+    for (const f of r.profile.files) w(`| ${f.name} | ${n1(f.share * 100)}% |`);
+    w();
+    w('| by function | share |');
+    w('|---|---|');
+    for (const f of r.profile.functions) w(`| \`${f.name}\` | ${n1(f.share * 100)}% |`);
+    w();
+  }
+  w('## Producing the workload');
+  w();
+  w('| format | events/s | MB | seconds |');
+  w('|---|---|---|---|');
+  for (const p of r.produced) w(`| ${p.format} | ${n0(p.eventsPerSecond)} | ${n1(p.mb)} | ${n1(p.seconds)} |`);
+  w();
+  if (r.failures.length > 0) {
+    w('## Failures');
+    w();
+    for (const f of r.failures) w(`- ${f}`);
+    w();
+  }
+  w('## Reproduce');
+  w();
+  w('```sh');
+  w(r.command);
+  w('```');
+  w();
+  w('See bench/README.md for what each figure means and how it is measured.');
+  return lines.join('\n') + '\n';
+}
