@@ -123,7 +123,7 @@ export function renderReport(r: BenchReport): string {
   w();
   if (r.restore.length === 0) w('Not measured.');
   else {
-    w('State directory deleted after a throughput run, aud restarted with the same group: records and seconds summed over the partitions\' `state restored from changelog` log lines.');
+    w('State directory deleted after a throughput run, aud restarted with the same group: records summed over the partitions\' `state restored from changelog` log lines, over the seconds of the slowest (they restore concurrently).');
     w();
     w('| run | records | seconds | records/s | spawn → all partitions assigned, s | peak RSS MB |');
     w('|---|---|---|---|---|---|');
