@@ -5,7 +5,7 @@
  * (test/support/kill-run.ts does the work).
  *
  *   node dist/bench/fault-kill.js [--kills 20] [--customers 30000] [--days 40] [--partitions 1]
- *       [--exactly-once] [--lose-state] [--engines 1|2] [--dynamic] [--max-kill-delay-ms 1500]
+ *       [--exactly-once] [--lose-state] [--engines 1|2] [--dynamic] [--pause-ms N] [--max-kill-delay-ms 1500]
  *       [--brokers 127.0.0.1:9092]
  *
  * --lose-state    delete the killed engine's state directory before it restarts
@@ -14,7 +14,11 @@
  *                 on; the second half of the input is produced during the kills;
  * --dynamic       no static membership: a killed engine's partitions move to the
  *                 survivor when its session times out (6 s), and back when it
- *                 rejoins; with it (the default) a restart takes them back at once.
+ *                 rejoins; with it (the default) a restart takes them back at once;
+ * --pause-ms N    freeze the chosen engine (SIGSTOP) for N ms instead of killing
+ *                 it, then let it go on: with --engines 2 --dynamic and N past the
+ *                 session timeout, it wakes up as a zombie whose partitions the
+ *                 other engine owns (exactly-once fences it).
  *
  * Prints progress on stderr, then on stdout:
  *   kills survived N, events in N, events out N, missing N, duplicates N, unexpected N
@@ -39,6 +43,7 @@ const exactlyOnce = flag('exactly-once');
 const r = await runKillFaults({
   brokers, kills: Number(arg('kills', '20')), customers: Number(arg('customers', '30000')), days: Number(arg('days', '40')),
   partitions: Number(arg('partitions', '1')), engines, loseState: flag('lose-state'), staticMembership: !flag('dynamic'),
+  ...(process.argv.includes('--pause-ms') ? { pauseMs: Number(arg('pause-ms', '0')) } : {}),
   maxKillDelayMs: Number(arg('max-kill-delay-ms', '1500')), exactlyOnce, say: (s) => process.stderr.write(`[fault] ${s}\n`),
 });
 const ok = r.missing === 0 && r.unexpected === 0 && (!exactlyOnce || (r.duplicates === 0 && r.identical));

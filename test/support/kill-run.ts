@@ -15,7 +15,9 @@
  * - `engines: 2`: two engines in one group, each with its own state
  *   directory; each kill picks one, the other goes on (and, without static
  *   membership, takes the dead one's partitions over once its session times
- *   out); the second half of the input is produced while the kills happen.
+ *   out); the second half of the input is produced while the kills happen;
+ * - `pauseMs`: the chosen engine is frozen instead of killed, and wakes up
+ *   as a zombie after the other took its partitions over.
  *
  * Every engine's log is written to `<workDir>/<engine>.log` (kept when the
  * run finds a difference, deleted otherwise), and the run's topics are
@@ -53,6 +55,12 @@ export interface KillRunOptions {
   loseState?: boolean;
   /** Give each engine a group.instance.id (default true): a restart takes its partitions back at once. */
   staticMembership?: boolean;
+  /**
+   * Instead of kill -9, freeze the chosen engine (SIGSTOP) for this long and
+   * let it go on (SIGCONT): past its session timeout it is a zombie, whose
+   * partitions another engine owns by then.
+   */
+  pauseMs?: number;
   /** Longest wait before a kill, after the (re)started engine owns a partition (ms). */
   maxKillDelayMs: number;
   /** Run the engines with --exactly-once (then the output must equal replay event for event). */
@@ -157,25 +165,23 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     const c = await committed();
     let sum = 0n;
     for (const v of c.values()) sum += v;
-    return `committed ${sum} of ${upfront + (producing ? producedSoFar : events.length - upfront)} produced`;
+    return `committed ${sum} of ${produced} produced`;
   };
 
-  // The rest of the input, in chunks, while the kills happen.
-  let producedSoFar = 0;
-  let producing = false;
-  const flowing = (async () => {
-    if (upfront === events.length) return;
-    producing = true;
-    const rest = events.slice(upfront);
-    const chunk = 2000;
-    for (let i = 0; i < rest.length; i += chunk) {
-      await produceEvents(input, partitions, rest.slice(i, i + chunk));
-      producedSoFar = i + chunk;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    producing = false;
-    say(`produced the remaining ${rest.length} events`);
-  })();
+  // The rest of the input arrives while the kills happen: before each kill, the next slice is produced in the background.
+  const rest = events.slice(upfront);
+  let produced = upfront;
+  let flowing: Promise<void> = Promise.resolve();
+  const produceSlice = (k: number): void => {
+    const slice = rest.slice(Math.floor((k * rest.length) / kills), Math.floor(((k + 1) * rest.length) / kills));
+    if (slice.length === 0) return;
+    flowing = flowing.then(async () => {
+      for (let i = 0; i < slice.length; i += 2000) {
+        await produceEvents(input, partitions, slice.slice(i, i + 2000));
+        produced += Math.min(2000, slice.length - i);
+      }
+    });
+  };
 
   const engines: Engine[] = [];
   for (let i = 0; i < engineCount; i++) engines.push(start(String.fromCharCode(97 + i)));
@@ -184,11 +190,21 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
   let logDir: string | undefined;
   try {
     for (let k = 0; k < kills; k++) {
+      produceSlice(k);
       const victimIndex = Math.floor(Math.random() * engines.length);
       const victim = engines[victimIndex]!;
       // Each engine waits for an assignment (a dynamic member may get none for a while: do not wait forever).
       await Promise.race([victim.assigned, new Promise((r) => setTimeout(r, 20_000))]);
       await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * (opts.maxKillDelayMs - 200))));
+      if (opts.pauseMs !== undefined) {
+        // A zombie: frozen past its session, while the other engine takes its partitions; then it wakes up.
+        victim.child.kill('SIGSTOP');
+        await new Promise((r) => setTimeout(r, opts.pauseMs));
+        victim.child.kill('SIGCONT');
+        survived++;
+        say(`pause ${survived}/${kills} (engine ${victim.name}, ${opts.pauseMs} ms): ${await progress()}`);
+        continue;
+      }
       victim.child.kill('SIGKILL');
       await victim.exited;
       survived++;
@@ -235,7 +251,7 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     for (const [k, n] of want) { const h = have.get(k) ?? 0; if (h < n) missing += n - h; if (h > n) duplicates += h - n; }
     for (const [k, n] of have) if (!want.has(k)) unexpected += n;
     for (const [k] of [...want].filter(([k, n]) => (have.get(k) ?? 0) < n).slice(0, 4)) say(`missing ${k}`);
-    for (const [k] of [...have].filter(([k, n]) => (want.get(k) ?? 0) < n).slice(0, 4)) say(`repeated ${k} cause ${causeOf.get(k)}`);
+    for (const [k] of [...have].filter(([k, n]) => want.has(k) && want.get(k)! < n).slice(0, 4)) say(`repeated ${k} cause ${causeOf.get(k)}`);
     for (const [k] of [...have].filter(([k]) => !want.has(k)).slice(0, 4)) say(`unexpected ${k} cause ${causeOf.get(k)}`);
     // Order: per customer (a customer's events all come from one partition, and land in one output partition).
     const perCustomer = (keys: string[]): Map<string, string[]> => {
@@ -267,9 +283,14 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     await Promise.all(engines.map((e) => e.exited));
     await flowing.catch(() => undefined);
     for (const l of logs.values()) l.end();
-    await deleteRunTopics(brokers, [input, output, `${output}.members`, `${input}.dlq`, changelogTopicFor(group)], group);
-    if (logDir === undefined) await rm(workDir, { recursive: true, force: true });
-    else await Promise.all(engines.map((e) => rm(stateDirOf(e.name), { recursive: true, force: true })));
+    const topics = [input, output, `${output}.members`, `${input}.dlq`, changelogTopicFor(group)];
+    if (logDir === undefined) {
+      await deleteRunTopics(brokers, topics, group);
+      await rm(workDir, { recursive: true, force: true });
+    } else {
+      // Kept to look into: the state directories, the logs and the topics (delete them when done).
+      say(`kept for inspection: ${workDir}; topics ${topics.join(' ')}; group ${group}`);
+    }
   }
 }
 
