@@ -9,8 +9,13 @@
  *
  * Restore, when a partition is assigned: the local store names the last
  * changelog offset it holds (`m/changelog`); the records after it — all of
- * them when the store is new — are applied, and the timer index is rebuilt
- * from the restored customers' states.
+ * them when the store is new — are applied. Each applied batch moves the
+ * timer index entries of its customers and the checkpoint in the same atomic
+ * write, so that a process killed in the middle of a restore leaves a store
+ * whose index matches its customers at every checkpoint: the next restore
+ * goes on from there. (An index rebuilt once at the end was lost by a kill
+ * between the last batch and the rebuild; the next restore then had nothing
+ * to apply and the timers of every customer changed in between never fired.)
  *
  * A commit's changelog records end with its `m/partition` record, and within
  * one partition they are written in order, so a batch is complete in the log
@@ -24,7 +29,7 @@
 import type { PartitionRecord } from '../connectors/kafka/partition-reader.js';
 import { customerTimer } from './customer-state.js';
 import type { Logger } from './log.js';
-import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, TIMER_PREFIX, timerKey } from './state-keys.js';
+import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, timerKey } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 
 const encoder = new TextEncoder();
@@ -59,7 +64,8 @@ export interface RestoreSummary {
 
 /**
  * Apply changelog records read by `read` (from the checkpoint on) to the
- * store, reporting progress every few seconds; then rebuild the timer index.
+ * store, complete batches only, with their timer index changes; report
+ * progress every few seconds.
  */
 export async function restoreFromChangelog(
   store: PartitionStore, label: string, log: Logger,
@@ -72,24 +78,24 @@ export async function restoreFromChangelog(
   // Records of the batch being read, applied when its m/partition record closes it.
   let pending: { key: string; value: Buffer | null }[] = [];
   const { from, end } = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (batch, end) => {
-    const writes: StoreWrite[] = [];
+    const applied: { key: string; value: Buffer | null }[] = [];
+    let closedAt: bigint | undefined;
     for (const r of batch) {
       const key = r.key?.toString('utf8') ?? '';
       pending.push({ key, value: r.value });
       if (key !== META_KEY) continue;
-      for (const p of pending) writes.push(p.value === null ? { type: 'del', key: p.key } : { type: 'put', key: p.key, value: p.value });
-      writes.push(checkpointWrite(r.offset));
+      applied.push(...pending);
+      closedAt = r.offset;
       records += pending.length;
       pending = [];
     }
-    if (writes.length > 0) await store.write(writes);
+    if (closedAt !== undefined) await store.write([...await withTimerIndex(store, applied), checkpointWrite(closedAt)]);
     const now = Date.now();
     if (now - lastReport >= 2000) {
       lastReport = now;
       log.info('restoring state from changelog', { partition: label, records, upTo: batch[batch.length - 1]!.offset.toString(), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
     }
   });
-  if (records > 0) await rebuildTimerIndex(store);
   const seconds = (Date.now() - started) / 1000;
   const unfinishedKeys = [...new Set(pending.map((p) => p.key))];
   const summary = { records, seconds, recordsPerSecond: seconds > 0 ? Math.round(records / seconds) : records, unfinishedKeys };
@@ -114,13 +120,25 @@ export async function repairWrites(store: PartitionStore, keys: string[]): Promi
   return keys.map((key, i) => ({ key, value: values[i] ?? null }));
 }
 
-/** The timer index is derived data: rebuild it from every customer's `t`. */
-async function rebuildTimerIndex(store: PartitionStore): Promise<void> {
-  const writes: StoreWrite[] = [];
-  for await (const [key] of store.scan(TIMER_PREFIX)) writes.push({ type: 'del', key });
-  for await (const [key, value] of store.scan(CUSTOMER_PREFIX)) {
-    const t = customerTimer(value);
-    if (t !== null) writes.push({ type: 'put', key: timerKey(t, key.slice(CUSTOMER_PREFIX.length)), value: new Uint8Array(0) });
-  }
-  for (let i = 0; i < writes.length; i += 10_000) await store.write(writes.slice(i, i + 10_000));
+/**
+ * The store writes of changelog records, in order, followed by the timer
+ * index changes they imply: for each customer, its stored timer's entry
+ * removed and its last restored timer's entry added.
+ */
+async function withTimerIndex(store: PartitionStore, records: { key: string; value: Buffer | null }[]): Promise<StoreWrite[]> {
+  const writes: StoreWrite[] = records.map((p) => (p.value === null ? { type: 'del', key: p.key } : { type: 'put', key: p.key, value: p.value }));
+  const last = new Map<string, Buffer | null>();
+  for (const p of records) if (p.key.startsWith(CUSTOMER_PREFIX)) last.set(p.key, p.value);
+  const keys = [...last.keys()];
+  const stored = await store.getMany(keys);
+  keys.forEach((key, i) => {
+    const customer = key.slice(CUSTOMER_PREFIX.length);
+    const before = stored[i] ? customerTimer(stored[i]) : null;
+    const value = last.get(key)!;
+    const after = value ? customerTimer(value) : null;
+    if (before === after) return;
+    if (before !== null) writes.push({ type: 'del', key: timerKey(before, customer) });
+    if (after !== null) writes.push({ type: 'put', key: timerKey(after, customer), value: new Uint8Array(0) });
+  });
+  return writes;
 }

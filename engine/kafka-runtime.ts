@@ -383,6 +383,10 @@ export class KafkaRuntime {
     if (!last || fresh.length === 0) {
       // Nothing to apply, and nothing to write: the stored offset must never move back.
       if (from !== undefined) entry.caughtUp = from >= batch.highWatermark;
+      // The group's offset is behind the state's (a process killed between writing its state and
+      // committing): bring it level, or it stays behind, as lag, until the next record arrives.
+      // (Exactly-once commits both in one transaction: they cannot differ.)
+      if (from !== undefined && !entry.producer) await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: from }]);
       return;
     }
     const input: InputRecord[] = fresh.map((r) => ({

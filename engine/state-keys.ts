@@ -8,7 +8,8 @@
  *     m/changelog                  offset of the last changelog record this store holds
  *
  * The changelog topic carries `c/` and `m/partition`: everything but the timer
- * index (rebuilt from the customers' states after a restore) and the
+ * index (derived from the customers' `t`: a restore moves each restored
+ * customer's entry in the same write as the customer) and the
  * changelog checkpoint itself (a position in the changelog cannot be in it).
  */
 export const CUSTOMER_PREFIX = 'c/';

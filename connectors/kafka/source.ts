@@ -13,7 +13,12 @@
  *   coalesced (`commitSoon`: the latest offset per partition, sent every
  *   `commitIntervalMs` and before a partition is revoked or the consumer
  *   stops), which saves a broker round trip per batch where the committed
- *   offset is only where to resume reading, not what decides what is applied. A batch whose handler throws is
+ *   offset is only where to resume reading, not what decides what is
+ *   applied. The client's commit is asynchronous (librdkafka's commitAsync:
+ *   resolved once queued, and a broker's refusal, as during a rebalance, is
+ *   not reported back), so the source re-sends the last offset committed for
+ *   each partition it still owns every few seconds: a refused commit is
+ *   repaired, not kept behind until the next record. A batch whose handler throws is
  *   delivered again (the consumer seeks back to it), so a broker outage
  *   during produce retries rather than loses.
  * - read_committed: records of aborted transactions are never seen.
@@ -52,10 +57,16 @@ export interface SourceHandler {
 const ERR_ASSIGN = -175;
 const ERR_REVOKE = -174;
 
+/** How often the last commits are sent again. */
+const RECOMMIT_MS = 5000;
+
 export class KafkaSource {
   private consumer: Consumer | undefined;
   private readonly groupId: string;
   private readonly topics: string[];
+  /** The last offset committed per owned `topic/partition`, sent again every RECOMMIT_MS. */
+  private readonly lastCommits = new Map<string, { topic: string; partition: number; offset: string }>();
+  private recommitter: NodeJS.Timeout | undefined;
 
   /** Offsets waiting for commitSoon's next flush, by `topic/partition`. */
   private readonly pendingCommits = new Map<string, { topic: string; partition: number; nextOffset: bigint }>();
@@ -74,6 +85,8 @@ export class KafkaSource {
         else if (err.code === ERR_REVOKE) {
           await handler.onRevoke(parts);
           await this.flushCommits(parts).catch(() => undefined);
+          // Not again for a partition another member may own next: that could move its offset back.
+          for (const p of parts) this.lastCommits.delete(`${p.topic}/${p.partition}`);
         }
       } catch (e) {
         process.stderr.write(`aud: handling a rebalance of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
@@ -100,6 +113,11 @@ export class KafkaSource {
     } catch (err) {
       throw new KafkaConnectorError('consume', `cannot consume ${this.topics.join(', ')} from ${this.opts.brokers}: ${(err as Error).message}`, { cause: err, retriable: true });
     }
+    this.recommitter = setInterval(() => {
+      const offsets = [...this.lastCommits.values()];
+      if (offsets.length > 0) this.consumer?.commitOffsets(offsets).catch(() => undefined);
+    }, RECOMMIT_MS);
+    this.recommitter.unref();
     await this.consumer.run({
       partitionsConsumedConcurrently: this.opts.concurrency ?? 16,
       eachBatchAutoResolve: false,
@@ -131,8 +149,10 @@ export class KafkaSource {
 
   async commit(offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
     if (!this.consumer || offsets.length === 0) return;
+    const list = offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset.toString() }));
+    for (const o of list) this.lastCommits.set(`${o.topic}/${o.partition}`, o);
     try {
-      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.nextOffset.toString() })));
+      await this.consumer.commitOffsets(list);
     } catch (err) {
       // A commit lost to a rebalance is harmless: the engine's state keeps its own offsets.
       throw new KafkaConnectorError('commit', `committing offsets of group ${this.groupId} failed: ${(err as Error).message}`, { cause: err, retriable: true });
@@ -171,6 +191,7 @@ export class KafkaSource {
     await this.flushCommits().catch(() => undefined);
     const c = this.consumer;
     this.consumer = undefined;
+    if (this.recommitter) clearInterval(this.recommitter);
     if (!c) return;
     await c.disconnect();
   }

@@ -46,6 +46,11 @@ export class EngineProcess {
     });
   }
 
+  /** The process id, for a look at its memory. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** kill -9: no clean stop, nothing flushed. */
   kill(): void {
     this.child.kill('SIGKILL');
