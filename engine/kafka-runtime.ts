@@ -6,24 +6,27 @@
  * serialised (batches and clock ticks queue behind each other); partitions
  * proceed independently.
  *
- * Commit order, per batch of one partition (at-least-once):
- *   1. process the records (state changes stay in memory);
- *   2. produce the enter/leave events, membership updates and dead letters
- *      and wait until the broker acknowledged them; then produce the
- *      changelog copy of the state changes and wait for it. In this order: a
- *      crash between the two replays the batch (duplicates, never a loss),
- *      while a changelog that got ahead of the output would make the restart
- *      skip a batch whose output never arrived;
- *   3. write the state, the timer index, the partition's next input offset
+ * At-least-once, per partition:
+ *   1. each batch: process the records (state changes stay in memory), then
+ *      produce its enter/leave events, membership updates and dead letters
+ *      and wait until the broker acknowledged them, before the partition's
+ *      next batch;
+ *   2. every `commitIntervalMs` (200 ms), and when the partition is revoked:
+ *      produce the changelog copy of everything changed since the last
+ *      commit and wait for it. Always after the output it covers: a
+ *      changelog that got ahead of the output would make a restart skip
+ *      batches whose output never arrived;
+ *   3. write that state, the timer index, the partition's next input offset
  *      and the changelog checkpoint to RocksDB in one atomic batch;
  *   4. commit the next offset to the consumer group (coalesced, about once a
  *      second: see KafkaSource.commitSoon).
- * A crash before 3 replays the batch: its output may be produced twice (same
- * `version`, so consumers can drop it) but never lost. A crash between 3 and
- * 4 is harmless: the offset stored with the state is authoritative, and
- * records below it are skipped when they are delivered again. A process that
- * lost its disk (or takes over a partition) restores the state from the
- * changelog (engine/changelog.ts) before it reads the partition.
+ * A crash before 3 replays everything since the last commit: its output may
+ * be produced twice (same `version`, so consumers can drop it) but never
+ * lost. A crash between 3 and 4 is harmless: the offset stored with the
+ * state is authoritative, and records below it are skipped when they are
+ * delivered again. A process that lost its disk (or takes over a partition)
+ * restores the state from the changelog (engine/changelog.ts) before it
+ * reads the partition.
  *
  * Exactly-once (`exactlyOnce`): each partition has its own transactional
  * producer, transactional id `<group>-<topic>-<partition>`. Steps 2 and 4
@@ -37,9 +40,10 @@
  * and aborts the open transaction of a killed one, so the restore reads the
  * final outcome. A fenced process gives the partition up.
  *
- * A batch whose commit fails (a broker outage, a timeout) leaves the task's
- * memory ahead of what was committed: the partition is reopened from its
- * committed state (store plus changelog) and the batch is delivered again.
+ * A commit that fails (a broker outage, a timeout) leaves the task's memory
+ * ahead of what was committed: the partition is reopened from its committed
+ * state (store plus changelog) and the consumer moved back to the first
+ * record applied since, so that everything uncommitted is read again.
  *
  * Threads (`workers`): with 0, every partition's rules run in this thread;
  * with N, partition p runs in worker thread p mod N (engine/worker/), which
@@ -70,7 +74,7 @@ import { EngineMetrics } from './metrics.js';
 import { openRocksStore } from './state/rocksdb-store.js';
 import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
-import type { PartitionRunner, StepResult } from './worker/partition-runner.js';
+import type { ChangelogCopy, PartitionRunner } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 export interface KafkaRuntimeOptions {
@@ -89,6 +93,12 @@ export interface KafkaRuntimeOptions {
   tickMs: number;
   /** Kafka transactions: output, changelog and input offsets commit together. */
   exactlyOnce: boolean;
+  /**
+   * At-least-once: how often each partition's state is committed (changelog
+   * copy, store write, input offset), default 200 ms. Output goes out, and is
+   * acknowledged, with every batch; only the state waits.
+   */
+  commitIntervalMs?: number;
   /** Worker threads for the rules; 0 runs them in this thread. */
   workers: number;
   /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
@@ -120,10 +130,22 @@ interface PartitionEntry {
   queue: Promise<void>;
   /** Exactly-once: the partition's transactional producer. */
   producer: KafkaSink | undefined;
+  /** The offset after the last record applied, committed or not. */
+  appliedNext: bigint | undefined;
+  /** At-least-once: the first offset applied since the last commit, where to read again if that commit fails. */
+  uncommittedFrom: bigint | undefined;
+  /** State changed since the last commit. */
+  dirty: boolean;
+  lastCommitAt: number;
 }
 
 /** What opening a partition yields: its rules over its restored store. */
 type OpenPartition = Pick<PartitionEntry, 'runner' | 'producer'> & { restoredRecords: number };
+
+/** The fields of a partition entry that say where its state stands, fresh from its committed state. */
+function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt'> {
+  return { appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now() };
+}
 
 export class KafkaRuntime {
   private readonly partitions = new Map<string, PartitionEntry>();
@@ -131,6 +153,7 @@ export class KafkaRuntime {
   private readonly sink: KafkaSink;
   private readonly pool: WorkerPool | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private committer: NodeJS.Timeout | undefined;
   private stopping = false;
   readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
   readonly metrics: EngineMetrics;
@@ -217,6 +240,10 @@ export class KafkaRuntime {
       this.ticker = setInterval(() => this.tick(), opts.tickMs);
       this.ticker.unref();
     }
+    if (!opts.exactlyOnce) {
+      this.committer = setInterval(() => this.commitIdle(), this.commitIntervalMs);
+      this.committer.unref();
+    }
     this.started = true;
     opts.log.info('engine started', {
       input: opts.inputTopic, partitions, output: opts.outputTopic, group: opts.groupId, clock: opts.clock, stateDir: opts.stateDir,
@@ -246,6 +273,7 @@ export class KafkaRuntime {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.committer) clearInterval(this.committer);
     await this.source.stop();
     // The source revokes every partition on stop; close what may remain.
     await this.revoke([...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.partition })));
@@ -269,7 +297,7 @@ export class KafkaRuntime {
       const end = ends.get(partition) ?? 0n;
       const { nextOffset, pendingTimers } = opened.runner.snapshot;
       const caughtUp = (nextOffset ?? 0n) >= end;
-      this.partitions.set(`${topic}/${partition}`, { topic, partition, ...opened, caughtUp, queue: Promise.resolve() });
+      this.partitions.set(`${topic}/${partition}`, { topic, partition, ...opened, caughtUp, queue: Promise.resolve(), ...committedPosition(opened.runner) });
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.restoredRecords.inc(opened.restoredRecords);
       this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (nextOffset ?? 0n)));
@@ -350,6 +378,12 @@ export class KafkaRuntime {
       if (!entry) continue;
       this.partitions.delete(key);
       await entry.queue.catch(() => undefined);
+      if (entry.dirty && !entry.producer) {
+        await this.commitState(entry).catch((err: unknown) => {
+          this.opts.log.warn('could not commit a revoked partition\'s state; its next owner reads again from the last commit (duplicate output, nothing lost)',
+            { topic, partition, error: (err as Error).message });
+        });
+      }
       await entry.runner.close();
       await entry.producer?.disconnect().catch(() => undefined);
       this.metrics.partitionsAssigned.set(this.partitions.size);
@@ -370,14 +404,14 @@ export class KafkaRuntime {
 
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
     const started = performance.now();
-    const from = entry.runner.snapshot.nextOffset;
+    const from = entry.appliedNext;
     const firstOffset = batch.records[0]?.offset;
     if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
       this.opts.log.error('records skipped: the consumer group delivered a later offset than the state holds; ' +
         'was the state directory replaced by an older copy while the changelog was deleted?',
       { topic: entry.topic, partition: entry.partition, stateNextOffset: from.toString(), delivered: firstOffset.toString() });
     }
-    // Records below the state's offset are already in it (delivered again after a restart).
+    // Records below the applied offset are already in the state (delivered again after a restart).
     const fresh = from === undefined ? batch.records : batch.records.filter((r) => r.offset >= from);
     const last = batch.records[batch.records.length - 1];
     if (!last || fresh.length === 0) {
@@ -386,7 +420,9 @@ export class KafkaRuntime {
       // The group's offset is behind the state's (a process killed between writing its state and
       // committing): bring it level, or it stays behind, as lag, until the next record arrives.
       // (Exactly-once commits both in one transaction: they cannot differ.)
-      if (from !== undefined && !entry.producer) await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: from }]);
+      if (from !== undefined && !entry.producer && entry.uncommittedFrom === undefined) {
+        await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: from }]);
+      }
       return;
     }
     const input: InputRecord[] = fresh.map((r) => ({
@@ -397,7 +433,10 @@ export class KafkaRuntime {
     }));
     const next = last.offset + 1n;
     // Decoded values (Avro) go to the rules; dead letters keep the bytes read.
-    const result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records, next), this.opts.log);
+    const result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records), this.opts.log);
+    entry.uncommittedFrom ??= fresh[0]!.offset;
+    entry.appliedNext = next;
+    entry.dirty = true;
     const bad: BadRecord[] = result.bad.map((b) => ({ record: input[b.index]!, index: b.index, reason: b.reason }));
     this.counters.recordsIn += fresh.length;
     this.counters.applied += result.applied;
@@ -415,25 +454,34 @@ export class KafkaRuntime {
       });
     }
     try {
-      await this.commitPartition(entry, records, result, next);
+      if (entry.producer) {
+        await this.commitExactlyOnce(entry, records, next);
+      } else {
+        // Output first, acknowledged before anything else of this partition
+        // happens: a later changelog copy can never get ahead of it.
+        await this.sink.send(records);
+        if (performance.now() - entry.lastCommitAt >= this.commitIntervalMs) await this.commitState(entry);
+      }
     } catch (err) {
       await this.reopen(entry, err);
       throw err;
     }
-    // Exactly-once: the offset went with the transaction. Otherwise it is
-    // only where a new owner starts reading (the state's own offset decides
-    // what is applied), so it need not hold up the next batch.
-    if (!entry.producer) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
     entry.caughtUp = next >= batch.highWatermark;
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
     this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
   }
 
+  private get commitIntervalMs(): number {
+    return this.opts.commitIntervalMs ?? 200;
+  }
+
   /**
    * After a failed commit the task's memory is ahead of what was committed:
-   * start the partition again from its committed state. A fenced partition
-   * belongs to another process now: give it up instead.
+   * start the partition again from its committed state, and read the input
+   * again from the first record applied since (the consumer is moved back
+   * there; the batch in hand is not applied). A fenced partition belongs to
+   * another process now: give it up instead.
    */
   private async reopen(entry: PartitionEntry, cause: unknown): Promise<void> {
     const key = `${entry.topic}/${entry.partition}`;
@@ -447,50 +495,91 @@ export class KafkaRuntime {
     }
     this.counters.reopened++;
     this.metrics.commitFailures.inc();
+    const rewindTo = entry.uncommittedFrom;
     this.opts.log.warn('commit failed; reopening the partition from its committed state, the batch will be read again',
-      { topic: entry.topic, partition: entry.partition, error: (cause as Error).message });
+      { topic: entry.topic, partition: entry.partition, error: (cause as Error).message, readAgainFrom: rewindTo?.toString() });
     const opened = await this.untilKafkaAnswers(() => this.openPartition(entry.topic, entry.partition));
     entry.runner = opened.runner;
     entry.producer = opened.producer;
+    Object.assign(entry, committedPosition(opened.runner));
+    if (rewindTo !== undefined) this.source.seek(entry.topic, entry.partition, rewindTo);
   }
 
-  /** Steps 2 and 3 of the commit order: output acknowledged, then the changelog, then the local state written. */
-  private async commitPartition(entry: PartitionEntry, records: SinkRecord[], step: StepResult, nextOffset: bigint | undefined): Promise<void> {
-    const changelog: SinkRecord[] = step.changelog.map((w) => ({
+  private changelogRecords(entry: PartitionEntry, copy: ChangelogCopy): SinkRecord[] {
+    return copy.map((w) => ({
       topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
       value: w.value === null ? null : Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength),
     }));
-    let first: bigint | undefined;
-    if (entry.producer) {
-      // One transaction: output and changelog are both there or both not.
-      const offset = nextOffset === undefined ? undefined : { topic: entry.topic, partition: entry.partition, nextOffset };
-      first = (await this.produce(entry.producer, [...records, ...changelog], offset)).get(`${this.opts.changelogTopic}/${entry.partition}`);
-    } else {
-      await this.sink.send(records);
-      first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
-    }
-    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
   }
 
+  private committed(entry: PartitionEntry): void {
+    entry.dirty = false;
+    entry.uncommittedFrom = undefined;
+    entry.lastCommitAt = performance.now();
+  }
+
+  /**
+   * At-least-once, steps 2 to 4 of the commit order, for everything applied
+   * since the last commit (its output is already acknowledged): the changelog
+   * copy, acknowledged; the local state; the input offset.
+   */
+  private async commitState(entry: PartitionEntry): Promise<void> {
+    const next = entry.appliedNext;
+    const changelog = this.changelogRecords(entry, await entry.runner.prepareCommit(next));
+    const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
+    this.committed(entry);
+    // Only where a new owner starts reading (the state's own offset decides
+    // what is applied), so it need not hold up the next batch.
+    if (next !== undefined) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
+  }
+
+  /** Exactly-once: output, changelog copy and input offset in one transaction, then the local state. */
+  private async commitExactlyOnce(entry: PartitionEntry, records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
+    const changelog = this.changelogRecords(entry, await entry.runner.prepareCommit(nextOffset));
+    const offset = nextOffset === undefined ? undefined : { topic: entry.topic, partition: entry.partition, nextOffset };
+    const first = (await this.produce(entry.producer, [...records, ...changelog], offset)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
+    this.committed(entry);
+  }
+
+  /** Every tickMs (wall clock): caught-up partitions move to the machine's time, and the timers due by then fire. */
   private tick(): void {
     const now = Date.now();
     for (const entry of this.partitions.values()) {
       if (!entry.caughtUp || entry.runner.snapshot.clock >= now) continue;
-      this.enqueue(`${entry.topic}/${entry.partition}`, async (e) => {
+      this.onPartition(entry, 'clock tick', async (e) => {
         const step = await e.runner.advanceTo(now);
         if (step.outputs.length === 0) return;
-        try {
-          await this.commitPartition(e, this.outputRecords(step.outputs), step, undefined);
-        } catch (err) {
-          await this.reopen(e, err);
-          throw err;
-        }
-      }).catch((err: unknown) => {
-        this.opts.log.error('clock tick failed; will retry on the next tick', {
-          topic: entry.topic, partition: entry.partition, error: (err as Error).message,
-        });
+        e.dirty = true;
+        if (e.producer) await this.commitExactlyOnce(e, this.outputRecords(step.outputs), undefined);
+        else await this.sink.send(this.outputRecords(step.outputs));
       });
     }
+  }
+
+  /** Every commit interval (at-least-once): commit what an idle partition applied since its last commit. */
+  private commitIdle(): void {
+    for (const entry of this.partitions.values()) {
+      if (!entry.dirty || entry.producer || performance.now() - entry.lastCommitAt < this.commitIntervalMs) continue;
+      this.onPartition(entry, 'commit', async (e) => {
+        if (e.dirty && performance.now() - e.lastCommitAt >= this.commitIntervalMs) await this.commitState(e);
+      });
+    }
+  }
+
+  /** Work on a partition outside a batch: a failure reopens it, is logged, and is tried again next time. */
+  private onPartition(entry: PartitionEntry, what: string, work: (e: PartitionEntry) => Promise<void>): void {
+    this.enqueue(`${entry.topic}/${entry.partition}`, async (e) => {
+      try {
+        await work(e);
+      } catch (err) {
+        await this.reopen(e, err);
+        throw err;
+      }
+    }).catch((err: unknown) => {
+      this.opts.log.error(`${what} failed; will retry`, { topic: entry.topic, partition: entry.partition, error: (err as Error).message });
+    });
   }
 
   private outputRecords(outputs: OutputEvent[]): SinkRecord[] {

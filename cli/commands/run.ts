@@ -20,6 +20,7 @@ interface RunArgs {
   outputTopic?: string;
   kafka: string[];
   tickMs: number;
+  commitIntervalMs: number;
   exactlyOnce: boolean;
   avroSchema?: string;
   schemaRegistry?: string;
@@ -35,7 +36,7 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
   'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
@@ -76,6 +77,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
+    .option('commit-interval-ms', { type: 'number', default: 200, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }) as never,
   handler: async (args) => {
@@ -144,6 +146,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
+      commitIntervalMs: args.commitIntervalMs,
       exactlyOnce: args.exactlyOnce,
       workers: args.workers,
       cacheCustomers: args.cacheCustomers,

@@ -160,6 +160,16 @@ export class KafkaSource {
   }
 
   /**
+   * Read a partition again from `offset`: the records after it in the batch
+   * being handled, and any fetched already, are dropped and fetched anew.
+   * Called from a batch handler that then throws, the client keeps this
+   * position instead of moving back to the batch's own first record.
+   */
+  seek(topic: string, partition: number, offset: bigint): void {
+    this.consumer?.seek({ topic, partition, offset: offset.toString() });
+  }
+
+  /**
    * Commit later, coalesced with the partition's next offsets. Failures are
    * not reported: a later flush commits a later offset anyway.
    */

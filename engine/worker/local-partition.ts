@@ -7,11 +7,10 @@
 import type { Plan } from '../../dsl/plan.js';
 import { checkpointWrite } from '../changelog.js';
 import type { InputRecord } from '../input-record.js';
-import type { OutputEvent } from '../output-event.js';
 import { PartitionTask, type BatchResult, type CustomerView } from '../partition-task.js';
 import { isLoggedKey } from '../state-keys.js';
 import type { PartitionStore, StoreWrite } from '../state/store.js';
-import type { PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 
 export class LocalPartition implements PartitionRunner {
   private prepared: StoreWrite[] | undefined;
@@ -27,15 +26,22 @@ export class LocalPartition implements PartitionRunner {
     return { clock: this.task.clock, nextOffset: this.task.nextOffset, pendingTimers: this.task.pendingTimers, sizes: this.task.audienceSizes() };
   }
 
-  async process(records: readonly InputRecord[], nextOffset: bigint): Promise<StepResult> {
-    const result = await this.task.process(records);
-    return this.step(result, this.task.prepareCommit(nextOffset));
+  async process(records: readonly InputRecord[]): Promise<StepResult> {
+    return step(await this.task.process(records));
   }
 
   async advanceTo(t: number): Promise<StepResult> {
-    const outputs = await this.task.advanceTo(t);
-    const result: BatchResult = { outputs, bad: [], skipped: 0, applied: 0 };
-    return this.step(result, outputs.length > 0 ? this.task.prepareCommit() : undefined);
+    return step({ outputs: await this.task.advanceTo(t), bad: [], skipped: 0, applied: 0 });
+  }
+
+  async prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy> {
+    const prepared = this.task.prepareCommit(nextOffset);
+    this.prepared = prepared;
+    const changelog: ChangelogCopy = [];
+    for (const w of prepared) {
+      if (isLoggedKey(w.key)) changelog.push({ key: w.key, value: w.type === 'put' ? w.value : null });
+    }
+    return changelog;
   }
 
   async writeCommit(changelogCheckpoint: bigint | undefined): Promise<void> {
@@ -53,15 +59,8 @@ export class LocalPartition implements PartitionRunner {
     await this.store.close();
   }
 
-  private step(result: { outputs: OutputEvent[]; bad: BatchResult['bad']; skipped: number; applied: number }, prepared: StoreWrite[] | undefined): StepResult {
-    this.prepared = prepared;
-    const changelog: StepResult['changelog'] = [];
-    for (const w of prepared ?? []) {
-      if (isLoggedKey(w.key)) changelog.push({ key: w.key, value: w.type === 'put' ? w.value : null });
-    }
-    return {
-      outputs: result.outputs, bad: result.bad.map((b) => ({ index: b.index, reason: b.reason })),
-      skipped: result.skipped, applied: result.applied, changelog,
-    };
-  }
+}
+
+function step(result: BatchResult): StepResult {
+  return { outputs: result.outputs, bad: result.bad.map((b) => ({ index: b.index, reason: b.reason })), skipped: result.skipped, applied: result.applied };
 }

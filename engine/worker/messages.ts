@@ -38,8 +38,9 @@ export interface PackedSnapshot {
 
 export type WorkerRequest =
   | { op: 'open'; partition: string; stateDir: string; plan: Plan; cacheCustomers: number | undefined }
-  | { op: 'process'; partition: string; records: PackedRecords; nextOffset: string }
+  | { op: 'process'; partition: string; records: PackedRecords }
   | { op: 'advance'; partition: string; to: number }
+  | { op: 'prepare'; partition: string; nextOffset: string | null }
   | { op: 'write'; partition: string; changelogCheckpoint: string | null }
   | { op: 'view'; partition: string; customer: string }
   | { op: 'close'; partition: string };
@@ -49,8 +50,11 @@ export interface PackedStep {
   bad: { index: number; reason: string }[];
   skipped: number;
   applied: number;
-  changelogKeys: string[];
-  changelogValues: PackedBytes;
+}
+
+export interface PackedChangelog {
+  keys: string[];
+  values: PackedBytes;
 }
 
 export type WorkerResponse =
@@ -58,6 +62,7 @@ export type WorkerResponse =
   | { op: 'write'; snapshot: PackedSnapshot }
   | { op: 'close' }
   | { op: 'step'; snapshot: PackedSnapshot; step: PackedStep }
+  | { op: 'prepare'; snapshot: PackedSnapshot; changelog: PackedChangelog }
   | { op: 'view'; view: CustomerView | undefined };
 
 const encoder = new TextEncoder();

@@ -10,8 +10,8 @@
  */
 import { openRocksStore } from '../state/rocksdb-store.js';
 import { LocalPartition } from './local-partition.js';
-import { packBytes, unpackRecords, type PackedSnapshot, type PackedStep, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { PartitionSnapshot, StepResult } from './partition-runner.js';
+import { packBytes, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import type { PartitionSnapshot } from './partition-runner.js';
 
 const partitions = new Map<string, LocalPartition>();
 
@@ -23,13 +23,6 @@ function owned(partition: string): LocalPartition {
 
 function packSnapshot(s: PartitionSnapshot): PackedSnapshot {
   return { clock: s.clock, nextOffset: s.nextOffset === undefined ? null : s.nextOffset.toString(), pendingTimers: s.pendingTimers, sizes: s.sizes };
-}
-
-function packStep(r: StepResult): PackedStep {
-  return {
-    outputs: r.outputs, bad: r.bad, skipped: r.skipped, applied: r.applied,
-    changelogKeys: r.changelog.map((c) => c.key), changelogValues: packBytes(r.changelog.map((c) => c.value)),
-  };
 }
 
 export default async function handle(req: WorkerRequest): Promise<WorkerResponse> {
@@ -48,13 +41,21 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     }
     case 'process': {
       const p = owned(req.partition);
-      const step = await p.process(unpackRecords(req.records), BigInt(req.nextOffset));
-      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packStep(step) };
+      const step = await p.process(unpackRecords(req.records));
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
     }
     case 'advance': {
       const p = owned(req.partition);
       const step = await p.advanceTo(req.to);
-      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packStep(step) };
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
+    }
+    case 'prepare': {
+      const p = owned(req.partition);
+      const changelog = await p.prepareCommit(req.nextOffset === null ? undefined : BigInt(req.nextOffset));
+      return {
+        op: 'prepare', snapshot: packSnapshot(p.snapshot),
+        changelog: { keys: changelog.map((c) => c.key), values: packBytes(changelog.map((c) => c.value)) },
+      };
     }
     case 'write': {
       const p = owned(req.partition);

@@ -14,8 +14,8 @@ import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
-import { packedAt, packRecords, type PackedSnapshot, type PackedStep, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+import { packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 
 const WORKER_FILE = new URL('./partition-worker.js', import.meta.url).href;
 
@@ -53,23 +53,22 @@ function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
   return { clock: s.clock, nextOffset: s.nextOffset === null ? undefined : BigInt(s.nextOffset), pendingTimers: s.pendingTimers, sizes: s.sizes };
 }
 
-function unpackStep(s: PackedStep): StepResult {
-  return {
-    outputs: s.outputs, bad: s.bad, skipped: s.skipped, applied: s.applied,
-    changelog: s.changelogKeys.map((key, i) => ({ key, value: packedAt(s.changelogValues, i) })),
-  };
-}
-
 /** A partition running in a worker thread, seen from the main thread. */
 class WorkerPartition implements PartitionRunner {
   constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, public snapshot: PartitionSnapshot) {}
 
-  async process(records: readonly InputRecord[], nextOffset: bigint): Promise<StepResult> {
-    return this.step({ op: 'process', partition: this.label, records: packRecords(records), nextOffset: nextOffset.toString() });
+  async process(records: readonly InputRecord[]): Promise<StepResult> {
+    return this.step({ op: 'process', partition: this.label, records: packRecords(records) });
   }
 
   async advanceTo(t: number): Promise<StepResult> {
     return this.step({ op: 'advance', partition: this.label, to: t });
+  }
+
+  async prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy> {
+    const res = expect(await this.thread.run({ op: 'prepare', partition: this.label, nextOffset: nextOffset?.toString() ?? null }), 'prepare');
+    this.snapshot = unpackSnapshot(res.snapshot);
+    return res.changelog.keys.map((key, i) => ({ key, value: packedAt(res.changelog.values, i) }));
   }
 
   async writeCommit(changelogCheckpoint: bigint | undefined): Promise<void> {
@@ -88,6 +87,6 @@ class WorkerPartition implements PartitionRunner {
   private async step(req: WorkerRequest): Promise<StepResult> {
     const res = expect(await this.thread.run(req), 'step');
     this.snapshot = unpackSnapshot(res.snapshot);
-    return unpackStep(res.step);
+    return res.step;
   }
 }

@@ -14,7 +14,7 @@ import { compileSources } from '../../dsl/compile.js';
 import type { InputRecord } from '../../engine/input-record.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import { LocalPartition } from '../../engine/worker/local-partition.js';
-import type { PartitionRunner, StepResult } from '../../engine/worker/partition-runner.js';
+import type { ChangelogCopy, PartitionRunner, StepResult } from '../../engine/worker/partition-runner.js';
 import { WorkerPool } from '../../engine/worker/worker-pool.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 
@@ -29,21 +29,24 @@ records.splice(500, 0, { value: Buffer.from('{not json'), key: 'k', cause: { top
 records.splice(700, 0, { value: { customer_id: 'obj-1', type: 'login', ts: '2026-01-05T00:00:00Z' } });
 records.splice(800, 0, { value: '{"customer_id":"no-ts","type":"login"}', timestamp: Date.parse('2026-01-06T00:00:00Z') });
 
-function comparable(step: StepResult): unknown {
-  return { ...step, changelog: step.changelog.map((c) => [c.key, c.value === null ? null : Buffer.from(c.value).toString('base64')]) };
+function comparable(copy: ChangelogCopy): unknown {
+  return copy.map((c) => [c.key, c.value === null ? null : Buffer.from(c.value).toString('base64')]);
 }
 
+/** Batches of 300, committed every other batch (state piles up between commits), a close and reopen, then a clock move. */
 async function drive(open: () => Promise<PartitionRunner>): Promise<unknown[]> {
   const trace: unknown[] = [];
   let runner = await open();
-  for (let i = 0; i < records.length; i += 300) {
-    const step = await runner.process(records.slice(i, i + 300), BigInt(i + 300));
-    trace.push(comparable(step));
-    await runner.writeCommit(BigInt(i));
-    if (i === 900) { await runner.close(); runner = await open(); trace.push(runner.snapshot); }
+  for (let i = 0, n = 0; i < records.length; i += 300, n++) {
+    trace.push(await runner.process(records.slice(i, i + 300)));
+    if (n % 2 === 1) {
+      trace.push(comparable(await runner.prepareCommit(BigInt(i + 300))));
+      await runner.writeCommit(BigInt(i));
+    }
+    if (n === 5) { await runner.close(); runner = await open(); trace.push(runner.snapshot); }
   }
-  const step = await runner.advanceTo(Date.parse('2026-04-01T00:00:00Z'));
-  trace.push(comparable(step), runner.snapshot);
+  trace.push(await runner.advanceTo(Date.parse('2026-04-01T00:00:00Z')), runner.snapshot);
+  trace.push(comparable(await runner.prepareCommit(undefined)));
   await runner.writeCommit(undefined);
   trace.push(await runner.view('obj-1'), await runner.view('no-ts'), await runner.view('nobody'));
   await runner.close();
