@@ -81,11 +81,11 @@ const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
 
 export interface PartitionTaskOptions {
-  /** Decoded customers kept across commits (default 5,000). 0 keeps only the batch in flight. */
+  /** Decoded customers kept across commits (default 2,000). 0 keeps only the batch in flight. */
   cacheCustomers?: number;
 }
 
-const DEFAULT_CACHE_CUSTOMERS = 5_000;
+const DEFAULT_CACHE_CUSTOMERS = 2_000;
 
 export class PartitionTask {
   private now: number;

@@ -64,7 +64,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('group', { type: 'string', describe: 'consumer group id (default: aud-<input topic>)' })
     .option('state-dir', { type: 'string', default: '.aud-state', describe: 'where the RocksDB stores live, one per input partition' })
     .option('workers', { type: 'number', default: 1, describe: 'worker threads for rule evaluation; partition p runs in thread p mod N (0: in the main thread)' })
-    .option('cache-customers', { type: 'number', default: 5_000, describe: 'decoded customers kept in memory per partition, in front of RocksDB' })
+    .option('cache-customers', { type: 'number', default: 2_000, describe: 'decoded customers kept in memory per partition, in front of RocksDB' })
     .option('clock', { choices: ['wall', 'event'] as const, default: 'wall' as const, describe: 'wall: machine time once caught up; event: largest event time seen' })
     .option('topic', { type: 'string', describe: 'input topic (default: the source block\'s)' })
     .option('output-topic', { type: 'string', describe: 'enter/leave topic (default: the output declaration\'s)' })
