@@ -58,7 +58,6 @@ export class LocalPartition implements PartitionRunner {
   async close(): Promise<void> {
     await this.store.close();
   }
-
 }
 
 function step(result: BatchResult): StepResult {
