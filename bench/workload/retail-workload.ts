@@ -14,6 +14,7 @@
  * them: the stream, and so every partition, is in time order, which the
  * event clock needs.
  */
+import { prng } from '../../examples/retail/generate.js';
 import { rankShuffle, ZipfSampler } from './zipf.js';
 
 export interface WorkloadOptions {
@@ -41,18 +42,6 @@ const BRANDS = ['Acme', 'Zest', 'Nova', 'Orbit'];
 const COUNTRIES = ['DE', 'FR', 'NL', 'SE', 'ES'];
 const TIERS = ['bronze', 'silver', 'gold'];
 const DAY_MS = 86_400_000;
-
-/** mulberry32, as in examples/retail/generate.ts. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A customer's fixed traits, from a hash of their index (no per-customer table). */
 function traits(index: number): { bigSpender: boolean; storeOnly: boolean; brandFan: boolean } {

@@ -6,22 +6,13 @@
  * non-decreasing time order with ties, gaps from seconds to days, and null
  * fields. A seed gives one case, so any mismatch can be replayed by its seed.
  */
+import { prng } from '../../examples/retail/generate.js';
+
 export interface RandomCase {
   seed: number;
   rules: string;
   events: Record<string, unknown>[];
   until: number;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const HEADER = [
