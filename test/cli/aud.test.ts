@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeAvroContainer } from '../support/avro-files.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(repo, 'dist/cli/aud.js');
@@ -107,14 +108,7 @@ test('aud replay: an Avro object container file gives the same output as the JSO
     .flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } })
     .filter((r) => typeof r.amount !== 'string' && r.type !== 'page_view')
     .map((r) => ({ customer_id: r.customer_id ?? null, type: r.type, ts: r.ts, amount: r.amount ?? null, channel: r.channel ?? null }));
-  await new Promise<void>((res, rej) => {
-    // Wait for the file stream, not the encoder: only then is the container on disk.
-    const out = createWriteStream(file).on('close', () => res()).on('error', rej);
-    const encoder = new avro.streams.BlockEncoder(schema);
-    encoder.pipe(out);
-    for (const r of records) encoder.write(r);
-    encoder.end();
-  });
+  await writeAvroContainer(file, schema, records);
   const r = aud('replay', 'examples/thresholds/thresholds.aud', '--input', file, '--until', '2026-01-20T00:00:00Z');
   assert.equal(r.code, 0, r.stderr);
   const strip = (text: string) => text.trim().split('\n').map((l) => { const { cause: _c, ...rest } = JSON.parse(l) as Record<string, unknown>; return rest; });

@@ -6,13 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import avro from 'avsc';
 import { AvroInputDecoder } from '../../connectors/avro/index.js';
 import { readAvroContainer } from '../../connectors/file/avro-container.js';
+import { writeAvroContainer } from '../support/avro-files.js';
 
 /** One record per event type, with the logical types aud converts. */
 const SCHEMA = [
@@ -44,14 +44,8 @@ test('an Avro container file reads as the same records from Kafka do: unions of 
     const file = join(dir, 'events.avro');
     // avsc's default: the union of two records wrapped ({'retail.Purchase': ...}), null | T not.
     const type = avro.Type.forSchema(SCHEMA as avro.Schema);
-    await new Promise<void>((res, rej) => {
-      const out = createWriteStream(file).on('close', () => res()).on('error', rej);
-      // Given the schema itself (not a type), avsc writes it to the header as is, logical types included.
-      const encoder = new avro.streams.BlockEncoder(SCHEMA as avro.Schema);
-      encoder.pipe(out);
-      for (const r of RECORDS) encoder.write(r);
-      encoder.end();
-    });
+    // Given the schema itself (not a type), avsc writes it to the header as is, logical types included.
+    await writeAvroContainer(file, SCHEMA as avro.Schema, RECORDS);
     const header = avro.extractFileHeader(file)!; // decodes the schema to an object
     assert.match(JSON.stringify(header.meta['avro.schema']), /"logicalType":"timestamp-micros"/, 'the header carries the logical types');
 

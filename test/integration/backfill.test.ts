@@ -11,7 +11,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { partitionFor } from '../../connectors/kafka/partitioner.js';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { repo } from '../support/examples.js';
+import { writeAvroContainer } from '../support/avro-files.js';
 
 const cli = join(repo, 'dist/cli/aud.js');
 const rules = join(repo, 'examples/thresholds/thresholds.aud');
@@ -39,25 +39,16 @@ function withoutCause(o: Out): Omit<Out, 'cause'> {
 const purchase = (customer: string, ts: string, amount: number, channel: string) =>
   ({ customer_id: customer, type: 'purchase', ts, amount, channel });
 
-async function writeAvroContainer(file: string, records: Record<string, unknown>[]): Promise<void> {
-  const schema = avro.Type.forSchema({
-    type: 'record', name: 'ShopEvent', fields: [
-      { name: 'customer_id', type: ['null', 'string'], default: null },
-      { name: 'type', type: 'string' },
-      { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-      { name: 'amount', type: ['null', 'double'], default: null },
-      { name: 'channel', type: ['null', 'string'], default: null },
-      { name: 'url', type: ['null', 'string'], default: null },
-    ],
-  } as avro.Schema);
-  await new Promise<void>((res, rej) => {
-    const out = createWriteStream(file).on('close', () => res()).on('error', rej);
-    const encoder = new avro.streams.BlockEncoder(schema);
-    encoder.pipe(out);
-    for (const r of records) encoder.write(r);
-    encoder.end();
-  });
-}
+const SHOP_EVENT = avro.Type.forSchema({
+  type: 'record', name: 'ShopEvent', fields: [
+    { name: 'customer_id', type: ['null', 'string'], default: null },
+    { name: 'type', type: 'string' },
+    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'amount', type: ['null', 'double'], default: null },
+    { name: 'channel', type: ['null', 'string'], default: null },
+    { name: 'url', type: ['null', 'string'], default: null },
+  ],
+} as avro.Schema);
 
 test('aud backfill from JSON Lines, CSV and Avro, then aud run: no enter for what the history already holds, the right version for a new one', async () => {
   const [alice, bob] = ['alice', 'bob'];
@@ -87,7 +78,7 @@ test('aud backfill from JSON Lines, CSV and Avro, then aud run: no enter for wha
       `${alice},refund,2026-02-04T13:00:00Z,5,`,
     ].join('\n') + '\n');
     const avroFile = join(dir, 'history.avro');
-    await writeAvroContainer(avroFile, [
+    await writeAvroContainer(avroFile, SHOP_EVENT, [
       { customer_id: alice, type: 'purchase', ts: Date.parse('2026-02-05T10:00:00Z'), amount: 30, channel: 'store', url: null },
       { customer_id: 'carol', type: 'page_view', ts: Date.parse('2026-02-05T11:00:00Z'), amount: null, channel: null, url: '/sale' },
       { customer_id: null, type: 'purchase', ts: Date.parse('2026-02-05T12:00:00Z'), amount: 9, channel: 'web', url: null },
