@@ -4,9 +4,15 @@
  *
  * Each function is a small monoid over a JSON-friendly "partial": add one
  * value, merge two partials, read the result. An all-time aggregate keeps one
- * partial. A windowed one keeps one partial per time bucket, in bucket order:
+ * partial. A windowed one keeps one partial per time bucket, in bucket order,
+ * in one flat list:
  *
- *     [[bucketStart, partial], [bucketStart, partial], ...]
+ *     [bucketStart, partial, bucketStart, partial, ...]
+ *
+ * Flat, because a busy customer has hundreds of buckets: for counts and sums
+ * the list is one array of doubles to V8 (a pair per bucket was an object
+ * per bucket to allocate, collect and encode at every commit). States written
+ * by earlier versions as [[bucketStart, partial], ...] are read too.
  *
  * An event at time t belongs to the bucket starting at floor(t / B) * B, and
  * counts in `over W` while `now - W < bucketStart`. So it leaves the window
@@ -128,7 +134,15 @@ const MONOIDS: Record<AggregateSlot['fn'], Monoid> = {
   },
 };
 
-type Buckets = [number, Partial][];
+/** [bucketStart, partial, bucketStart, partial, ...], oldest first. */
+type Buckets = Partial[];
+
+/** A windowed state as a flat bucket list, whichever way it was stored. */
+function bucketsOf(state: unknown): Buckets | undefined {
+  const list = state as Buckets | undefined;
+  if (list === undefined || list.length === 0 || !Array.isArray(list[0])) return list;
+  return (list as [number, Partial][]).flat(1);
+}
 
 /**
  * The value an event contributes, or `undefined` when it contributes nothing
@@ -156,14 +170,16 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
   const width = slot.bucketMs!;
   const start = Math.floor(t / width) * width;
   if (start <= now - slot.windowMs) return UNCHANGED;
-  const buckets = (state as Buckets | undefined) ?? [];
+  const buckets = bucketsOf(state) ?? [];
   // Events arrive nearly in time order: search from the newest bucket.
-  let i = buckets.length - 1;
-  while (i >= 0 && buckets[i]![0] > start) i--;
-  if (i >= 0 && buckets[i]![0] === start) {
-    buckets[i]![1] = m.add(buckets[i]![1], v, t, seq);
+  let i = buckets.length - 2;
+  while (i >= 0 && (buckets[i] as number) > start) i -= 2;
+  if (i >= 0 && buckets[i] === start) {
+    buckets[i + 1] = m.add(buckets[i + 1], v, t, seq);
+  } else if (i === buckets.length - 2) {
+    buckets.push(start, m.add(undefined, v, t, seq));
   } else {
-    buckets.splice(i + 1, 0, [start, m.add(undefined, v, t, seq)]);
+    buckets.splice(i + 2, 0, start, m.add(undefined, v, t, seq));
   }
   return buckets;
 }
@@ -171,30 +187,42 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
 export function aggregateValue(slot: AggregateSlot, state: unknown, now: number): Value {
   const m = MONOIDS[slot.fn];
   if (slot.windowMs === undefined) return m.result(state);
-  let acc: Partial | undefined;
-  for (const [start, p] of (state as Buckets | undefined) ?? []) {
-    if (start <= now - slot.windowMs) continue;
-    acc = acc === undefined ? p : m.merge(acc, p);
+  const buckets = bucketsOf(state);
+  if (buckets === undefined) return m.result(undefined);
+  const cut = now - slot.windowMs;
+  let i = 0;
+  while (i < buckets.length && (buckets[i] as number) <= cut) i += 2;
+  if (i >= buckets.length) return m.result(undefined);
+  if (slot.fn === 'count' || slot.fn === 'sum') {
+    // The merge below, without a call per bucket.
+    let acc = buckets[i + 1] as number;
+    for (let j = i + 3; j < buckets.length; j += 2) acc += buckets[j] as number;
+    return acc;
   }
+  let acc: Partial = buckets[i + 1];
+  for (let j = i + 3; j < buckets.length; j += 2) acc = m.merge(acc, buckets[j]);
   return m.result(acc);
 }
 
-/** Drop buckets that left the window; `undefined` when nothing is left. */
+/** Drop buckets that left the window (in place); `undefined` when nothing is left. */
 export function expireAggregate(slot: AggregateSlot, state: unknown, now: number): unknown {
   if (slot.windowMs === undefined || state === undefined) return state;
-  const buckets = state as Buckets;
+  const buckets = bucketsOf(state)!;
   const cut = now - slot.windowMs;
   let i = 0;
-  while (i < buckets.length && buckets[i]![0] <= cut) i++;
-  if (i === 0) return state;
-  return i === buckets.length ? undefined : buckets.slice(i);
+  while (i < buckets.length && (buckets[i] as number) <= cut) i += 2;
+  if (i === 0) return buckets;
+  if (i >= buckets.length) return undefined;
+  buckets.splice(0, i);
+  return buckets;
 }
 
 /** The next instant after `now` at which the value changes by time alone, or Infinity. */
 export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: number): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
-  for (const [start] of state as Buckets) {
-    const leaves = start + slot.windowMs;
+  const buckets = bucketsOf(state)!;
+  for (let i = 0; i < buckets.length; i += 2) {
+    const leaves = (buckets[i] as number) + slot.windowMs;
     if (leaves > now) return leaves;
   }
   return Infinity;
@@ -210,40 +238,58 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
  * This is what lets `count(page_view) over 1 day >= 5` wake a customer once,
  * when the count falls below 5, instead of at every bucket that leaves.
  */
-export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean): number {
+export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean, value?: Value): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
-  if (slot.fn === 'count' || (slot.fn === 'sum' && (state as [number, number][]).every(([, p]) => Number.isInteger(p)))) {
-    return additiveFlipTime(state as [number, number][], slot.windowMs, now, flips);
+  const buckets = bucketsOf(state)!;
+  if (slot.fn === 'count') return additiveFlipTime(buckets as number[], slot.windowMs, now, flips, value as number | undefined);
+  if (slot.fn === 'sum') {
+    const flip = additiveFlipTime(buckets as number[], slot.windowMs, now, flips, undefined);
+    if (flip !== NOT_INTEGERS) return flip;
   }
   const m = MONOIDS[slot.fn];
-  const live = (state as Buckets).filter(([start]) => start + slot.windowMs! > now);
-  // remaining[i]: the merge of buckets i.. (what is left once the ones before i have left).
-  const remaining: (Partial | undefined)[] = new Array(live.length + 1);
-  remaining[live.length] = undefined;
-  for (let i = live.length - 1; i >= 0; i--) {
-    const after = remaining[i + 1];
-    remaining[i] = after === undefined ? live[i]![1] : m.merge(live[i]![1], after);
+  const starts: number[] = [];
+  const partials: Partial[] = [];
+  for (let i = 0; i < buckets.length; i += 2) {
+    if ((buckets[i] as number) + slot.windowMs > now) { starts.push(buckets[i] as number); partials.push(buckets[i + 1]); }
   }
-  for (let i = 0; i < live.length; i++) {
-    if (flips(m.result(remaining[i + 1]))) return live[i]![0] + slot.windowMs;
+  // remaining[i]: the merge of buckets i.. (what is left once the ones before i have left).
+  const remaining: (Partial | undefined)[] = new Array(starts.length + 1);
+  remaining[starts.length] = undefined;
+  for (let i = starts.length - 1; i >= 0; i--) {
+    const after = remaining[i + 1];
+    remaining[i] = after === undefined ? partials[i] : m.merge(partials[i], after);
+  }
+  for (let i = 0; i < starts.length; i++) {
+    if (flips(m.result(remaining[i + 1]))) return starts[i]! + slot.windowMs;
   }
   return Infinity;
 }
 
+/** What additiveFlipTime returns for a sum that is not all integers. */
+const NOT_INTEGERS = -1;
+
 /**
  * aggregateFlipTime for counts and integer sums: what is left after the
- * oldest buckets leave is the total less what they held, so one pass and
- * nothing allocated (this runs at every evaluation of such a comparison).
- * Only for integers: with fractions, total-minus-prefix can round otherwise
- * than the sum aggregateValue computes, and the wake would be off by a bucket.
+ * oldest buckets leave is the total less what they held, so one pass (none
+ * for a count, whose total is given) to total the window, one to find the
+ * flip, and nothing allocated (this runs at every evaluation of such a
+ * comparison). Only for integers: with fractions, total-minus-prefix can
+ * round otherwise than the sum aggregateValue computes, and the wake would
+ * be off by a bucket; a fraction among a sum's buckets returns NOT_INTEGERS.
  */
-function additiveFlipTime(buckets: [number, number][], windowMs: number, now: number, flips: (value: Value) => boolean): number {
+function additiveFlipTime(buckets: number[], windowMs: number, now: number, flips: (value: Value) => boolean, total: number | undefined): number {
   let left = 0;
-  for (const [start, p] of buckets) if (start + windowMs > now) left += p;
-  for (const [start, p] of buckets) {
-    if (start + windowMs <= now) continue;
-    left -= p;
-    if (flips(left)) return start + windowMs;
+  if (total !== undefined) left = total;
+  else {
+    for (let i = 0; i < buckets.length; i += 2) {
+      if (!Number.isInteger(buckets[i + 1])) return NOT_INTEGERS;
+      if (buckets[i]! + windowMs > now) left += buckets[i + 1]!;
+    }
+  }
+  for (let i = 0; i < buckets.length; i += 2) {
+    if (buckets[i]! + windowMs <= now) continue;
+    left -= buckets[i + 1]!;
+    if (flips(left)) return buckets[i]! + windowMs;
   }
   return Infinity;
 }

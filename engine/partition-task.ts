@@ -33,7 +33,7 @@
  * at `now`: it counts in the windows that still contain its time and is
  * ignored by the others.
  */
-import type { AggregateSlot, Plan, PExpr, SlotPlan, StepPlan, Value } from '../dsl/plan.js';
+import type { Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
 import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
 import { evaluate, type EvalScope } from './evaluate.js';
@@ -102,6 +102,16 @@ export class PartitionTask {
   private readonly traitByName: Map<string, PExpr>;
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
+  /** Audience index → indexes of the audiences it names with `in`. */
+  private readonly audiencesUsed: number[][];
+  // Scratch reused by every event and timer (one customer at a time), so
+  // that the hot path allocates nothing for them.
+  /** Audiences to evaluate for the customer at hand (1: dirty). */
+  private readonly dirty: Uint8Array;
+  /** Audiences whose membership changed in this evaluation (1: changed). */
+  private readonly membershipChanged: Uint8Array;
+  private readonly scope: CustomerScope;
+  private readonly filterScope = new FilterScope();
 
   private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, options: PartitionTaskOptions) {
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
@@ -112,6 +122,11 @@ export class PartitionTask {
     this.audiencesBySlot = plan.slots.map(() => []);
     plan.audiences.forEach((a, ai) => a.slots.forEach((s) => this.audiencesBySlot[s]!.push(ai)));
     this.traitByName = new Map(plan.traits.map((t) => [t.name, t.expr]));
+    const audienceIndex = new Map(plan.audiences.map((a, i) => [a.name, i]));
+    this.audiencesUsed = plan.audiences.map((a) => a.audiences.flatMap((name) => audienceIndex.get(name) ?? []));
+    this.dirty = new Uint8Array(plan.audiences.length);
+    this.membershipChanged = new Uint8Array(plan.audiences.length);
+    this.scope = new CustomerScope(plan, this.traitByName);
   }
 
   /** Open a partition: read its meta and rebuild the timer index from the store. */
@@ -147,7 +162,8 @@ export class PartitionTask {
       if (!bytes) return undefined;
       state = decodeCustomerState(bytes);
     }
-    const scope = new CustomerScope(this.now, state, this.plan, this.traitByName);
+    const scope = new CustomerScope(this.plan, this.traitByName);
+    scope.reset(this.now, state);
     const view: CustomerView = {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
       traits: {}, scores: {}, audiences: {}, eventsApplied: state.n,
@@ -294,17 +310,18 @@ export class PartitionTask {
         if (kept === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = kept;
       }
     }
-    const dirty = new Set<number>();
-    this.plan.audiences.forEach((a, i) => {
-      const w = cs.w[a.name];
-      if (w !== undefined && w <= this.now) dirty.add(i);
-    });
+    let anyDirty = false;
+    const audiences = this.plan.audiences;
+    for (let i = 0; i < audiences.length; i++) {
+      const w = cs.w[audiences[i]!.name];
+      if (w !== undefined && w <= this.now) { this.dirty[i] = 1; anyDirty = true; }
+    }
     this.changed.add(customer);
-    this.evaluateCustomer(customer, c, dirty, 'timer', undefined, out);
+    if (anyDirty) this.evaluateCustomer(customer, c, 'timer', undefined, out);
   }
 
   private applyEvent(e: EngineEvent, out: OutputEvent[]): void {
-    const fed = this.plan.feeds[e.type] ?? [];
+    const fed = this.plan.feeds[e.type];
     const c = this.cached(e.customer);
     const cs = c.state;
     // A customer is known from their first declared event, and every audience
@@ -314,10 +331,10 @@ export class PartitionTask {
     cs.n++;
     this.changed.add(e.customer);
     const seq = cs.n;
-    const dirty = new Set<number>(firstEvent ? this.plan.audiences.map((_, i) => i) : []);
-    const matches = (step: StepPlan): boolean =>
-      step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
-    for (const index of fed) {
+    let anyDirty = firstEvent;
+    if (firstEvent) this.dirty.fill(1);
+    let matches: ((step: StepPlan) => boolean) | undefined;
+    for (const index of fed ?? []) {
       const slot = this.plan.slots[index]!;
       const before = cs.s[slot.id];
       let after: unknown;
@@ -335,54 +352,67 @@ export class PartitionTask {
           break;
         }
         case 'sequence':
+          matches ??= (step) => step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
           after = addToSequence(slot, before as SequenceState | undefined, e.time, matches);
           changed = after !== before;
           break;
         case 'absence':
+          matches ??= (step) => step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
           after = addToAbsence(slot, before as AbsenceState | undefined, e.time, matches);
           changed = after !== before;
           break;
       }
       if (!changed) continue;
       if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
-      for (const a of this.audiencesBySlot[index]!) dirty.add(a);
+      for (const a of this.audiencesBySlot[index]!) this.dirty[a] = 1;
+      anyDirty = true;
     }
-    if (dirty.size > 0) this.evaluateCustomer(e.customer, c, dirty, 'event', e.cause, out);
+    if (anyDirty) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
   }
 
   /** A `where` or step filter over one event's fields. */
   private filter(expr: PExpr, fields: Record<string, Value>): Value {
-    return evaluate(expr, new FilterScope(this.now, fields));
+    this.filterScope.now = this.now;
+    this.filterScope.fields = fields;
+    return evaluate(expr, this.filterScope);
   }
 
   /**
    * Re-evaluate the dirty audiences (and those using `in` one that changed),
    * in dependency order; emit enter/leave; reschedule the customer's timer.
    */
-  private evaluateCustomer(customer: string, c: CachedCustomer, dirty: Set<number>, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
+  private evaluateCustomer(customer: string, c: CachedCustomer, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
     const cs = c.state;
-    const scope = new CustomerScope(this.now, cs, this.plan, this.traitByName);
-    const changed = new Set<string>();
-    this.plan.audiences.forEach((a, i) => {
-      if (!dirty.has(i) && !a.audiences.some((x) => changed.has(x))) return;
+    const scope = this.scope;
+    scope.reset(this.now, cs);
+    const { dirty, membershipChanged } = this;
+    const audiences = this.plan.audiences;
+    for (let i = 0; i < audiences.length; i++) {
+      if (dirty[i] === 0 && !this.audiencesUsed[i]!.some((x) => membershipChanged[x] === 1)) continue;
+      dirty[i] = 0;
+      const a = audiences[i]!;
       const value = scope.evaluateTop(a.expr);
       if (scope.wake < Infinity) cs.w[a.name] = scope.wake; else delete cs.w[a.name];
       const inside = value === true;
       const prev = cs.m[a.name];
-      if (inside === (prev?.[0] === 1)) return;
+      if (inside === (prev?.[0] === 1)) continue;
       const version = (prev?.[1] ?? 0) + 1;
       cs.m[a.name] = [inside ? 1 : 0, version];
       this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) + (inside ? 1 : -1));
-      changed.add(a.name);
+      membershipChanged[i] = 1;
       const event: OutputEvent = {
         type: inside ? 'enter' : 'leave', audience: a.name, customer,
         at: new Date(this.now).toISOString(), version, reason,
       };
       if (cause) event.cause = cause;
       out.push(event);
-    });
+    }
+    membershipChanged.fill(0);
     let next = Infinity;
-    for (const w of Object.values(cs.w)) if (w < next) next = w;
+    for (const name in cs.w) {
+      const w = cs.w[name]!;
+      if (w < next) next = w;
+    }
     const timer = next === Infinity ? null : next;
     if (timer !== cs.t) {
       cs.t = timer;
@@ -393,7 +423,8 @@ export class PartitionTask {
 
 /** Evaluation of a filter: fields of one event, nothing per customer. */
 class FilterScope implements EvalScope {
-  constructor(readonly now: number, private readonly fields: Record<string, Value>) {}
+  now = 0;
+  fields: Record<string, Value> = {};
   field(name: string): Value { return this.fields[name] ?? null; }
   slot(): Value { return null; }
   slotCompared(_index: number, test: (value: Value) => Value): Value { return test(null); }
@@ -410,10 +441,29 @@ class FilterScope implements EvalScope {
  */
 class CustomerScope implements EvalScope {
   wake = Infinity;
-  private readonly slotMemo = new Map<number, { value: Value; wake: number }>();
+  now = 0;
+  private cs: CustomerState = emptyCustomerState();
+  // Slot memo: valid where memoPass[i] is the current pass (no clearing between
+  // customers; float64, so it does not wrap in the life of a process).
+  private pass = 0;
+  private readonly memoPass: Float64Array;
+  private readonly memoValue: Value[];
+  private readonly memoWake: Float64Array;
   private readonly traitMemo = new Map<string, { value: Value; wake: number }>();
 
-  constructor(readonly now: number, private readonly cs: CustomerState, private readonly plan: Plan, private readonly traits: Map<string, PExpr>) {}
+  constructor(private readonly plan: Plan, private readonly traits: Map<string, PExpr>) {
+    this.memoPass = new Float64Array(plan.slots.length);
+    this.memoValue = new Array<Value>(plan.slots.length).fill(null);
+    this.memoWake = new Float64Array(plan.slots.length);
+  }
+
+  /** Start a pass over one customer's state at one instant. */
+  reset(now: number, cs: CustomerState): void {
+    this.now = now;
+    this.cs = cs;
+    this.pass++;
+    if (this.traitMemo.size > 0) this.traitMemo.clear();
+  }
 
   evaluateTop(expr: PExpr): Value {
     this.wake = Infinity;
@@ -429,27 +479,48 @@ class CustomerScope implements EvalScope {
   audience(name: string): boolean { return this.cs.m[name]?.[0] === 1; }
 
   slot(index: number): Value {
-    let memo = this.slotMemo.get(index);
-    if (!memo) {
-      memo = slotValue(this.plan.slots[index]!, this.cs.s, this.now);
-      this.slotMemo.set(index, memo);
-    }
-    this.wakeAt(memo.wake);
-    return memo.value;
+    this.memoize(index);
+    this.wakeAt(this.memoWake[index]!);
+    return this.memoValue[index]!;
   }
 
   slotCompared(index: number, test: (value: Value) => Value): Value {
     const slot = this.plan.slots[index]!;
-    let memo = this.slotMemo.get(index);
-    if (!memo) {
-      memo = slotValue(slot, this.cs.s, this.now);
-      this.slotMemo.set(index, memo);
-    }
-    const result = test(memo.value);
-    if (memo.wake === Infinity) return result;
-    if (slot.kind !== 'aggregate') { this.wakeAt(memo.wake); return result; }
-    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result));
+    this.memoize(index);
+    const value = this.memoValue[index]!;
+    const wake = this.memoWake[index]!;
+    const result = test(value);
+    if (wake === Infinity) return result;
+    if (slot.kind !== 'aggregate') { this.wakeAt(wake); return result; }
+    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result, value));
     return result;
+  }
+
+  private memoize(index: number): void {
+    if (this.memoPass[index] === this.pass) return;
+    const slot = this.plan.slots[index]!;
+    const state = this.cs.s[slot.id];
+    const now = this.now;
+    let value: Value;
+    let wake = Infinity;
+    switch (slot.kind) {
+      case 'aggregate':
+        value = aggregateValue(slot, state, now);
+        wake = aggregateNextChange(slot, state, now);
+        break;
+      case 'sequence':
+        value = sequenceMatchTime(state as SequenceState | undefined) !== null;
+        break;
+      case 'absence': {
+        const due = absenceDue(slot, state as AbsenceState | undefined);
+        if (due === null) value = false;
+        else if (due > now) { value = false; wake = due; } else value = true;
+        break;
+      }
+    }
+    this.memoPass[index] = this.pass;
+    this.memoValue[index] = value;
+    this.memoWake[index] = wake;
   }
 
   matchTime(index: number): number | null {
@@ -478,20 +549,5 @@ class CustomerScope implements EvalScope {
     }
     this.wakeAt(memo.wake);
     return memo.value;
-  }
-}
-
-function slotValue(slot: SlotPlan, states: Record<string, unknown>, now: number): { value: Value; wake: number } {
-  const state = states[slot.id];
-  switch (slot.kind) {
-    case 'aggregate':
-      return { value: aggregateValue(slot as AggregateSlot, state, now), wake: aggregateNextChange(slot, state, now) };
-    case 'sequence':
-      return { value: sequenceMatchTime(state as SequenceState | undefined) !== null, wake: Infinity };
-    case 'absence': {
-      const due = absenceDue(slot, state as AbsenceState | undefined);
-      if (due === null) return { value: false, wake: Infinity };
-      return due > now ? { value: false, wake: due } : { value: true, wake: Infinity };
-    }
   }
 }

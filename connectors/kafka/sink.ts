@@ -16,6 +16,7 @@ import type { Consumer } from './client.js';
 import { createProducer, type Producer } from './client.js';
 import { isFencedError, KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
+import type { GroupMember } from './source.js';
 
 export interface SinkRecord {
   topic: string;
@@ -57,10 +58,11 @@ export class KafkaSink {
   }
 
   /** Add the consumer group's next input offsets to the open transaction. */
-  async sendOffsets(consumer: Consumer, offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
+  async sendOffsets(consumer: GroupMember, offsets: { topic: string; partition: number; nextOffset: bigint }[]): Promise<void> {
     try {
       await this.producer.sendOffsets({
-        consumer,
+        // The client asks the consumer only for its librdkafka handle.
+        consumer: consumer as unknown as Consumer,
         topics: offsets.map((o) => ({ topic: o.topic, partitions: [{ partition: o.partition, offset: o.nextOffset.toString() }] })),
       });
     } catch (err) {
