@@ -77,7 +77,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
-    .option('commit-interval-ms', { type: 'number', default: 1000, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
+    .option('commit-interval-ms', { type: 'number', default: 200, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }) as never,
   handler: async (args) => {

@@ -9,20 +9,19 @@
  *   encoded and written once); batches of one partition never overlap;
  *   partitions run concurrently.
  * - Fetching runs ahead of the handlers, as Kafka Streams' poll loop does:
- *   one loop takes whatever librdkafka has fetched (up to FETCH_RECORDS),
- *   splits it by partition and queues the batches, while earlier batches are
+ *   one loop takes whatever librdkafka has fetched (up to FETCH_RECORDS) and
+ *   adds it to each partition's pending records, while earlier batches are
  *   still being handled, up to MAX_IN_FLIGHT records; then it waits for the
- *   handlers. (The client's KafkaJS-style `eachBatch` fetches only once
+ *   handlers. A partition's next batch is all that is pending when its
+ *   handler is free, so batches grow with the load. (The client's KafkaJS-style `eachBatch` fetches only once
  *   every batch it handed out is finished, and this machine measured it
  *   idle between rounds for up to a second: 128k vs 299k records/s read
  *   with no work at all, see docs/design.md.)
  * - Nothing is committed automatically: the engine commits after its output
  *   is acknowledged and its state written, either at once (`commit`) or
- *   coalesced (`commitSoon`: the latest offset per partition, sent every
- *   `commitIntervalMs` and before a partition is revoked or the consumer
- *   stops), which saves a broker round trip per batch where the committed
- *   offset is only where to resume reading, not what decides what is
- *   applied. Commits are asynchronous (queued, and a broker's refusal, as
+ *   coalesced (`commitSoon`: the latest offset of each partition that asked
+ *   within COMMIT_SOON_MS, in one request, and before a partition is revoked
+ *   or the consumer stops). Commits are asynchronous (queued, and a broker's refusal, as
  *   during a rebalance, is only logged), so the source re-sends the last
  *   offset committed for each partition it still owns every few seconds: a
  *   refused commit is repaired, not kept behind until the next record.
@@ -82,14 +81,19 @@ const FETCH_RECORDS = 20_000;
 const MAX_IN_FLIGHT = 40_000;
 /** How long one fetch waits for a first record (then returns what there is). */
 const FETCH_WAIT_MS = 100;
+/** commitSoon gathers the offsets asked for within this long into one commit request. */
+const COMMIT_SOON_MS = 20;
 
 /** What the source keeps per owned partition. */
 interface OwnedPartition {
   topic: string;
   partition: number;
-  /** Batches of this partition run one after another on this chain. */
+  /** Records fetched and not yet handed to the handler, in offset order. */
+  pending: SourceRecord[];
+  /** Handing pending records to the handler, a batch at a time; resolved when there are none left. */
   chain: Promise<void>;
-  /** Bumped by every seek: queued batches of an older generation are dropped. */
+  running: boolean;
+  /** Bumped by every seek: a batch handed out before it failing does not move the partition again. */
   generation: number;
   /** Offset of the last record queued, for telling a seek's records from those fetched before it. */
   lastQueued: number | undefined;
@@ -132,7 +136,7 @@ export class KafkaSource {
    * `concurrency`: most partitions whose batches are handled at the same
    * time (default: all owned).
    */
-  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number; commitIntervalMs?: number }) {
+  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number }) {
     this.groupId = opts.groupId;
     this.topics = opts.topics;
   }
@@ -193,7 +197,7 @@ export class KafkaSource {
       } catch (e) {
         process.stderr.write(`aud: handling the assignment of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
       }
-      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, chain: Promise.resolve(), generation: 0, lastQueued: undefined, lastSeek: undefined });
+      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, pending: [], chain: Promise.resolve(), running: false, generation: 0, lastQueued: undefined, lastSeek: undefined });
       consumer?.incrementalAssign(parts);
       return;
     }
@@ -269,13 +273,11 @@ export class KafkaSource {
       const records = this.afterSeek(owned, all, fetch);
       if (records.length === 0) continue;
       owned.lastQueued = Number(records[records.length - 1]!.offset);
-      const { highOffset } = this.consumer!.getWatermarkOffsets(owned.topic, owned.partition);
-      for (let i = 0; i < records.length; i += MAX_BATCH) {
-        const batch: PartitionBatch = {
-          topic: owned.topic, partition: owned.partition, records: records.slice(i, i + MAX_BATCH),
-          highWatermark: BigInt(Math.max(highOffset, owned.lastQueued + 1)),
-        };
-        this.queue(owned, batch);
+      for (const r of records) owned.pending.push(r);
+      this.inFlightRecords += records.length;
+      if (!owned.running) {
+        owned.running = true;
+        owned.chain = this.drain(owned);
       }
     }
   }
@@ -292,33 +294,58 @@ export class KafkaSource {
     return from === 0 ? records : records.slice(from);
   }
 
-  private queue(owned: OwnedPartition, batch: PartitionBatch): void {
-    const generation = owned.generation;
-    const n = batch.records.length;
-    this.inFlightRecords += n;
-    owned.chain = owned.chain.then(async () => {
-      if (owned.generation !== generation || this.owned.get(`${owned.topic}/${owned.partition}`) !== owned) return;
-      await this.turn();
-      try {
-        await this.handler!.onBatch(batch);
-      } catch (err) {
-        // Read it again, unless the handler chose where (or gave the partition up).
-        if (owned.generation === generation && this.owned.get(`${owned.topic}/${owned.partition}`) === owned) {
-          const first = batch.records[0]!.offset;
-          if (!this.stopping) process.stderr.write(`aud: a batch of ${owned.topic}/${owned.partition} failed; reading it again from offset ${first}: ${(err as Error).message}\n`);
-          this.seek(owned.topic, owned.partition, first);
+  /**
+   * Hand a partition's pending records to the handler until none are left:
+   * each batch is everything that arrived while the one before was handled
+   * (up to MAX_BATCH). So batches grow with the load: a partition that falls
+   * behind catches up in large batches, not in as many small ones as fetches.
+   */
+  private async drain(owned: OwnedPartition): Promise<void> {
+    const key = `${owned.topic}/${owned.partition}`;
+    try {
+      while (owned.pending.length > 0 && this.owned.get(key) === owned) {
+        await this.turn();
+        const generation = owned.generation;
+        const records = owned.pending.length <= MAX_BATCH ? owned.pending : owned.pending.slice(0, MAX_BATCH);
+        owned.pending = records === owned.pending ? [] : owned.pending.slice(MAX_BATCH);
+        const { highOffset } = this.consumer!.getWatermarkOffsets(owned.topic, owned.partition);
+        const batch: PartitionBatch = {
+          topic: owned.topic, partition: owned.partition, records,
+          highWatermark: BigInt(Math.max(highOffset, Number(records[records.length - 1]!.offset) + 1)),
+        };
+        try {
+          await this.handler!.onBatch(batch);
+        } catch (err) {
+          // Read it again, unless the handler chose where (or gave the partition up).
+          if (owned.generation === generation && this.owned.get(key) === owned) {
+            const first = records[0]!.offset;
+            if (!this.stopping) process.stderr.write(`aud: a batch of ${key} failed; reading it again from offset ${first}: ${(err as Error).message}\n`);
+            this.seek(owned.topic, owned.partition, first);
+          }
+        } finally {
+          this.endTurn();
+          this.recordsDone(records.length);
         }
-      } finally {
-        this.endTurn();
       }
-    }).finally(() => {
-      this.inFlightRecords -= n;
-      if (this.inFlightRecords < MAX_IN_FLIGHT && this.roomAgain) {
-        const wake = this.roomAgain;
-        this.roomAgain = undefined;
-        wake();
-      }
-    });
+    } finally {
+      owned.running = false;
+      if (this.owned.get(key) !== owned) this.dropPending(owned);
+    }
+  }
+
+  /** Forget a partition's pending records (after a seek, or once it is no longer ours). */
+  private dropPending(owned: OwnedPartition): void {
+    this.recordsDone(owned.pending.length);
+    owned.pending = [];
+  }
+
+  private recordsDone(n: number): void {
+    this.inFlightRecords -= n;
+    if (this.inFlightRecords < MAX_IN_FLIGHT && this.roomAgain) {
+      const wake = this.roomAgain;
+      this.roomAgain = undefined;
+      wake();
+    }
   }
 
   /** Wait until fewer than `concurrency` handlers run. */
@@ -375,6 +402,7 @@ export class KafkaSource {
     if (!owned || !this.consumer) return;
     owned.generation++;
     owned.lastSeek = { fetch: this.fetchNumber, lastQueued: owned.lastQueued ?? Infinity };
+    this.dropPending(owned);
     this.consumer.seek({ topic, partition, offset: Number(offset) }, 0, (err) => {
       if (err) process.stderr.write(`kafka warn: moving ${topic}/${partition} back to offset ${offset} failed: ${err.message}\n`);
     });
@@ -390,7 +418,7 @@ export class KafkaSource {
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
       this.flushCommits(undefined, false);
-    }, this.opts.commitIntervalMs ?? 1000);
+    }, COMMIT_SOON_MS);
     this.commitTimer.unref();
   }
 
