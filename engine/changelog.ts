@@ -72,6 +72,10 @@ export async function restoreFromChangelog(
   read: (from: bigint | undefined, onBatch: (records: PartitionRecord[], end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
 ): Promise<RestoreSummary> {
   const checkpoint = await changelogCheckpoint(store);
+  // Into an empty store (a lost disk, a new instance): the timers the store
+  // held before are the ones this restore wrote, so they are remembered
+  // instead of read back for every batch.
+  const restoredTimers = checkpoint === undefined && await holdsNoCustomers(store) ? new Map<string, number | null>() : undefined;
   const started = Date.now();
   let lastReport = started;
   let records = 0;
@@ -89,7 +93,7 @@ export async function restoreFromChangelog(
       records += pending.length;
       pending = [];
     }
-    if (closedAt !== undefined) await store.write([...await withTimerIndex(store, applied), checkpointWrite(closedAt)]);
+    if (closedAt !== undefined) await store.write([...await withTimerIndex(store, applied, restoredTimers), checkpointWrite(closedAt)]);
     const now = Date.now();
     if (now - lastReport >= 2000) {
       lastReport = now;
@@ -123,22 +127,39 @@ export async function repairWrites(store: PartitionStore, keys: string[]): Promi
 /**
  * The store writes of changelog records, in order, followed by the timer
  * index changes they imply: for each customer, its stored timer's entry
- * removed and its last restored timer's entry added.
+ * removed and its last restored timer's entry added. The stored timers are
+ * read from the store, or, restoring into an empty store, taken from (and
+ * kept in) `restoredTimers`.
  */
-async function withTimerIndex(store: PartitionStore, records: { key: string; value: Buffer | null }[]): Promise<StoreWrite[]> {
+async function withTimerIndex(store: PartitionStore, records: { key: string; value: Buffer | null }[], restoredTimers: Map<string, number | null> | undefined): Promise<StoreWrite[]> {
   const writes: StoreWrite[] = records.map((p) => (p.value === null ? { type: 'del', key: p.key } : { type: 'put', key: p.key, value: p.value }));
   const last = new Map<string, Buffer | null>();
   for (const p of records) if (p.key.startsWith(CUSTOMER_PREFIX)) last.set(p.key, p.value);
   const keys = [...last.keys()];
-  const stored = await store.getMany(keys);
+  const stored = restoredTimers ? undefined : await store.getMany(keys);
   keys.forEach((key, i) => {
     const customer = key.slice(CUSTOMER_PREFIX.length);
-    const before = stored[i] ? customerTimer(stored[i]) : null;
     const value = last.get(key)!;
     const after = value ? customerTimer(value) : null;
+    let before: number | null;
+    if (restoredTimers) {
+      before = restoredTimers.get(key) ?? null;
+      restoredTimers.set(key, after);
+    } else {
+      before = stored![i] ? customerTimer(stored![i]!) : null;
+    }
     if (before === after) return;
     if (before !== null) writes.push({ type: 'del', key: timerKey(before, customer) });
     if (after !== null) writes.push({ type: 'put', key: timerKey(after, customer), value: new Uint8Array(0) });
   });
   return writes;
+}
+
+/** Whether the store holds no customer yet. */
+async function holdsNoCustomers(store: PartitionStore): Promise<boolean> {
+  for await (const entry of store.scan(CUSTOMER_PREFIX)) {
+    void entry;
+    return false;
+  }
+  return true;
 }
