@@ -28,7 +28,28 @@
  * events to be replay's, in order, nothing more. The exit code says whether
  * the promise held.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { runKillFaults } from '../test/support/kill-run.js';
+
+// A run takes minutes: a mistyped or unknown flag (or --help) must not start one with the defaults.
+const VALUED = ['kills', 'customers', 'days', 'partitions', 'engines', 'pause-ms', 'max-kill-delay-ms', 'brokers'];
+const FLAGS = ['exactly-once', 'lose-state', 'dynamic'];
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i]!;
+  const name = a.replace(/^--/, '');
+  if (a === '--help' || a === '-h') {
+    // The usage is this file's header comment (the compiled file keeps it).
+    const header = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(fileURLToPath(import.meta.url), 'utf8'))?.[1] ?? '';
+    process.stdout.write(header.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trim() + '\n');
+    process.exit(0);
+  }
+  if (VALUED.includes(name)) { i++; continue; }
+  if (!FLAGS.includes(name)) {
+    process.stderr.write(`fault-kill: unknown option ${a}; see --help\n`);
+    process.exit(2);
+  }
+}
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);

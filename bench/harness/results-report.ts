@@ -150,9 +150,9 @@ export function renderReport(r: BenchReport): string {
   }
   w();
   if (r.profile) {
-    w('## Where aud spends its time (node --cpu-prof, one extra aud --workers 1 backlog run, main thread)');
+    w('## Where aud spends its time (node --cpu-prof, one extra aud --workers 1 backlog run, main and worker thread together)');
     w();
-    w(`Self time over ${n1(r.profile.seconds)} s of profile. \`(idle)\` is the main thread waiting (for the broker, RocksDB or the client's threads).`);
+    w(`Self time over ${n1(r.profile.seconds)} s of profile: the profiles of both threads, summed (the rules run in the worker; Kafka, the commit order and the restore in the main thread). \`(idle)\` is a thread waiting (for the broker, RocksDB, the client's threads or the other thread).`);
     w();
     w('| by file | share |');
     w('|---|---|');

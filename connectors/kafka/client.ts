@@ -33,10 +33,6 @@ export function createAdmin(opts: KafkaOptions): Admin {
   return kafka().admin({ ...baseConfig(opts), kafkaJS: { logger } } as KafkaJS.AdminConstructorConfig);
 }
 
-export function createConsumer(opts: KafkaOptions, extra: Record<string, unknown>): Consumer {
-  return kafka().consumer({ ...baseConfig(opts), ...extra, kafkaJS: { logger } } as unknown as KafkaJS.ConsumerConstructorConfig);
-}
-
 /**
  * The librdkafka-level methods the group consumer uses that the client's
  * type declarations leave out (they are in its lib/kafka-consumer.js).

@@ -13,20 +13,22 @@
  *   adds it to each partition's pending records, while earlier batches are
  *   still being handled, up to MAX_IN_FLIGHT records; then it waits for the
  *   handlers. A partition's next batch is all that is pending when its
- *   handler is free, so batches grow with the load. (The client's KafkaJS-style `eachBatch` fetches only once
- *   every batch it handed out is finished, and this machine measured it
- *   idle between rounds for up to a second: 128k vs 299k records/s read
- *   with no work at all, see docs/design.md.)
+ *   handler is free, so batches grow with the load. (The client's
+ *   KafkaJS-style `eachBatch` fetches only once every batch it handed out is
+ *   finished, and this machine measured it idle between rounds for up to a
+ *   second: 128k records/s read with no work at all, against 202k now; see
+ *   docs/design.md, "Consuming".)
  * - Nothing is committed automatically: the engine commits after its output
  *   is acknowledged and its state written, either at once (`commit`) or
  *   coalesced (`commitSoon`: the latest offset of each partition that asked
  *   within COMMIT_SOON_MS, in one request, and before a partition is revoked
- *   or the consumer stops). Commits are asynchronous (queued, and a broker's refusal, as
- *   during a rebalance, is only logged), so the source re-sends the last
- *   offset committed for each partition it still owns every few seconds: a
- *   refused commit is repaired, not kept behind until the next record.
+ *   or the consumer stops). Commits are asynchronous (queued, and a
+ *   broker's refusal, as during a rebalance, is only logged), so the source
+ *   re-sends the last offset committed for each partition it still owns
+ *   every few seconds: a refused commit is repaired, not kept behind until
+ *   the next record.
  * - A batch whose handler throws is delivered again: the partition is read
- *   again from the batch's first record, and the batches queued behind it
+ *   again from the batch's first record, and the records pending behind it
  *   are dropped. A handler that calls `seek` before throwing chooses the
  *   position itself.
  * - read_committed: records of aborted transactions are never seen.
