@@ -252,7 +252,7 @@ export class KafkaSource {
     }
   }
 
-  /** Split a fetch by partition into batches and queue each on its partition's chain. */
+  /** Split a fetch by partition; add each part to its partition's pending records and start handing them out if idle. */
   private dispatch(messages: Message[], fetch: number): void {
     const byPartition = new Map<string, SourceRecord[]>();
     for (const m of messages) {
@@ -307,6 +307,8 @@ export class KafkaSource {
     try {
       while (owned.pending.length > 0 && this.owned.get(key) === owned) {
         await this.turn();
+        // A seek or a revocation may have emptied it while this waited for its turn.
+        if (owned.pending.length === 0 || this.owned.get(key) !== owned) { this.endTurn(); break; }
         const generation = owned.generation;
         const records = owned.pending.length <= MAX_BATCH ? owned.pending : owned.pending.slice(0, MAX_BATCH);
         owned.pending = records === owned.pending ? [] : owned.pending.slice(MAX_BATCH);
