@@ -1,12 +1,14 @@
 /**
  * How fast aud's consumer (connectors/kafka/source.ts) hands a topic to its
  * handler, with nothing else running: a fresh group reads the topic from the
- * start, and the handler spins `--work-us` microseconds per record (0: does
- * nothing), standing in for the rules. Reports records/s from the first batch
- * to the last, and every pause of more than 100 ms between batches: time the
- * consumer, not the handler, left idle.
+ * start, and the handler takes `--work-us` microseconds per record (0: does
+ * nothing), standing in for the rules. It waits that long rather than spin,
+ * as the engine's main thread waits for a worker thread: the consumer can
+ * fetch meanwhile (`--spin` makes it spin instead, blocking the thread).
+ * Reports records/s from the first batch to the last, and every pause of
+ * more than 100 ms between batches.
  *
- *   node dist/bench/consumer-read.js --topic T [--work-us 12] [--kafka key=value ...]
+ *   node dist/bench/consumer-read.js --topic T [--work-us 12] [--spin] [--kafka key=value ...]
  *
  * docs/design.md ("Consuming") has the figures that chose the consumer.
  */
@@ -20,7 +22,8 @@ export async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
     .option('brokers', { type: 'string', default: '127.0.0.1:9092' })
     .option('topic', { type: 'string', demandOption: true })
-    .option('work-us', { type: 'number', default: 0, describe: 'busy microseconds per record in the handler' })
+    .option('work-us', { type: 'number', default: 0, describe: 'microseconds per record the handler takes' })
+    .option('spin', { type: 'boolean', default: false, describe: 'spend them spinning in this thread instead of waiting' })
     .option('kafka', { type: 'array', string: true, default: [] as string[], describe: 'librdkafka setting key=value, repeatable' })
     .strict()
     .parseAsync();
@@ -48,8 +51,13 @@ export async function main(argv: string[]): Promise<void> {
       const now = performance.now();
       if (first === 0) first = now;
       if (last !== 0 && now - last > 100) gaps.push(`${((last - first) / 1000).toFixed(2)} s +${(now - last).toFixed(0)} ms`);
-      const until = now + batch.records.length * args['work-us'] / 1000;
-      while (performance.now() < until) { /* the rules' stand-in */ }
+      const workMs = batch.records.length * args['work-us'] / 1000;
+      if (args.spin) {
+        const until = now + workMs;
+        while (performance.now() < until) { /* the rules' stand-in, in this thread */ }
+      } else if (workMs > 0) {
+        await new Promise((res) => setTimeout(res, workMs));
+      }
       records += batch.records.length;
       last = performance.now();
       if (records >= total) done();
