@@ -381,6 +381,12 @@ export class PartitionTask {
    * Re-evaluate the dirty audiences (and those using `in` one that changed),
    * in dependency order; emit enter/leave; reschedule the customer's timer.
    */
+  /** Whether an audience that audience `i` names with `in` changed membership in this evaluation. */
+  private namesChanged(i: number): boolean {
+    for (const x of this.audiencesUsed[i]!) if (this.membershipChanged[x] === 1) return true;
+    return false;
+  }
+
   private evaluateCustomer(customer: string, c: CachedCustomer, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
     const cs = c.state;
     const scope = this.scope;
@@ -388,7 +394,7 @@ export class PartitionTask {
     const { dirty, membershipChanged } = this;
     const audiences = this.plan.audiences;
     for (let i = 0; i < audiences.length; i++) {
-      if (dirty[i] === 0 && !this.audiencesUsed[i]!.some((x) => membershipChanged[x] === 1)) continue;
+      if (dirty[i] === 0 && !this.namesChanged(i)) continue;
       dirty[i] = 0;
       const a = audiences[i]!;
       const value = scope.evaluateTop(a.expr);

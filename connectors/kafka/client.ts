@@ -1,7 +1,8 @@
 /**
  * The one place that constructs the Kafka client library's objects.
  * Admin and producer use the client's promise API (KafkaJS-compatible); the
- * group consumer uses its librdkafka-level API (see source.ts for why).
+ * consumers (the group's, source.ts, which says why, and the restore's,
+ * partition-reader.ts) use its librdkafka-level API.
  * librdkafka property names throughout, so that settings passed with
  * `--kafka` mean exactly what librdkafka's documentation says.
  */

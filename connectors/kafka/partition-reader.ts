@@ -4,9 +4,10 @@
  * Uses the client's lower-level consumer, which can be assigned a single
  * partition at an offset.
  */
-import rdkafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
+import type { KafkaConsumer, Message } from '@confluentinc/kafka-javascript';
+import { createGroupConsumer } from './client.js';
 import { KafkaConnectorError } from './errors.js';
-import { baseConfig, type KafkaOptions } from './options.js';
+import type { KafkaOptions } from './options.js';
 
 export interface PartitionRecord {
   offset: bigint;
@@ -33,9 +34,7 @@ export async function readPartition(
   opts: KafkaOptions, topic: string, partition: number, from: bigint | undefined,
   onBatch: (records: PartitionRecord[], end: bigint) => Promise<void>,
 ): Promise<{ from: bigint; end: bigint }> {
-  // The package is CommonJS; its lower-level consumer is reached through the default export.
-  const consumer = new rdkafka.KafkaConsumer({
-    ...baseConfig(opts),
+  const consumer = createGroupConsumer(opts, {
     'group.id': `aud-restore-${topic}-${partition}`,
     'enable.auto.commit': false,
     'enable.partition.eof': true,
@@ -45,7 +44,8 @@ export async function readPartition(
     'max.partition.fetch.bytes': 16 * 1024 * 1024,
     'fetch.max.bytes': 64 * 1024 * 1024,
     'queued.max.messages.kbytes': 65_536,
-  }, { 'auto.offset.reset': 'earliest' });
+    'auto.offset.reset': 'earliest',
+  });
   await new Promise<void>((res, rej) => {
     consumer.connect({ timeout: 30_000 }, (err) => (err ? rej(new KafkaConnectorError('consume', `connecting to read ${topic}/${partition}: ${err.message}`, { cause: err, retriable: true })) : res()));
   });
@@ -57,7 +57,7 @@ export async function readPartition(
     // Each read returns what has arrived once there is a first record, instead
     // of waiting the full second for 20,000 (the last read of every restore would).
     consumer.setDefaultConsumeTimeout(1000);
-    (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
     let next = start;
     let idle = 0;
     while (next < high) {

@@ -26,6 +26,7 @@ import { changelogTopicFor } from '../../engine/changelog.js';
 import { KafkaRuntime } from '../../engine/kafka-runtime.js';
 import { createLogger } from '../../engine/log.js';
 import { createTopic, produceBytes, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
+import { SHOP_EVENT_FIELDS } from '../support/avro-files.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { repo, thresholdsRecords } from '../support/examples.js';
 
@@ -41,17 +42,7 @@ function withoutCause(o: Out): Omit<Out, 'cause'> {
 }
 
 /** The schema producers of the Avro topic write with. */
-const EVENT_SCHEMA = {
-  type: 'record', name: 'Event', namespace: 'thresholds',
-  fields: [
-    { name: 'customer_id', type: ['null', 'string'], default: null },
-    { name: 'type', type: 'string' },
-    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-    { name: 'amount', type: ['null', 'double'], default: null },
-    { name: 'channel', type: ['null', 'string'], default: null },
-    { name: 'url', type: ['null', 'string'], default: null },
-  ],
-};
+const EVENT_SCHEMA = { type: 'record', name: 'Event', namespace: 'thresholds', fields: SHOP_EVENT_FIELDS };
 // Without logical types: the test writes plain longs, as a producer's library would.
 const rawEvent = avro.Type.forSchema(EVENT_SCHEMA as avro.Schema);
 

@@ -19,7 +19,7 @@ import { partitionFor } from '../../connectors/kafka/partitioner.js';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { repo } from '../support/examples.js';
-import { writeAvroContainer } from '../support/avro-files.js';
+import { SHOP_EVENT_FIELDS, writeAvroContainer } from '../support/avro-files.js';
 
 const cli = join(repo, 'dist/cli/aud.js');
 const rules = join(repo, 'examples/thresholds/thresholds.aud');
@@ -39,16 +39,7 @@ function withoutCause(o: Out): Omit<Out, 'cause'> {
 const purchase = (customer: string, ts: string, amount: number, channel: string) =>
   ({ customer_id: customer, type: 'purchase', ts, amount, channel });
 
-const SHOP_EVENT = avro.Type.forSchema({
-  type: 'record', name: 'ShopEvent', fields: [
-    { name: 'customer_id', type: ['null', 'string'], default: null },
-    { name: 'type', type: 'string' },
-    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-    { name: 'amount', type: ['null', 'double'], default: null },
-    { name: 'channel', type: ['null', 'string'], default: null },
-    { name: 'url', type: ['null', 'string'], default: null },
-  ],
-} as avro.Schema);
+const SHOP_EVENT = avro.Type.forSchema({ type: 'record', name: 'ShopEvent', fields: SHOP_EVENT_FIELDS } as avro.Schema);
 
 test('aud backfill from JSON Lines, CSV and Avro, then aud run: no enter for what the history already holds, the right version for a new one', async () => {
   const [alice, bob] = ['alice', 'bob'];
