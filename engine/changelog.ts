@@ -63,45 +63,113 @@ export interface RestoreSummary {
 }
 
 /**
+ * Complete changelog batches, in log order: each record's key and value (null
+ * for a tombstone), and the offset of the `m/partition` record that closes
+ * the last of them: the store's checkpoint once they are applied.
+ */
+export interface ChangelogChunk {
+  keys: string[];
+  values: (Uint8Array | null)[];
+  closedAt: bigint;
+}
+
+/**
+ * The store a restore writes to: in this thread (StoreRestoreTarget), or in
+ * the worker thread that will own the partition (worker-pool.ts), so that the
+ * thread reading Kafka and the thread writing RocksDB work at the same time.
+ */
+export interface RestoreTarget {
+  /** The offset of the last changelog record the store holds, if any. */
+  readonly checkpoint: bigint | undefined;
+  /** Apply complete batches with their timer index changes and the checkpoint, in one atomic write. An empty chunk writes the checkpoint only. */
+  apply(chunk: ChangelogChunk): Promise<void>;
+  /** The values the store holds for keys, null where it holds none. */
+  currentValues(keys: string[]): Promise<(Uint8Array | null)[]>;
+}
+
+/** A restore into a store of this thread. */
+export class StoreRestoreTarget implements RestoreTarget {
+  private constructor(
+    private readonly store: PartitionStore,
+    readonly checkpoint: bigint | undefined,
+    /**
+     * Into an empty store (a lost disk, a new instance): the timers the store
+     * holds are the ones this restore wrote, so they are remembered here
+     * instead of read back for every chunk.
+     */
+    private readonly restoredTimers: Map<string, number | null> | undefined,
+  ) {}
+
+  static async open(store: PartitionStore): Promise<StoreRestoreTarget> {
+    const checkpoint = await changelogCheckpoint(store);
+    const fresh = checkpoint === undefined && await holdsNoCustomers(store);
+    return new StoreRestoreTarget(store, checkpoint, fresh ? new Map() : undefined);
+  }
+
+  async apply(chunk: ChangelogChunk): Promise<void> {
+    await this.store.write([...await withTimerIndex(this.store, chunk, this.restoredTimers), checkpointWrite(chunk.closedAt)]);
+  }
+
+  async currentValues(keys: string[]): Promise<(Uint8Array | null)[]> {
+    return (await this.store.getMany(keys)).map((v) => v ?? null);
+  }
+}
+
+/**
  * Apply changelog records read by `read` (from the checkpoint on) to the
- * store, complete batches only, with their timer index changes; report
- * progress every few seconds.
+ * target, complete batches only, with their timer index changes; report
+ * progress every few seconds. One chunk is applied while the next is read;
+ * a read that fails waits for the chunk in flight, so that everything handed
+ * to the target is in the store (checkpointed) when the failure is seen.
  */
 export async function restoreFromChangelog(
-  store: PartitionStore, label: string, log: Logger,
+  target: RestoreTarget, label: string, log: Logger,
   read: (from: bigint | undefined, onBatch: (records: PartitionRecord[], end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
 ): Promise<RestoreSummary> {
-  const checkpoint = await changelogCheckpoint(store);
-  // Into an empty store (a lost disk, a new instance): the timers the store
-  // held before are the ones this restore wrote, so they are remembered
-  // instead of read back for every batch.
-  const restoredTimers = checkpoint === undefined && await holdsNoCustomers(store) ? new Map<string, number | null>() : undefined;
+  const checkpoint = target.checkpoint;
   const started = Date.now();
   let lastReport = started;
   let records = 0;
   // Records of the batch being read, applied when its m/partition record closes it.
-  let pending: { key: string; value: Buffer | null }[] = [];
-  const { from, end } = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (batch, end) => {
-    const applied: { key: string; value: Buffer | null }[] = [];
-    let closedAt: bigint | undefined;
-    for (const r of batch) {
-      const key = r.key?.toString('utf8') ?? '';
-      pending.push({ key, value: r.value });
-      if (key !== META_KEY) continue;
-      applied.push(...pending);
-      closedAt = r.offset;
-      records += pending.length;
-      pending = [];
-    }
-    if (closedAt !== undefined) await store.write([...await withTimerIndex(store, applied, restoredTimers), checkpointWrite(closedAt)]);
-    const now = Date.now();
-    if (now - lastReport >= 2000) {
-      lastReport = now;
-      log.info('restoring state from changelog', { partition: label, records, upTo: batch[batch.length - 1]!.offset.toString(), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
-    }
-  });
+  let pendingKeys: string[] = [];
+  let pendingValues: (Uint8Array | null)[] = [];
+  let applying: Promise<void> = Promise.resolve();
+  let range: { from: bigint; end: bigint };
+  try {
+    range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (batch, end) => {
+      let closed = 0;
+      let closedAt: bigint | undefined;
+      for (const r of batch) {
+        const key = r.key?.toString('utf8') ?? '';
+        pendingKeys.push(key);
+        pendingValues.push(r.value);
+        if (key !== META_KEY) continue;
+        closed = pendingKeys.length;
+        closedAt = r.offset;
+      }
+      if (closedAt !== undefined) {
+        const chunk: ChangelogChunk = { keys: pendingKeys.slice(0, closed), values: pendingValues.slice(0, closed), closedAt };
+        pendingKeys = pendingKeys.slice(closed);
+        pendingValues = pendingValues.slice(closed);
+        records += closed;
+        await applying;
+        applying = target.apply(chunk);
+        applying.catch(() => undefined); // seen by the next await of it
+      }
+      const now = Date.now();
+      if (now - lastReport >= 2000) {
+        lastReport = now;
+        log.info('restoring state from changelog', { partition: label, records, upTo: batch[batch.length - 1]!.offset.toString(), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
+      }
+    });
+  } catch (err) {
+    await applying.catch(() => undefined);
+    throw err;
+  }
+  await applying;
+  const { from, end } = range;
   const seconds = (Date.now() - started) / 1000;
-  const unfinishedKeys = [...new Set(pending.map((p) => p.key))];
+  const unfinishedKeys = [...new Set(pendingKeys)];
   const summary = { records, seconds, recordsPerSecond: seconds > 0 ? Math.round(records / seconds) : records, unfinishedKeys };
   if (records > 0 || checkpoint === undefined) {
     log.info('state restored from changelog', {
@@ -119,8 +187,8 @@ export async function restoreFromChangelog(
  * tombstone where it holds none): produced to the changelog, they cancel the
  * unfinished records for every later reader.
  */
-export async function repairWrites(store: PartitionStore, keys: string[]): Promise<{ key: string; value: Uint8Array | null }[]> {
-  const values = await store.getMany(keys);
+export async function repairWrites(target: RestoreTarget, keys: string[]): Promise<{ key: string; value: Uint8Array | null }[]> {
+  const values = await target.currentValues(keys);
   return keys.map((key, i) => ({ key, value: values[i] ?? null }));
 }
 
@@ -131,10 +199,16 @@ export async function repairWrites(store: PartitionStore, keys: string[]): Promi
  * read from the store, or, restoring into an empty store, taken from (and
  * kept in) `restoredTimers`.
  */
-async function withTimerIndex(store: PartitionStore, records: { key: string; value: Buffer | null }[], restoredTimers: Map<string, number | null> | undefined): Promise<StoreWrite[]> {
-  const writes: StoreWrite[] = records.map((p) => (p.value === null ? { type: 'del', key: p.key } : { type: 'put', key: p.key, value: p.value }));
-  const last = new Map<string, Buffer | null>();
-  for (const p of records) if (p.key.startsWith(CUSTOMER_PREFIX)) last.set(p.key, p.value);
+async function withTimerIndex(store: PartitionStore, chunk: ChangelogChunk, restoredTimers: Map<string, number | null> | undefined): Promise<StoreWrite[]> {
+  const { keys: chunkKeys, values } = chunk;
+  const writes: StoreWrite[] = new Array<StoreWrite>(chunkKeys.length);
+  const last = new Map<string, Uint8Array | null>();
+  for (let i = 0; i < chunkKeys.length; i++) {
+    const key = chunkKeys[i]!;
+    const value = values[i]!;
+    writes[i] = value === null ? { type: 'del', key } : { type: 'put', key, value };
+    if (key.startsWith(CUSTOMER_PREFIX)) last.set(key, value);
+  }
   const keys = [...last.keys()];
   const stored = restoredTimers ? undefined : await store.getMany(keys);
   keys.forEach((key, i) => {

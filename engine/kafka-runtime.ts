@@ -65,13 +65,14 @@ import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
 import { readPartition } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
-import { checkpointWrite, repairWrites, restoreFromChangelog } from './changelog.js';
+import { repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
 import type { BadRecord, CustomerView } from './partition-task.js';
 import { EngineMetrics } from './metrics.js';
 import { openRocksStore } from './state/rocksdb-store.js';
+import type { PartitionStore } from './state/store.js';
 import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
 import type { ChangelogCopy, PartitionRunner } from './worker/partition-runner.js';
@@ -343,29 +344,43 @@ export class KafkaRuntime {
       await producer.connect();
     }
     const stateDir = this.stateDirOf(topic, partition);
-    const store = await openRocksStore(stateDir);
-    let storeOpen = true;
+    const label = `${topic}/${partition}`;
+    // The store is restored where it will be used: in the partition's worker
+    // thread, which writes RocksDB while this thread reads the changelog; or here.
+    let store: PartitionStore | undefined;
+    let target: RestoreTarget;
+    let closeStore: () => Promise<void>;
     try {
-      const restored = await restoreFromChangelog(store, `${topic}/${partition}`, this.opts.log,
+      if (this.pool) {
+        const remote = await this.pool.openForRestore(partition, label, stateDir);
+        target = remote;
+        closeStore = () => remote.close();
+      } else {
+        const local = await openRocksStore(stateDir);
+        store = local;
+        closeStore = () => local.close();
+        target = await StoreRestoreTarget.open(local).catch(async (err: unknown) => { await local.close().catch(() => undefined); throw err; });
+      }
+    } catch (err) {
+      await producer?.disconnect().catch(() => undefined);
+      throw err;
+    }
+    try {
+      const restored = await restoreFromChangelog(target, label, this.opts.log,
         (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
       if (restored.unfinishedKeys.length > 0) {
-        const repair = (await repairWrites(store, restored.unfinishedKeys)).map((w) => ({
+        const repair = (await repairWrites(target, restored.unfinishedKeys)).map((w) => ({
           topic: this.opts.changelogTopic, partition, key: w.key, value: w.value === null ? null : Buffer.from(w.value),
         }));
         const first = (await this.produce(producer, repair, undefined)).get(`${this.opts.changelogTopic}/${partition}`);
-        if (first !== undefined) await store.write([checkpointWrite(first + BigInt(repair.length) - 1n)]);
+        if (first !== undefined) await target.apply({ keys: [], values: [], closedAt: first + BigInt(repair.length) - 1n });
       }
-      let runner: PartitionRunner;
-      if (this.pool) {
-        storeOpen = false;
-        await store.close();
-        runner = await this.pool.open(partition, `${topic}/${partition}`, stateDir, this.opts.plan, this.opts.cacheCustomers);
-      } else {
-        runner = await LocalPartition.open(this.opts.plan, store, this.opts.cacheCustomers);
-      }
+      const runner = this.pool
+        ? await this.pool.open(partition, label, stateDir, this.opts.plan, this.opts.cacheCustomers)
+        : await LocalPartition.open(this.opts.plan, store!, this.opts.cacheCustomers);
       return { runner, producer, restoredRecords: restored.records };
     } catch (err) {
-      if (storeOpen) await store.close().catch(() => undefined);
+      await closeStore().catch(() => undefined);
       await producer?.disconnect().catch(() => undefined);
       throw err;
     }

@@ -43,7 +43,11 @@ export type WorkerRequest =
   | { op: 'prepare'; partition: string; nextOffset: string | null }
   | { op: 'write'; partition: string; changelogCheckpoint: string | null }
   | { op: 'view'; partition: string; customer: string }
-  | { op: 'close'; partition: string };
+  | { op: 'close'; partition: string }
+  /** Restore (engine/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
+  | { op: 'restore-open'; partition: string; stateDir: string }
+  | { op: 'restore-apply'; partition: string; keys: string[]; values: PackedBytes; closedAt: string }
+  | { op: 'restore-values'; partition: string; keys: string[] };
 
 export interface PackedStep {
   outputs: OutputEvent[];
@@ -63,7 +67,10 @@ export type WorkerResponse =
   | { op: 'close' }
   | { op: 'step'; snapshot: PackedSnapshot; step: PackedStep }
   | { op: 'prepare'; snapshot: PackedSnapshot; changelog: PackedChangelog }
-  | { op: 'view'; view: CustomerView | undefined };
+  | { op: 'view'; view: CustomerView | undefined }
+  | { op: 'restore-open'; checkpoint: string | null }
+  | { op: 'restore-apply' }
+  | { op: 'restore-values'; values: PackedBytes };
 
 const encoder = new TextEncoder();
 

@@ -8,12 +8,22 @@
  * messages may be in flight at once (their RocksDB calls interleave); one
  * partition's are serialised by the runtime, so they never overlap.
  */
+import { StoreRestoreTarget } from '../changelog.js';
 import { openRocksStore } from '../state/rocksdb-store.js';
+import type { PartitionStore } from '../state/store.js';
 import { LocalPartition } from './local-partition.js';
-import { packBytes, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packBytes, packedAt, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { PartitionSnapshot } from './partition-runner.js';
 
 const partitions = new Map<string, LocalPartition>();
+/** Stores being restored from the changelog, before their partition opens over them. */
+const restoring = new Map<string, { store: PartitionStore; target: StoreRestoreTarget }>();
+
+function beingRestored(partition: string): StoreRestoreTarget {
+  const r = restoring.get(partition);
+  if (!r) throw new Error(`internal error: partition ${partition} is not being restored in this worker`);
+  return r.target;
+}
 
 function owned(partition: string): LocalPartition {
   const p = partitions.get(partition);
@@ -29,7 +39,9 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
   switch (req.op) {
     case 'open': {
       if (partitions.has(req.partition)) throw new Error(`internal error: partition ${req.partition} is already open in this worker`);
-      const store = await openRocksStore(req.stateDir);
+      // The store its restore opened, or (no restore before) the store on disk.
+      const store = restoring.get(req.partition)?.store ?? await openRocksStore(req.stateDir);
+      restoring.delete(req.partition);
       try {
         const p = await LocalPartition.open(req.plan, store, req.cacheCustomers);
         partitions.set(req.partition, p);
@@ -66,9 +78,31 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
       return { op: 'view', view: await owned(req.partition).view(req.customer) };
     case 'close': {
       const p = partitions.get(req.partition);
+      const r = restoring.get(req.partition);
       partitions.delete(req.partition);
+      restoring.delete(req.partition);
       if (p) await p.close();
+      if (r) await r.store.close();
       return { op: 'close' };
     }
+    case 'restore-open': {
+      if (partitions.has(req.partition) || restoring.has(req.partition)) throw new Error(`internal error: partition ${req.partition} is already open in this worker`);
+      const store = await openRocksStore(req.stateDir);
+      try {
+        const target = await StoreRestoreTarget.open(store);
+        restoring.set(req.partition, { store, target });
+        return { op: 'restore-open', checkpoint: target.checkpoint === undefined ? null : target.checkpoint.toString() };
+      } catch (err) {
+        await store.close().catch(() => undefined);
+        throw err;
+      }
+    }
+    case 'restore-apply': {
+      const values = req.keys.map((_, i) => packedAt(req.values, i));
+      await beingRestored(req.partition).apply({ keys: req.keys, values, closedAt: BigInt(req.closedAt) });
+      return { op: 'restore-apply' };
+    }
+    case 'restore-values':
+      return { op: 'restore-values', values: packBytes(await beingRestored(req.partition).currentValues(req.keys)) };
   }
 }

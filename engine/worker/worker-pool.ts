@@ -14,8 +14,9 @@ import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
-import { packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packBytes, packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 
 const WORKER_FILE = new URL('./partition-worker.js', import.meta.url).href;
 
@@ -32,7 +33,17 @@ export class WorkerPool {
     }));
   }
 
-  /** Open a partition's store and rules in its thread. */
+  /**
+   * Open a partition's store in its thread for a restore from the changelog;
+   * `open` then runs the rules over it.
+   */
+  async openForRestore(partition: number, label: string, stateDir: string): Promise<RestoreTarget & { close(): Promise<void> }> {
+    const thread = this.threads[partition % this.size]!;
+    const res = expect(await thread.run({ op: 'restore-open', partition: label, stateDir }), 'restore-open');
+    return new WorkerRestoreTarget(thread, label, res.checkpoint === null ? undefined : BigInt(res.checkpoint));
+  }
+
+  /** Open a partition's rules in its thread, over the store its restore opened or the one on disk. */
   async open(partition: number, label: string, stateDir: string, plan: Plan, cacheCustomers: number | undefined): Promise<PartitionRunner> {
     const thread = this.threads[partition % this.size]!;
     const res = await thread.run({ op: 'open', partition: label, stateDir, plan, cacheCustomers });
@@ -88,5 +99,30 @@ class WorkerPartition implements PartitionRunner {
     const res = expect(await this.thread.run(req), 'step');
     this.snapshot = unpackSnapshot(res.snapshot);
     return res.step;
+  }
+}
+
+/**
+ * A restore into a store in a worker thread: each chunk crosses as its keys
+ * and one byte array of values, and is applied there while this thread reads
+ * the next from Kafka.
+ */
+class WorkerRestoreTarget implements RestoreTarget {
+  constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, readonly checkpoint: bigint | undefined) {}
+
+  async apply(chunk: ChangelogChunk): Promise<void> {
+    expect(await this.thread.run({
+      op: 'restore-apply', partition: this.label, keys: chunk.keys, values: packBytes(chunk.values), closedAt: chunk.closedAt.toString(),
+    }), 'restore-apply');
+  }
+
+  async currentValues(keys: string[]): Promise<(Uint8Array | null)[]> {
+    const res = expect(await this.thread.run({ op: 'restore-values', partition: this.label, keys }), 'restore-values');
+    return keys.map((_, i) => packedAt(res.values, i));
+  }
+
+  /** Close the store (a restore that failed: the partition does not open). */
+  async close(): Promise<void> {
+    await this.thread.run({ op: 'close', partition: this.label });
   }
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
-import { changelogCheckpoint, checkpointWrite, restoreFromChangelog } from '../../engine/changelog.js';
+import { changelogCheckpoint, checkpointWrite, restoreFromChangelog, StoreRestoreTarget } from '../../engine/changelog.js';
 import { emptyCustomerState, encodeCustomerState } from '../../engine/customer-state.js';
 import { createLogger } from '../../engine/log.js';
 import { customerKey, META_KEY, TIMER_PREFIX, timerKey } from '../../engine/state-keys.js';
@@ -56,10 +56,10 @@ test('a restore killed after its last batch leaves a timer index that matches th
     { offset: 14n, key: Buffer.from(customerKey('z')), value: customer(null) },
     { offset: 15n, key: Buffer.from(META_KEY), value: meta(9) },
   ];
-  await assert.rejects(restoreFromChangelog(store, 'p/0', log, reader(changelog, { batch: 3, dieAfter: 2 })), /killed/);
+  await assert.rejects(restoreFromChangelog(await StoreRestoreTarget.open(store), 'p/0', log, reader(changelog, { batch: 3, dieAfter: 2 })), /killed/);
   assert.equal(await changelogCheckpoint(store), 15n, 'both batches were applied before the kill');
 
-  const again = await restoreFromChangelog(store, 'p/0', log, reader(changelog));
+  const again = await restoreFromChangelog(await StoreRestoreTarget.open(store), 'p/0', log, reader(changelog));
   assert.equal(again.records, 0);
   assert.deepEqual(await timerIndex(store), [timerKey(200, 'x'), timerKey(300, 'y')]);
 });
@@ -73,7 +73,7 @@ test('restoring into an empty store indexes the last timer of every customer, an
     { offset: 3n, key: Buffer.from(customerKey('x')), value: customer(500) },
     { offset: 4n, key: Buffer.from(customerKey('w')), value: customer(600) },
   ];
-  const r = await restoreFromChangelog(store, 'p/0', log, reader(changelog, { batch: 2 }));
+  const r = await restoreFromChangelog(await StoreRestoreTarget.open(store), 'p/0', log, reader(changelog, { batch: 2 }));
   assert.deepEqual(r.unfinishedKeys, [customerKey('x'), customerKey('w')]);
   assert.deepEqual(await timerIndex(store), [timerKey(120, 'x')]);
   assert.equal(await changelogCheckpoint(store), 2n);

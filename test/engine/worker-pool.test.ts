@@ -1,7 +1,8 @@
 /**
  * A partition in a worker thread behaves as one in this thread: the same
  * enter/leave events, the same bad records, the same changelog bytes and
- * the same customer view, batch after batch, across a close and reopen.
+ * the same customer view, batch after batch, across a close and reopen; and
+ * a restore from the changelog into its store writes what one here writes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,14 +11,20 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
 import { compileSources } from '../../dsl/compile.js';
+import { repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from '../../engine/changelog.js';
 import type { InputRecord } from '../../engine/input-record.js';
+import { createLogger } from '../../engine/log.js';
+import { META_KEY } from '../../engine/state-keys.js';
+import { MemoryStore } from '../../engine/state/memory-store.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import { LocalPartition } from '../../engine/worker/local-partition.js';
 import type { ChangelogCopy, PartitionRunner, StepResult } from '../../engine/worker/partition-runner.js';
 import { WorkerPool } from '../../engine/worker/worker-pool.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 
+const log = createLogger({ write: () => undefined });
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const plan = compileSources(new Map([['retail.aud', readFileSync(join(repo, 'examples/retail/retail.aud'), 'utf8')]])).plan!;
 
@@ -67,6 +74,66 @@ test('a partition in a worker thread gives what it gives in this thread', async 
     assert.match(withBad.bad[0]!.reason, /JSON/);
     assert.ok((local as StepResult[]).some((s) => s.outputs?.length > 0), 'enough traffic for enter/leave events');
     assert.equal((local.at(-2) as { eventsApplied: number }).eventsApplied, 1, 'the record without a time field took its timestamp');
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a restore into a worker thread\'s store writes what a restore in this thread writes, and the partition opens over it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'aud-worker-restore-'));
+  const pool = new WorkerPool(1);
+  try {
+    // A changelog as the runtime writes it: each commit's copy, in order,
+    // then half a commit that a killed process did not finish.
+    const changelog: PartitionRecord[] = [];
+    const writer = await LocalPartition.open(plan, new MemoryStore(), 50);
+    for (let i = 0; i < records.length; i += 400) {
+      await writer.process(records.slice(i, i + 400));
+      for (const c of await writer.prepareCommit(BigInt(i + 400))) {
+        changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
+      }
+      await writer.writeCommit(BigInt(changelog.length - 1));
+    }
+    const lastCommit = changelog.length;
+    await writer.process(records.slice(0, 50));
+    const unfinished = (await writer.prepareCommit(undefined)).filter((c) => c.key !== META_KEY);
+    for (const c of unfinished) changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
+    const read = async (from: bigint | undefined, onBatch: (r: PartitionRecord[], end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
+      const mine = changelog.filter((r) => r.offset >= (from ?? 0n));
+      for (let i = 0; i < mine.length; i += 700) await onBatch(mine.slice(i, i + 700), BigInt(changelog.length));
+      return { from: from ?? 0n, end: BigInt(changelog.length) };
+    };
+    const restore = async (target: RestoreTarget): Promise<unknown> => {
+      const r = await restoreFromChangelog(target, 'retail.events/3', log, read);
+      const repair = await repairWrites(target, r.unfinishedKeys);
+      await target.apply({ keys: [], values: [], closedAt: BigInt(changelog.length + repair.length - 1) });
+      return { records: r.records, unfinished: r.unfinishedKeys, repair: repair.map((w) => [w.key, w.value === null ? null : Buffer.from(w.value).toString('base64')]) };
+    };
+
+    const localStore = await openRocksStore(join(dir, 'local'));
+    const local = await restore(await StoreRestoreTarget.open(localStore));
+    const localRunner = await LocalPartition.open(plan, localStore, 50);
+    const inWorker = await restore(await pool.openForRestore(3, 'retail.events/3', join(dir, 'worker')));
+    const workerRunner = await pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, 50);
+
+    assert.equal((local as { records: number }).records, lastCommit, 'every complete commit, and nothing of the unfinished one');
+    assert.ok((local as { unfinished: string[] }).unfinished.length > 0);
+    assert.deepEqual(inWorker, local);
+    assert.deepEqual(workerRunner.snapshot, localRunner.snapshot);
+    assert.ok(localRunner.snapshot.pendingTimers > 0, 'the restored timers are indexed');
+    const customer = String((JSON.parse(String(records[0]!.value)) as { customer_id: string }).customer_id);
+    assert.deepEqual(await workerRunner.view(customer), await localRunner.view(customer));
+    await localRunner.close();
+    await workerRunner.close();
+    const contents = async (d: string): Promise<[string, string][]> => {
+      const store = await openRocksStore(d);
+      const out: [string, string][] = [];
+      for await (const [k, v] of store.scan('')) out.push([k, Buffer.from(v).toString('base64')]);
+      await store.close();
+      return out;
+    };
+    assert.deepEqual(await contents(join(dir, 'worker')), await contents(join(dir, 'local')));
   } finally {
     await pool.close();
     await rm(dir, { recursive: true, force: true });
