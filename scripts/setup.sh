@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what aud needs on a fresh Debian machine, and nothing twice:
 #  - the C libraries that @confluentinc/kafka-javascript builds librdkafka against;
-#  - node_modules (npm ci, librdkafka built from source: CKJS_LINKING=dynamic);
+#  - node_modules (npm ci, librdkafka built from source: CKJS_LINKING=dynamic,
+#    then the client's consume patch: scripts/patch-kafka-client.sh);
 #  - the TypeScript build in dist/.
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
@@ -27,6 +28,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "installing npm packages (builds librdkafka from source: about two minutes)"
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund
 else
+  # An install made before the client patch (package.json "postinstall") gets it now.
+  bash scripts/patch-kafka-client.sh
   step "building TypeScript"
   npx tsc -p tsconfig.json
 fi
