@@ -8,12 +8,13 @@
  *
  * At-least-once, per partition:
  *   1. each batch: process the records (state changes stay in memory), then
- *      produce its enter/leave events, membership updates and dead letters
- *      and wait until the broker acknowledged them, before the partition's
- *      next batch;
+ *      produce its enter/leave events, membership updates and dead letters.
+ *      The partition's next batch does not wait for their acknowledgement
+ *      (up to MAX_UNACKED_BATCHES batches' worth); the commit does;
  *   2. every `commitIntervalMs` (200 ms), and when the partition is revoked:
- *      produce the changelog copy of everything changed since the last
- *      commit and wait for it. Always after the output it covers: a
+ *      once all output so far is acknowledged, produce the changelog copy
+ *      of everything changed since the last commit and wait for it. Always
+ *      after the output it covers: a
  *      changelog that got ahead of the output would make a restart skip
  *      batches whose output never arrived;
  *   3. write that state, the timer index, the partition's next input offset
@@ -95,6 +96,13 @@ export const DEFAULT_COMMIT_INTERVAL_MS = 200; // also the default of `aud run -
  */
 const IDLE_COMMIT_MS = 50;
 
+/**
+ * At-least-once: batches of one partition whose output may be unacknowledged
+ * at once. The next batch need not wait for the broker's answer (a round trip
+ * per batch, most of a batch's time at moderate rates); the commit does.
+ */
+const MAX_UNACKED_BATCHES = 4;
+
 export interface KafkaRuntimeOptions {
   plan: Plan;
   kafka: KafkaOptions;
@@ -157,14 +165,16 @@ interface PartitionEntry {
   lastCommitAt: number;
   /** When the last batch was applied: a partition idle for IDLE_COMMIT_MS commits without waiting for the interval. */
   lastBatchAt: number;
+  /** At-least-once: the output of batches not yet acknowledged, oldest first; the next commit waits for all of it. */
+  unacked: Promise<unknown>[];
 }
 
 /** What opening a partition yields: its rules over its restored store. */
 type OpenPartition = Pick<PartitionEntry, 'runner' | 'producer'> & { restoredRecords: number };
 
 /** The fields of a partition entry that say where its state stands, fresh from its committed state. */
-function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt' | 'lastBatchAt'> {
-  return { appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now(), lastBatchAt: performance.now() };
+function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt' | 'lastBatchAt' | 'unacked'> {
+  return { appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now(), lastBatchAt: performance.now(), unacked: [] };
 }
 
 export class KafkaRuntime {
@@ -492,9 +502,10 @@ export class KafkaRuntime {
       if (entry.producer) {
         await this.commitExactlyOnce(entry, records, next);
       } else {
-        // Output first, acknowledged before anything else of this partition
-        // happens: a later changelog copy can never get ahead of it.
-        await this.sink.send(records);
+        // Output first: it goes out now, in batch order, and the commit waits
+        // until all of it is acknowledged, so that a changelog copy can never
+        // get ahead of the output it covers.
+        await this.sendOutput(entry, records);
         if (performance.now() - entry.lastCommitAt >= this.commitIntervalMs) await this.commitState(entry);
       }
     } catch (err) {
@@ -554,11 +565,33 @@ export class KafkaRuntime {
   }
 
   /**
+   * At-least-once: produce a batch's output without waiting for its
+   * acknowledgement, unless MAX_UNACKED_BATCHES are waiting already. A
+   * failed send surfaces at the next wait for it (here or in the commit),
+   * which reopens the partition: its output is produced again.
+   */
+  private async sendOutput(entry: PartitionEntry, records: SinkRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const sent = this.sink.send(records);
+    sent.catch(() => undefined); // awaited below or by the commit
+    entry.unacked.push(sent);
+    if (entry.unacked.length > MAX_UNACKED_BATCHES) await entry.unacked.shift();
+  }
+
+  /** Wait until every output of the partition so far is acknowledged. */
+  private async outputAcknowledged(entry: PartitionEntry): Promise<void> {
+    const unacked = entry.unacked;
+    entry.unacked = [];
+    await Promise.all(unacked);
+  }
+
+  /**
    * At-least-once, steps 2 to 4 of the commit order, for everything applied
-   * since the last commit (its output is already acknowledged): the changelog
+   * since the last commit, once its output is acknowledged: the changelog
    * copy, acknowledged; the local state; the input offset.
    */
   private async commitState(entry: PartitionEntry): Promise<void> {
+    await this.outputAcknowledged(entry);
     const next = entry.appliedNext;
     const changelog = this.changelogRecords(entry, await entry.runner.prepareCommit(next));
     const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
@@ -588,7 +621,7 @@ export class KafkaRuntime {
         if (step.outputs.length === 0) return;
         e.dirty = true;
         if (e.producer) await this.commitExactlyOnce(e, this.outputRecords(step.outputs), undefined);
-        else await this.sink.send(this.outputRecords(step.outputs));
+        else await this.sendOutput(e, this.outputRecords(step.outputs));
       });
     }
   }
