@@ -21,6 +21,8 @@
  *      and the changelog checkpoint to RocksDB in one atomic batch;
  *   4. commit the next offset to the consumer group (asynchronous, several
  *      partitions' in one request: see KafkaSource.commitSoon).
+ *   The state is taken (prepareCommit) in the partition's turn; steps 2 to 4
+ *   then run while its next batches go on, one commit at a time.
  * A crash before 3 replays everything since the last commit: its output may
  * be produced twice (same `version`, so consumers can drop it) but never
  * lost. A crash between 3 and 4 is harmless: the offset stored with the
@@ -44,12 +46,14 @@
  * A commit that fails (a broker outage, a timeout) leaves the task's memory
  * ahead of what was committed: the partition is reopened from its committed
  * state (store plus changelog) and the consumer moved back to the first
- * record applied since, so that everything uncommitted is read again.
+ * record applied since the last commit written, so that everything
+ * uncommitted is read again.
  *
  * Threads (`workers`): with 0, every partition's rules run in this thread;
  * with N, partition p runs in worker thread p mod N (engine/worker/), which
- * owns its RocksDB store. Kafka, the changelog restore and the commit order
- * stay here either way: a worker only evaluates and writes its store.
+ * owns its RocksDB store. Kafka (reading the changelog for a restore too)
+ * and the commit order stay here either way: a worker only evaluates, and
+ * writes its store (the restored state included).
  *
  * Clock: each partition follows the event time of the records it reads while
  * it has a backlog, and the wall clock once it has caught up (its last record
@@ -158,23 +162,28 @@ interface PartitionEntry {
   producer: KafkaSink | undefined;
   /** The offset after the last record applied, committed or not. */
   appliedNext: bigint | undefined;
-  /** At-least-once: the first offset applied since the last commit, where to read again if that commit fails. */
+  /** At-least-once: the first offset applied since the last commit written, where to read again if a commit fails. */
   uncommittedFrom: bigint | undefined;
-  /** State changed since the last commit. */
+  /** State changed since the last commit was prepared. */
   dirty: boolean;
   lastCommitAt: number;
   /** When the last batch was applied: a partition idle for IDLE_COMMIT_MS commits without waiting for the interval. */
   lastBatchAt: number;
   /** At-least-once: the output of batches not yet acknowledged, oldest first; the next commit waits for all of it. */
   unacked: Promise<unknown>[];
+  /** At-least-once: the commit being written while the partition's batches go on, if any (commitState). */
+  committing: Promise<void> | undefined;
 }
 
 /** What opening a partition yields: its rules over its restored store. */
 type OpenPartition = Pick<PartitionEntry, 'runner' | 'producer'> & { restoredRecords: number };
 
 /** The fields of a partition entry that say where its state stands, fresh from its committed state. */
-function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt' | 'lastBatchAt' | 'unacked'> {
-  return { appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now(), lastBatchAt: performance.now(), unacked: [] };
+function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt' | 'lastBatchAt' | 'unacked' | 'committing'> {
+  return {
+    appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now(), lastBatchAt: performance.now(),
+    unacked: [], committing: undefined,
+  };
 }
 
 export class KafkaRuntime {
@@ -422,11 +431,17 @@ export class KafkaRuntime {
       if (!entry) continue;
       this.partitions.delete(key);
       await entry.queue.catch(() => undefined);
-      if (entry.dirty && !entry.producer) {
-        await this.commitState(entry).catch((err: unknown) => {
+      if (!entry.producer) {
+        try {
+          await entry.committing;
+          if (entry.dirty) {
+            await this.commitState(entry);
+            await entry.committing;
+          }
+        } catch (err) {
           this.opts.log.warn('could not commit a revoked partition\'s state; its next owner reads again from the last commit (duplicate output, nothing lost)',
             { topic, partition, error: (err as Error).message });
-        });
+        }
       }
       await entry.runner.close();
       await entry.producer?.disconnect().catch(() => undefined);
@@ -531,6 +546,8 @@ export class KafkaRuntime {
    */
   private async reopen(entry: PartitionEntry, cause: unknown): Promise<void> {
     const key = `${entry.topic}/${entry.partition}`;
+    // A commit still being written goes on with the runner: let it finish first.
+    await entry.committing?.catch(() => undefined);
     await entry.runner.close().catch(() => undefined);
     await entry.producer?.disconnect().catch(() => undefined);
     if (cause instanceof KafkaConnectorError && cause.code === 'fenced') {
@@ -578,28 +595,60 @@ export class KafkaRuntime {
     if (entry.unacked.length > MAX_UNACKED_BATCHES) await entry.unacked.shift();
   }
 
-  /** Wait until every output of the partition so far is acknowledged. */
-  private async outputAcknowledged(entry: PartitionEntry): Promise<void> {
-    const unacked = entry.unacked;
-    entry.unacked = [];
-    await Promise.all(unacked);
-  }
-
   /**
    * At-least-once, steps 2 to 4 of the commit order, for everything applied
-   * since the last commit, once its output is acknowledged: the changelog
-   * copy, acknowledged; the local state; the input offset.
+   * since the last commit. In the partition's turn, only the state is taken
+   * (prepareCommit); the rest goes on while the partition's next batches
+   * run, so that they do not wait for the broker twice and for RocksDB: once
+   * the output the commit covers is acknowledged, the changelog copy,
+   * acknowledged; the local write; the input offset. One commit at a time:
+   * the next one waits until this one is written. A commit that fails
+   * reopens the partition, which reads everything since the last commit
+   * written again.
    */
   private async commitState(entry: PartitionEntry): Promise<void> {
-    await this.outputAcknowledged(entry);
+    if (entry.committing) {
+      try {
+        await entry.committing;
+      } catch {
+        return; // its failure reopens the partition (commitFailed), which commits nothing of this runner
+      }
+    }
     const next = entry.appliedNext;
-    const changelog = this.changelogRecords(entry, await entry.runner.prepareCommit(next));
-    const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
-    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
-    this.committed(entry);
-    // Only where a new owner starts reading (the state's own offset decides
-    // what is applied), so it need not hold up the next batch.
-    if (next !== undefined) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
+    const unacked = entry.unacked;
+    entry.unacked = [];
+    const runner = entry.runner;
+    const copy = await runner.prepareCommit(next);
+    entry.dirty = false;
+    entry.lastCommitAt = performance.now();
+    const written = (async () => {
+      await Promise.all(unacked);
+      const changelog = this.changelogRecords(entry, copy);
+      const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
+      await runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
+    })();
+    entry.committing = written;
+    written.then(() => {
+      if (entry.committing === written) entry.committing = undefined;
+      if (entry.runner !== runner) return; // reopened meanwhile: its position is the reopened one's
+      // Applied since the prepare: read again from there if the next commit fails.
+      entry.uncommittedFrom = entry.appliedNext === next ? undefined : next;
+      // Only where a new owner starts reading (the state's own offset decides
+      // what is applied), so it need not hold anything up.
+      if (next !== undefined) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
+    }, (err: unknown) => this.commitFailed(entry, runner, err));
+  }
+
+  /** A commit written in the background failed: reopen the partition in its turn, unless that happened already. */
+  private commitFailed(entry: PartitionEntry, runner: PartitionRunner, err: unknown): void {
+    const key = `${entry.topic}/${entry.partition}`;
+    if (this.partitions.get(key) !== entry || entry.runner !== runner) return;
+    this.enqueue(key, async (e) => {
+      if (e.runner === runner) await this.reopen(e, err);
+    }).catch((reopenErr: unknown) => {
+      this.opts.log.error('reopening the partition after a failed commit failed; will retry with the next batch',
+        { topic: entry.topic, partition: entry.partition, error: (reopenErr as Error).message });
+    });
   }
 
   /** Exactly-once: output, changelog copy and input offset in one transaction, then the local state. */

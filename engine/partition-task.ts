@@ -17,17 +17,20 @@
  *     audiences whose slots changed (and those that use `in` an audience
  *     that changed);
  *  4. return the enter/leave events.
- * Nothing is written until `commit()`, which writes every changed customer,
- * the timer index changes and the partition meta as one atomic batch. The
- * caller commits only after the output of the batch is acknowledged, so a
- * crash replays a batch rather than losing its output (at-least-once).
+ * Nothing is written until `commit()` (or `prepareCommit` then
+ * `writeCommit`, with batches allowed in between), which writes every
+ * changed customer, the timer index changes and the partition meta as one
+ * atomic batch. The caller commits only after the output of the batches it
+ * covers is acknowledged, so a crash replays a batch rather than losing its
+ * output (at-least-once).
  *
  * The record cache: customers stay decoded in memory after the commit that
- * wrote them, up to `cacheCustomers`, least recently used out first. Activity
+ * wrote them, up to `cacheCustomers` (trimmed at each prepareCommit), least
+ * recently used out first. Activity
  * is skewed (a few customers send most events), so most batches find most of
  * their customers here and decode nothing. The cache only ever holds what the
- * store holds plus the batch in flight: a task whose commit failed is thrown
- * away with its cache and opened again from the store.
+ * store holds plus what changed since the last written commit: a task whose
+ * commit failed is thrown away with its cache and opened again from the store.
  *
  * The clock never moves backwards. A late event (older than `now`) is applied
  * at `now`: it counts in the windows that still contain its time and is
@@ -94,8 +97,14 @@ export class PartitionTask {
   /** Decoded customers: those of the batch in flight, then the most recently used, in use order (Map order). */
   private readonly cache = new Map<string, CachedCustomer>();
   private readonly cacheCustomers: number;
-  /** Customers changed since the last commit: what the next commit writes. */
-  private readonly changed = new Set<string>();
+  /** Customers changed since the last prepared commit: what the next commit writes. */
+  private changed = new Set<string>();
+  /**
+   * The customers of the commit prepared and not yet written, with the timer
+   * each was written with: they stay in the cache until it is written, and
+   * later batches may go on changing them meanwhile.
+   */
+  private committing: Map<string, number | null> | undefined;
   private readonly decoder: RecordDecoder;
   /** Slot index → indexes of the audiences that read it. */
   private readonly audiencesBySlot: number[][];
@@ -227,7 +236,10 @@ export class PartitionTask {
    * offset the state will then include.
    */
   prepareCommit(nextOffset?: bigint): StoreWrite[] {
+    if (this.committing) throw new Error('internal error: prepareCommit while the previous commit is not written yet');
+    this.evictBeyondCache();
     const batch: StoreWrite[] = [];
+    const committing = new Map<string, number | null>();
     for (const customer of this.changed) {
       const c = this.cached(customer);
       batch.push({ type: 'put', key: customerKey(customer), value: encodeCustomerState(c.state) });
@@ -235,7 +247,10 @@ export class PartitionTask {
         if (c.persistedTimer !== null) batch.push({ type: 'del', key: timerKey(c.persistedTimer, customer) });
         if (c.state.t !== null) batch.push({ type: 'put', key: timerKey(c.state.t, customer), value: new Uint8Array(0) });
       }
+      committing.set(customer, c.state.t);
     }
+    this.committing = committing;
+    this.changed = new Set();
     if (nextOffset !== undefined) this.nextOffsetValue = nextOffset;
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
@@ -243,19 +258,34 @@ export class PartitionTask {
     return batch;
   }
 
-  /** Write a batch from prepareCommit (with anything the caller adds) and start the next one. */
+  /**
+   * Write a batch from prepareCommit (with anything the caller adds). Batches
+   * may be processed between the two: what they change goes into the next
+   * commit.
+   */
   async writeCommit(batch: readonly StoreWrite[]): Promise<void> {
+    const committing = this.committing;
+    if (!committing) throw new Error('internal error: writeCommit without a prepared commit');
     await this.store.write(batch);
-    for (const customer of this.changed) {
-      const c = this.cached(customer);
-      c.persistedTimer = c.state.t;
-    }
-    this.changed.clear();
-    // Map order is use order (load() moves a hit to the end): the oldest go first.
+    for (const [customer, timer] of committing) this.cached(customer).persistedTimer = timer;
+    this.committing = undefined;
+  }
+
+  /**
+   * The record cache back to `cacheCustomers`, least recently used out first
+   * (Map order is use order: load() moves a hit to the end). Only customers
+   * whose state is in the store go: never one changed since the last commit.
+   * Run where no batch is in flight and no commit is unwritten (at
+   * prepareCommit), so that nothing a batch loaded disappears under it.
+   */
+  private evictBeyondCache(): void {
     let excess = this.cache.size - this.cacheCustomers;
+    if (excess <= 0) return;
     for (const customer of this.cache.keys()) {
-      if (excess-- <= 0) break;
+      if (excess <= 0) break;
+      if (this.changed.has(customer)) continue;
       this.cache.delete(customer);
+      excess--;
     }
   }
 

@@ -2,9 +2,9 @@
  * Producing records: an idempotent producer (no duplicates from the
  * producer's own retries, order kept per partition), acks from all in-sync
  * replicas, lz4, and a 1 ms linger: the engine hands a batch's records over
- * at once and waits for them, so they are batched already, and waiting longer
- * for more would only add to every enter/leave event's latency. `send`
- * resolves only when the broker acknowledged every record.
+ * at once, so they are batched already, and waiting longer for more would
+ * only add to every enter/leave event's latency. `send` resolves only when
+ * the broker acknowledged every record.
  *
  * With a `transactionalId` the sink is transactional (exactly-once): records
  * are sent inside `begin()` … `commitTransaction()`, together with the

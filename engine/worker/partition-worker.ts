@@ -2,7 +2,9 @@
  * The worker thread: runs the partitions the main thread gives it, each a
  * LocalPartition over its own RocksDB store opened in this thread. Nothing is
  * shared with other threads: the main thread sends batches and gets back
- * enter/leave events and changelog bytes (messages.ts).
+ * enter/leave events and changelog bytes (messages.ts). Before a partition
+ * opens, its store may be restored here from changelog chunks the main
+ * thread reads (`restore-*`); the partition then opens over that store.
  *
  * Piscina calls the default export once per message. Several partitions'
  * messages may be in flight at once (their RocksDB calls interleave); one

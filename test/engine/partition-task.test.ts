@@ -14,6 +14,7 @@ import type { OutputEvent } from '../../engine/output-event.js';
 import { PartitionTask } from '../../engine/partition-task.js';
 import { replay } from '../../engine/replay.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
+import type { StoreWrite } from '../../engine/state/store.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -70,6 +71,32 @@ test('stopping and reopening the state mid-stream changes nothing in the output'
   }
   // A new task on the same store: the clock, the timers and every customer come back from the store.
   task = await PartitionTask.open(retailPlan, store);
+  for (let i = cut; i < events.length; i += 250) {
+    out.push(...(await task.process(events.slice(i, Math.min(i + 250, events.length)))).outputs);
+    await task.commit();
+  }
+  out.push(...await task.advanceTo(UNTIL));
+  assert.deepEqual(out, expected);
+});
+
+test('batches between preparing a commit and writing it go into the next commit: reopened from the store, the task goes on as if nothing happened', async () => {
+  const expected = await run(1000);
+  const store = new MemoryStore();
+  const out: OutputEvent[] = [];
+  const cut = Math.floor(events.length / 2);
+  // A small cache, so that customers leave it while commits are unwritten.
+  let task = await PartitionTask.open(retailPlan, store, { cacheCustomers: 20 });
+  let prepared: StoreWrite[] | undefined;
+  for (let i = 0; i < cut; i += 250) {
+    out.push(...(await task.process(events.slice(i, Math.min(i + 250, cut)))).outputs);
+    // The previous commit is written only now, after this batch changed its customers again.
+    if (prepared) await task.writeCommit(prepared);
+    prepared = task.prepareCommit();
+  }
+  assert.throws(() => task.prepareCommit(), /previous commit is not written/);
+  await task.writeCommit(prepared!);
+  await task.commit();
+  task = await PartitionTask.open(retailPlan, store, { cacheCustomers: 20 });
   for (let i = cut; i < events.length; i += 250) {
     out.push(...(await task.process(events.slice(i, Math.min(i + 250, events.length)))).outputs);
     await task.commit();
