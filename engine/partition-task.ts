@@ -26,9 +26,9 @@
  *
  * The record cache: customers stay decoded in memory after the commit that
  * wrote them, up to `cacheCustomers` (trimmed at each prepareCommit), least
- * recently used out first. Activity
- * is skewed (a few customers send most events), so most batches find most of
- * their customers here and decode nothing. The cache only ever holds what the
+ * recently used out first. Activity is skewed (a few customers send most
+ * events), so most batches find most of their customers here and decode
+ * nothing. The cache only ever holds what the
  * store holds plus what changed since the last written commit: a task whose
  * commit failed is thrown away with its cache and opened again from the store.
  *
