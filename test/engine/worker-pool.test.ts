@@ -87,18 +87,19 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
     // A changelog as the runtime writes it: each commit's copy, in order,
     // then half a commit that a killed process did not finish.
     const changelog: PartitionRecord[] = [];
+    const append = (c: ChangelogCopy[number]): void => {
+      changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
+    };
     const writer = await LocalPartition.open(plan, new MemoryStore(), 50);
     for (let i = 0; i < records.length; i += 400) {
       await writer.process(records.slice(i, i + 400));
-      for (const c of await writer.prepareCommit(BigInt(i + 400))) {
-        changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
-      }
+      for (const c of await writer.prepareCommit(BigInt(i + 400))) append(c);
       await writer.writeCommit(BigInt(changelog.length - 1));
     }
     const lastCommit = changelog.length;
     await writer.process(records.slice(0, 50));
     const unfinished = (await writer.prepareCommit(undefined)).filter((c) => c.key !== META_KEY);
-    for (const c of unfinished) changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
+    for (const c of unfinished) append(c);
     const read = async (from: bigint | undefined, onBatch: (r: PartitionRecord[], end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
       const mine = changelog.filter((r) => r.offset >= (from ?? 0n));
       for (let i = 0; i < mine.length; i += 700) await onBatch(mine.slice(i, i + 700), BigInt(changelog.length));
