@@ -1,12 +1,16 @@
 /**
- * The installed Kafka client carries aud's consume patch
- * (patches/kafka-javascript-*-consume-arena.patch): a consumed batch's keys
- * and values are views of one ArrayBuffer, and they read back byte for byte,
- * nulls included. Needs the broker.
+ * The installed Kafka client carries aud's patches (patches/README.md):
+ * a consumed batch's keys and values are views of one ArrayBuffer, and they
+ * read back byte for byte, nulls included; the sink produces through the
+ * binding's batch call, and what it produced reads back the same, in the
+ * partitions asked for. Needs the broker.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { KafkaConnectorError } from '../../connectors/kafka/errors.js';
 import { readPartition, type PartitionRecord } from '../../connectors/kafka/partition-reader.js';
+import { partitionFor } from '../../connectors/kafka/partitioner.js';
+import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { createTopic, produceBytes, testBrokers, uniqueTopic } from '../support/broker.js';
 
 test('consumed records: every key and value as produced, one ArrayBuffer per consumed batch (the client is patched)', async () => {
@@ -31,4 +35,47 @@ test('consumed records: every key and value as produced, one ArrayBuffer per con
   const buffers = new Set(biggest.flatMap((r) => [r.key, r.value]).filter((b): b is Buffer => b !== null).map((b) => b.buffer));
   assert.equal(buffers.size, 1,
     `a batch of ${biggest.length} records came in ${buffers.size} ArrayBuffers: the installed @confluentinc/kafka-javascript lacks aud's consume patch; run bash scripts/patch-kafka-client.sh`);
+});
+
+test('produced records: one call into the binding per topic, every key, value, null and partition as given (the client is patched)', async () => {
+  const topic = uniqueTopic('client-patch-produce');
+  await createTopic(topic, 3);
+  const sink = new KafkaSink({ brokers: testBrokers() });
+  await sink.connect();
+  try {
+    assert.ok(sink.producesInBatches,
+      'the installed @confluentinc/kafka-javascript lacks aud\'s produce-batch patch; run bash scripts/patch-kafka-client.sh');
+    const placed: SinkRecord[] = Array.from({ length: 200 }, (_, i) => ({
+      topic, partition: i % 3,
+      key: i % 9 === 4 ? null : `customer-${i}-ü`,
+      value: i % 13 === 6 ? null : i % 13 === 7 ? '' : i % 2 === 0 ? `{"n":${i},"pad":"${'y'.repeat(i * 7 % 500)}"}` : Buffer.from([i, 0, 255, i >> 1]),
+    }));
+    const firsts = await sink.send(placed);
+    assert.deepEqual([...firsts].sort(), [[`${topic}/0`, 0n], [`${topic}/1`, 0n], [`${topic}/2`, 0n]]);
+    // No partition: the producer's partitioner (murmur2, as the Java client's).
+    const keyed: SinkRecord[] = Array.from({ length: 60 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` }));
+    const firsts2 = await sink.send(keyed);
+    for (const [tp, offset] of firsts2) {
+      const p = Number(tp.split('/').pop());
+      assert.equal(offset, BigInt(placed.filter((r) => r.partition === p).length), `first offset of ${tp}`);
+    }
+
+    for (let p = 0; p < 3; p++) {
+      const expected = [...placed.filter((r) => r.partition === p), ...keyed.filter((r) => partitionFor('murmur2', r.key as string, 3) === p)];
+      const read: PartitionRecord[] = [];
+      await readPartition({ brokers: testBrokers() }, topic, p, undefined, async (records) => { read.push(...records); });
+      assert.equal(read.length, expected.length, `records in partition ${p}`);
+      read.forEach((r, i) => {
+        const e = expected[i]!;
+        assert.equal(r.key === null ? null : r.key.toString('utf8'), e.key, `partition ${p} record ${i}: key`);
+        assert.deepEqual(r.value, e.value === null ? null : Buffer.from(e.value as string | Buffer), `partition ${p} record ${i}: value`);
+      });
+    }
+
+    // A record the producer cannot queue fails the whole send, with librdkafka's reason.
+    await assert.rejects(sink.send([{ topic, partition: 0, key: 'a', value: 'b' }, { topic, partition: 7, key: 'a', value: 'b' }]),
+      (err: Error) => err instanceof KafkaConnectorError && err.code === 'produce' && /partition/i.test(err.message));
+  } finally {
+    await sink.disconnect();
+  }
 });
