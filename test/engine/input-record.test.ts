@@ -1,0 +1,66 @@
+/**
+ * Reading an input record's time and value: the digit-by-digit reading of
+ * canonical ISO times gives Date.parse's answer for every string, valid or
+ * not; a batch crossing to a worker decodes to the same events whether its
+ * values are all ASCII (one string, sliced) or not (a view per value).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileSources } from '../../dsl/compile.js';
+import { parseTime, RecordDecoder, type InputRecord } from '../../engine/input-record.js';
+import { packRecords, unpackRecords } from '../../engine/worker/messages.js';
+
+/** What parseTime answered before the fast path: the ISO check, then Date.parse. */
+function byDateParse(s: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+test('parseTime: canonical UTC times read digit by digit agree with Date.parse, in range and out of it', () => {
+  const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+  let seed = 7;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const cases = [
+    '2024-02-29T23:59:59.999Z', '2023-02-29T00:00:00.000Z', '2024-02-30T00:00:00.000Z', '2024-04-31T12:00:00.000Z',
+    '2024-12-31T24:00:00.000Z', '2024-13-01T00:00:00.000Z', '2024-00-10T00:00:00.000Z', '2024-01-00T00:00:00.000Z',
+    '2024-01-01T00:60:00.000Z', '2024-01-01T00:00:60.000Z', '0050-06-01T00:00:00.000Z', '0100-03-01T00:00:00.000Z',
+    '1900-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z', '2024-01-01T00:00:00.000+', '2024-01-01 00:00:00.000Z',
+    '2024-1a-01T00:00:00.000Z', '2024-01-01T00:00:00.0001', '2024-01-01T00:00:00Z', '2024-01-01',
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    cases.push(`${pad(rand(3000), 4)}-${pad(rand(14), 2)}-${pad(rand(33), 2)}T${pad(rand(26), 2)}:${pad(rand(62), 2)}:${pad(rand(62), 2)}.${pad(rand(1000), 3)}Z`);
+  }
+  for (const c of cases) assert.equal(parseTime(c), byDateParse(c), c);
+  assert.equal(parseTime('2026-12-01T23:20:13.116Z'), Date.UTC(2026, 11, 1, 23, 20, 13, 116));
+});
+
+test('a batch crossing to a worker: ASCII values (one decoded string, sliced) and others (views) give the same events', () => {
+  const compiled = compileSources(new Map([['r.aud', [
+    'source "t" { key customer_id }',
+    'event purchase { amount: number  note: string }',
+    'audience big { sum(purchase.amount) >= 100 }',
+  ].join('\n')]]));
+  assert.deepEqual(compiled.diagnostics, []);
+  const decoder = new RecordDecoder(compiled.plan!);
+  const value = (i: number, note: string): Uint8Array => Buffer.from(JSON.stringify({ customer_id: `c${i}`, type: 'purchase', ts: '2026-01-02T03:04:05.678Z', amount: i, note }));
+  const batch = (notes: string[]): InputRecord[] => notes.map((note, i) => ({
+    value: i === 2 ? null : value(i, note), key: `c${i}`, timestamp: 1000 + i, cause: { topic: 't', partition: 0, offset: String(i) },
+  }));
+  const ascii = batch(['plain', 'also plain', 'x', 'last']);
+  const mixed = batch(['plain', 'grüße', 'x', 'last']);
+  for (const records of [ascii, mixed]) {
+    const crossed = unpackRecords(structuredClone(packRecords(records)));
+    assert.equal(crossed.length, records.length);
+    crossed.forEach((r, i) => {
+      assert.deepEqual(decoder.decode(r), decoder.decode(records[i]!), `record ${i}`);
+      assert.equal(r.key, records[i]!.key);
+      assert.equal(r.timestamp, records[i]!.timestamp);
+      assert.deepEqual(r.cause, records[i]!.cause);
+    });
+    assert.equal(crossed[2]!.value, null);
+  }
+  // The note survives the crossing as written (UTF-8, not bytes read as Latin-1).
+  const grüße = decoder.decode(unpackRecords(packRecords(mixed))[1]!);
+  assert.equal(grüße.kind === 'event' ? grüße.event.fields['note'] : undefined, 'grüße');
+});
