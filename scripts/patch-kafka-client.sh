@@ -33,6 +33,10 @@ if [ ! -f "$KJS/build/Makefile" ]; then
 fi
 for entry in "${PATCHES[@]}"; do
   read -r patch marked marker <<< "$entry"
+  if [ ! -f "$patch" ]; then
+    say "warning: no $patch for @confluentinc/kafka-javascript $version: that part of the binding stays unpatched (correct, but slower)."
+    continue
+  fi
   grep -q "$marker" "$KJS/$marked" && continue
   if ! patch -d "$KJS" -p1 --forward --quiet --dry-run < "$patch" >/dev/null; then
     say "error: $patch does not apply to the installed @confluentinc/kafka-javascript $version (its sources differ). Reinstall it (rm -rf $KJS && CKJS_LINKING=dynamic npm ci), or fix the patch."

@@ -5,8 +5,8 @@
  * The client's own `send` makes, per record, a promise, an opaque object
  * kept as a persistent handle, a produce call that looks the topic up by
  * name, and then a delivery report that becomes a JavaScript object and an
- * event. That was about 4 µs a record of the main thread's time (and much
- * of its garbage). Here a batch is one Buffer of keys and values, two typed
+ * event: about a third of the main thread's time in a benchmark run (and
+ * much of its garbage). Here a batch is one Buffer of keys and values, two typed
  * arrays and one call; the binding counts the delivery reports and calls
  * back once, when the last one is in. The records and their order per
  * partition are the same; so are the idempotent producer, the partitioner

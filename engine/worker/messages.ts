@@ -129,8 +129,8 @@ export function unpackRecords(p: PackedRecords): InputRecord[] {
   return p.keys.map((key, i) => {
     const start = p.values.starts[i]!;
     const length = p.values.lengths[i]!;
-    const bytes = ascii && length >= 0 ? text.slice(start, start + length) : packedAt(p.values, i);
-    const record: InputRecord = { value: p.objects?.[i] ?? bytes, key };
+    const value = ascii && length >= 0 ? text.slice(start, start + length) : packedAt(p.values, i);
+    const record: InputRecord = { value: p.objects?.[i] ?? value, key };
     const ts = p.timestamps[i]!;
     if (!Number.isNaN(ts)) record.timestamp = ts;
     const cause = p.causes[i];
