@@ -38,6 +38,11 @@ export class KafkaSink {
       'acks': 'all',
       'linger.ms': 1,
       'compression.type': 'lz4',
+      // A process may have, per partition, up to 4 batches of output in flight
+      // plus a changelog copy (engine/kafka-runtime.ts): with many partitions
+      // that can pass librdkafka's default of 100,000 queued records, and a
+      // full queue fails the send (the partition is then read again).
+      'queue.buffering.max.messages': 1_000_000,
       ...(opts.kafkaConfig ?? {}),
       ...(opts.transactionalId !== undefined ? { 'transactional.id': opts.transactionalId } : {}),
     });
