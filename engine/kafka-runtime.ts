@@ -14,9 +14,8 @@
  *   2. every `commitIntervalMs` (200 ms), and when the partition is revoked:
  *      once all output so far is acknowledged, produce the changelog copy
  *      of everything changed since the last commit and wait for it. Always
- *      after the output it covers: a
- *      changelog that got ahead of the output would make a restart skip
- *      batches whose output never arrived;
+ *      after the output it covers: a changelog that got ahead of the output
+ *      would make a restart skip batches whose output never arrived;
  *   3. write that state, the timer index, the partition's next input offset
  *      and the changelog checkpoint to RocksDB in one atomic batch;
  *   4. commit the next offset to the consumer group (asynchronous, several

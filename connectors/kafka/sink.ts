@@ -110,48 +110,46 @@ export class KafkaSink {
    * record written to each `topic/partition` (the others follow it in order).
    */
   async send(records: readonly SinkRecord[]): Promise<Map<string, bigint>> {
-    const firstOffsets = new Map<string, bigint>();
-    if (records.length === 0) return firstOffsets;
-    // Records with headers (dead letters: few) take the client's own path.
-    if (this.batchProducer !== undefined && records.every((r) => r.headers === undefined)) return this.sendBatches(this.batchProducer, records);
-    const byTopic = new Map<string, { key: string | Buffer | null; value: string | Buffer | null; headers?: Record<string, string>; partition?: number }[]>();
-    for (const r of records) {
-      const list = byTopic.get(r.topic) ?? [];
-      const m: { key: string | Buffer | null; value: string | Buffer | null; headers?: Record<string, string>; partition?: number } = { key: r.key, value: r.value };
-      if (r.headers) m.headers = r.headers;
-      if (r.partition !== undefined) m.partition = r.partition;
-      list.push(m);
-      byTopic.set(r.topic, list);
-    }
-    try {
-      const metadata = await this.producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages as never })),
-      });
-      for (const m of metadata) {
-        if (m.baseOffset !== undefined && m.baseOffset !== null) firstOffsets.set(`${m.topicName}/${m.partition}`, BigInt(m.baseOffset));
-      }
-      return firstOffsets;
-    } catch (err) {
-      throw this.failure('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} failed`, err);
-    }
-  }
-
-  private async sendBatches(batchProducer: NativeBatchProducer, records: readonly SinkRecord[]): Promise<Map<string, bigint>> {
+    if (records.length === 0) return new Map();
     const byTopic = new Map<string, SinkRecord[]>();
     for (const r of records) {
       const list = byTopic.get(r.topic);
       if (list) list.push(r);
       else byTopic.set(r.topic, [r]);
     }
-    const firstOffsets = new Map<string, bigint>();
+    // Records with headers (dead letters: few) take the client's own path.
+    const batchProducer = records.every((r) => r.headers === undefined) ? this.batchProducer : undefined;
     try {
-      await Promise.all([...byTopic].map(async ([topic, list]) => {
-        for (const [partition, offset] of await batchProducer.send(topic, list)) firstOffsets.set(`${topic}/${partition}`, offset);
-      }));
-      return firstOffsets;
+      return batchProducer ? await this.sendInBatches(batchProducer, byTopic) : await this.sendThroughClient(byTopic);
     } catch (err) {
       throw this.failure('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} failed`, err);
     }
+  }
+
+  private async sendInBatches(batchProducer: NativeBatchProducer, byTopic: Map<string, SinkRecord[]>): Promise<Map<string, bigint>> {
+    const firstOffsets = new Map<string, bigint>();
+    await Promise.all([...byTopic].map(async ([topic, list]) => {
+      for (const [partition, offset] of await batchProducer.send(topic, list)) firstOffsets.set(`${topic}/${partition}`, offset);
+    }));
+    return firstOffsets;
+  }
+
+  private async sendThroughClient(byTopic: Map<string, SinkRecord[]>): Promise<Map<string, bigint>> {
+    const metadata = await this.producer.sendBatch({
+      topicMessages: [...byTopic].map(([topic, list]) => ({
+        topic,
+        messages: list.map((r) => ({
+          key: r.key, value: r.value,
+          ...(r.headers ? { headers: r.headers } : {}),
+          ...(r.partition !== undefined ? { partition: r.partition } : {}),
+        })) as never,
+      })),
+    });
+    const firstOffsets = new Map<string, bigint>();
+    for (const m of metadata) {
+      if (m.baseOffset !== undefined && m.baseOffset !== null) firstOffsets.set(`${m.topicName}/${m.partition}`, BigInt(m.baseOffset));
+    }
+    return firstOffsets;
   }
 
   async disconnect(): Promise<void> {
