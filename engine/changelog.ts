@@ -26,7 +26,7 @@
  * (repairWrites), so that a later restore, even of a compacted log, never sees
  * half a batch.
  */
-import type { PartitionRecord } from '../connectors/kafka/partition-reader.js';
+import { concatColumns, emptyColumns, keyEquals, keyTexts, sliceColumns, valueAt, type RecordColumns } from '../connectors/kafka/record-columns.js';
 import { customerTimer } from './customer-state.js';
 import type { Logger } from './log.js';
 import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, timerKey } from './state-keys.js';
@@ -63,15 +63,21 @@ export interface RestoreSummary {
 }
 
 /**
- * Complete changelog batches, in log order: each record's key and value (null
- * for a tombstone), and the offset of the `m/partition` record that closes
- * the last of them: the store's checkpoint once they are applied.
+ * Complete changelog batches, in log order, as columns (a null value is a
+ * tombstone), and the offset of the `m/partition` record that closes the
+ * last of them: the store's checkpoint once they are applied.
  */
 export interface ChangelogChunk {
-  keys: string[];
-  values: (Uint8Array | null)[];
+  records: RecordColumns;
   closedAt: bigint;
 }
+
+/** A chunk of no records: applying it writes the checkpoint only. */
+export function checkpointOnly(closedAt: bigint): ChangelogChunk {
+  return { records: emptyColumns(), closedAt };
+}
+
+const META_KEY_BYTES = encoder.encode(META_KEY);
 
 /**
  * The store a restore writes to: in this thread (StoreRestoreTarget), or in
@@ -124,42 +130,35 @@ export class StoreRestoreTarget implements RestoreTarget {
  */
 export async function restoreFromChangelog(
   target: RestoreTarget, label: string, log: Logger,
-  read: (from: bigint | undefined, onBatch: (records: PartitionRecord[], end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
+  read: (from: bigint | undefined, onBatch: (records: RecordColumns, end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
 ): Promise<RestoreSummary> {
   const checkpoint = target.checkpoint;
   const started = Date.now();
   let lastReport = started;
   let records = 0;
-  // Records of the batch being read, applied when its m/partition record closes it.
-  let pendingKeys: string[] = [];
-  let pendingValues: (Uint8Array | null)[] = [];
+  // Records of the batch being read (after the last m/partition record), applied when its m/partition record closes it.
+  let pending = emptyColumns();
   let applying: Promise<void> = Promise.resolve();
   let range: { from: bigint; end: bigint };
   try {
-    range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (batch, end) => {
+    range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (read, end) => {
+      const batch = concatColumns(pending, read);
       let closed = 0;
-      let closedAt: bigint | undefined;
-      for (const r of batch) {
-        const key = r.key?.toString('utf8') ?? '';
-        pendingKeys.push(key);
-        pendingValues.push(r.value);
-        if (key !== META_KEY) continue;
-        closed = pendingKeys.length;
-        closedAt = r.offset;
-      }
-      if (closedAt !== undefined) {
-        const chunk: ChangelogChunk = { keys: pendingKeys.slice(0, closed), values: pendingValues.slice(0, closed), closedAt };
-        pendingKeys = pendingKeys.slice(closed);
-        pendingValues = pendingValues.slice(closed);
+      for (let i = pending.count; i < batch.count; i++) if (keyEquals(batch, i, META_KEY_BYTES)) closed = i + 1;
+      if (closed > 0) {
+        const chunk: ChangelogChunk = { records: sliceColumns(batch, 0, closed), closedAt: BigInt(batch.offsets[closed - 1]!) };
+        pending = sliceColumns(batch, closed, batch.count);
         records += closed;
         await applying;
         applying = target.apply(chunk);
         applying.catch(() => undefined); // seen by the next await of it
+      } else {
+        pending = batch;
       }
       const now = Date.now();
       if (now - lastReport >= 2000) {
         lastReport = now;
-        log.info('restoring state from changelog', { partition: label, records, upTo: batch[batch.length - 1]!.offset.toString(), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
+        log.info('restoring state from changelog', { partition: label, records, upTo: String(read.offsets[read.count - 1]), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
       }
     });
   } catch (err) {
@@ -169,7 +168,7 @@ export async function restoreFromChangelog(
   await applying;
   const { from, end } = range;
   const seconds = (Date.now() - started) / 1000;
-  const unfinishedKeys = [...new Set(pendingKeys)];
+  const unfinishedKeys = [...new Set(keyTexts(pending))];
   const summary = { records, seconds, recordsPerSecond: seconds > 0 ? Math.round(records / seconds) : records, unfinishedKeys };
   if (records > 0 || checkpoint === undefined) {
     log.info('state restored from changelog', {
@@ -193,27 +192,37 @@ export async function repairWrites(target: RestoreTarget, keys: string[]): Promi
 }
 
 /**
- * The store writes of changelog records, in order, followed by the timer
- * index changes they imply: for each customer, its stored timer's entry
- * removed and its last restored timer's entry added. The stored timers are
- * read from the store, or, restoring into an empty store, taken from (and
- * kept in) `restoredTimers`.
+ * The store writes of changelog records followed by the timer index changes
+ * they imply: for each customer, its stored timer's entry removed and its
+ * last restored timer's entry added. The stored timers are read from the
+ * store, or, restoring into an empty store, taken from (and kept in)
+ * `restoredTimers`.
+ *
+ * A key written more than once in the chunk is written once, with its last
+ * value: the chunk is one atomic write, so the store ends the same, and a
+ * changelog whose newest segments are not compacted yet holds several
+ * copies of every busy customer (about two records per key in the benchmark).
  */
 async function withTimerIndex(store: PartitionStore, chunk: ChangelogChunk, restoredTimers: Map<string, number | null> | undefined): Promise<StoreWrite[]> {
-  const { keys: chunkKeys, values } = chunk;
-  const writes: StoreWrite[] = new Array<StoreWrite>(chunkKeys.length);
-  const last = new Map<string, Uint8Array | null>();
-  for (let i = 0; i < chunkKeys.length; i++) {
-    const key = chunkKeys[i]!;
-    const value = values[i]!;
-    writes[i] = value === null ? { type: 'del', key } : { type: 'put', key, value };
-    if (key.startsWith(CUSTOMER_PREFIX)) last.set(key, value);
+  const { records } = chunk;
+  const chunkKeys = keyTexts(records);
+  // Each key's last record in the chunk.
+  const last = new Map<string, number>();
+  for (let i = 0; i < chunkKeys.length; i++) last.set(chunkKeys[i]!, i);
+  const writes: StoreWrite[] = [];
+  const customers: string[] = [];
+  const values: (Uint8Array | null)[] = [];
+  for (const [key, i] of last) {
+    const value = valueAt(records, i);
+    writes.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    if (!key.startsWith(CUSTOMER_PREFIX)) continue;
+    customers.push(key);
+    values.push(value);
   }
-  const keys = [...last.keys()];
-  const stored = restoredTimers ? undefined : await store.getMany(keys);
-  keys.forEach((key, i) => {
+  const stored = restoredTimers ? undefined : await store.getMany(customers);
+  customers.forEach((key, i) => {
     const customer = key.slice(CUSTOMER_PREFIX.length);
-    const value = last.get(key)!;
+    const value = values[i]!;
     const after = value ? customerTimer(value) : null;
     let before: number | null;
     if (restoredTimers) {

@@ -66,10 +66,10 @@ import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../conne
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
-import { readPartition } from '../connectors/kafka/partition-reader.js';
+import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
-import { repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
+import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
 import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
@@ -385,13 +385,13 @@ export class KafkaRuntime {
     }
     try {
       const restored = await restoreFromChangelog(target, label, this.opts.log,
-        (from, onBatch) => readPartition(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
+        (from, onBatch) => readPartitionColumns(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
       if (restored.unfinishedKeys.length > 0) {
         const repair = (await repairWrites(target, restored.unfinishedKeys)).map((w) => ({
           topic: this.opts.changelogTopic, partition, key: w.key, value: w.value === null ? null : Buffer.from(w.value),
         }));
         const first = (await this.produce(producer, repair, undefined)).get(`${this.opts.changelogTopic}/${partition}`);
-        if (first !== undefined) await target.apply({ keys: [], values: [], closedAt: first + BigInt(repair.length) - 1n });
+        if (first !== undefined) await target.apply(checkpointOnly(first + BigInt(repair.length) - 1n));
       }
       const runner = this.pool
         ? await this.pool.open(partition, label, stateDir, this.opts.plan, this.opts.cacheCustomers)

@@ -21,6 +21,7 @@ BINARY=$KJS/build/Release/confluent-kafka-javascript.node
 PATCHES=(
   "patches/kafka-javascript-$version-consume-arena.patch src/common.h MessageArena"
   "patches/kafka-javascript-$version-produce-batch.patch src/callbacks.h BatchDelivery"
+  "patches/kafka-javascript-$version-consume-packed.patch src/workers.h m_packed"
 )
 
 if [ ! -f "${PATCHES[0]%% *}" ]; then

@@ -7,6 +7,7 @@
  * values of a batch, and the changelog values coming back, travel as one
  * byte array with offsets: one copy, whatever the number of records.
  */
+import type { RecordColumns } from '../../connectors/kafka/record-columns.js';
 import type { Plan } from '../../dsl/plan.js';
 import type { Cause, InputRecord } from '../input-record.js';
 import type { OutputEvent } from '../output-event.js';
@@ -46,7 +47,7 @@ export type WorkerRequest =
   | { op: 'close'; partition: string }
   /** Restore (engine/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
   | { op: 'restore-open'; partition: string; stateDir: string }
-  | { op: 'restore-apply'; partition: string; keys: string[]; values: PackedBytes; closedAt: string }
+  | { op: 'restore-apply'; partition: string; records: RecordColumns; closedAt: string }
   | { op: 'restore-values'; partition: string; keys: string[] };
 
 export interface PackedStep {

@@ -14,7 +14,7 @@ import { StoreRestoreTarget } from '../changelog.js';
 import { openRocksStore } from '../state/rocksdb-store.js';
 import type { PartitionStore } from '../state/store.js';
 import { LocalPartition } from './local-partition.js';
-import { packBytes, packedAt, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packBytes, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { PartitionSnapshot } from './partition-runner.js';
 
 const partitions = new Map<string, LocalPartition>();
@@ -100,8 +100,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
       }
     }
     case 'restore-apply': {
-      const values = req.keys.map((_, i) => packedAt(req.values, i));
-      await beingRestored(req.partition).apply({ keys: req.keys, values, closedAt: BigInt(req.closedAt) });
+      await beingRestored(req.partition).apply({ records: req.records, closedAt: BigInt(req.closedAt) });
       return { op: 'restore-apply' };
     }
     case 'restore-values':

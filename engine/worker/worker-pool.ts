@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
-import { packBytes, packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 
@@ -103,16 +103,16 @@ class WorkerPartition implements PartitionRunner {
 }
 
 /**
- * A restore into a store in a worker thread: each chunk crosses as its keys
- * and one byte array of values, and is applied there while this thread reads
- * the next from Kafka.
+ * A restore into a store in a worker thread: each chunk crosses as it was
+ * read, as columns (a few flat arrays, whatever the number of records), and
+ * is applied there while this thread reads the next from Kafka.
  */
 class WorkerRestoreTarget implements RestoreTarget {
   constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, readonly checkpoint: bigint | undefined) {}
 
   async apply(chunk: ChangelogChunk): Promise<void> {
     expect(await this.thread.run({
-      op: 'restore-apply', partition: this.label, keys: chunk.keys, values: packBytes(chunk.values), closedAt: chunk.closedAt.toString(),
+      op: 'restore-apply', partition: this.label, records: chunk.records, closedAt: chunk.closedAt.toString(),
     }), 'restore-apply');
   }
 

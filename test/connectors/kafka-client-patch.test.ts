@@ -1,40 +1,93 @@
 /**
  * The installed Kafka client carries aud's patches (patches/README.md):
  * a consumed batch's keys and values are views of one ArrayBuffer, and they
- * read back byte for byte, nulls included; the sink produces through the
+ * read back byte for byte, nulls included; a restore's read comes as columns
+ * packed by the binding, and reads back the same; the sink produces through the
  * binding's batch call, and what it produced reads back the same, in the
  * partitions asked for. Needs the broker.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KafkaConnectorError } from '../../connectors/kafka/errors.js';
-import { readPartition, type PartitionRecord } from '../../connectors/kafka/partition-reader.js';
+import kafkaJavascript, { type Message } from '@confluentinc/kafka-javascript';
+import { createGroupConsumer } from '../../connectors/kafka/client.js';
+import { readPartition, readPartitionColumns, type PartitionRecord } from '../../connectors/kafka/partition-reader.js';
+import { concatColumns, emptyColumns, keyAt, valueAt } from '../../connectors/kafka/record-columns.js';
 import { partitionFor } from '../../connectors/kafka/partitioner.js';
 import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { createTopic, produceBytes, testBrokers, uniqueTopic } from '../support/broker.js';
 
+/** Every record of partition 0 through the client's consume(n, cb), the group consumer's path (source.ts). */
+async function consumeAll(topic: string, count: number): Promise<Message[][]> {
+  const consumer = createGroupConsumer({ brokers: testBrokers() }, { 'group.id': `${topic}.read`, 'enable.auto.commit': false });
+  await new Promise<void>((res, rej) => consumer.connect({ timeout: 30_000 }, (err) => (err ? rej(err) : res())));
+  try {
+    consumer.assign([{ topic, partition: 0, offset: 0 }]);
+    consumer.setDefaultConsumeTimeout(1000);
+    consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+    const batches: Message[][] = [];
+    for (let tries = 0; batches.flat().length < count && tries < 30; tries++) {
+      batches.push(await new Promise<Message[]>((res, rej) => consumer.consume(1000, (err, ms) => (err ? rej(err) : res(ms)))));
+    }
+    return batches;
+  } finally {
+    await new Promise<void>((res) => consumer.disconnect(() => res()));
+  }
+}
+
+function someRecords(): { key: string | null; value: Buffer | null }[] {
+  return Array.from({ length: 300 }, (_, i) => ({
+    key: i % 7 === 3 ? null : `customer-${i}-ü`,
+    value: i % 11 === 5 ? null : i % 11 === 6 ? Buffer.alloc(0) : Buffer.from(`{"n":${i},"pad":"${'x'.repeat(i * 13 % 900)}"}`),
+  }));
+}
+
 test('consumed records: every key and value as produced, one ArrayBuffer per consumed batch (the client is patched)', async () => {
   const topic = uniqueTopic('client-patch');
   await createTopic(topic, 1);
-  const produced = Array.from({ length: 300 }, (_, i) => ({
-    key: i % 7 === 3 ? null : `customer-${i}-ü`,
-    value: i % 11 === 5 ? null : Buffer.from(`{"n":${i},"pad":"${'x'.repeat(i * 13 % 900)}"}`),
-  }));
+  const produced = someRecords();
   await produceBytes(topic, produced);
 
-  const batches: PartitionRecord[][] = [];
-  await readPartition({ brokers: testBrokers() }, topic, 0, undefined, async (records) => { batches.push(records); });
+  const batches = await consumeAll(topic, produced.length);
   const read = batches.flat();
   assert.equal(read.length, produced.length);
-  read.forEach((r, i) => {
-    assert.equal(r.offset, BigInt(i));
-    assert.equal(r.key === null ? null : r.key.toString('utf8'), produced[i]!.key, `key ${i}`);
-    assert.deepEqual(r.value, produced[i]!.value, `value ${i}`);
+  read.forEach((m, i) => {
+    assert.equal(m.offset, i);
+    assert.equal(m.key === null || m.key === undefined ? null : (m.key as Buffer).toString('utf8'), produced[i]!.key, `key ${i}`);
+    assert.deepEqual(m.value, produced[i]!.value, `value ${i}`);
   });
   const biggest = batches.reduce((a, b) => (b.length > a.length ? b : a));
-  const buffers = new Set(biggest.flatMap((r) => [r.key, r.value]).filter((b): b is Buffer => b !== null).map((b) => b.buffer));
+  const buffers = new Set(biggest.flatMap((m) => [m.key as Buffer | null | undefined, m.value]).filter((b): b is Buffer => !!b && b.length > 0).map((b) => b.buffer));
   assert.equal(buffers.size, 1,
     `a batch of ${biggest.length} records came in ${buffers.size} ArrayBuffers: the installed @confluentinc/kafka-javascript lacks aud's consume patch; run bash scripts/patch-kafka-client.sh`);
+});
+
+test('consumed as columns (a restore\'s read): the binding packs each batch (the client is patched); keys, values, nulls and offsets read back as produced', async () => {
+  assert.equal(typeof (kafkaJavascript.KafkaConsumer.prototype as { consumePacked?: unknown }).consumePacked, 'function',
+    'the installed @confluentinc/kafka-javascript lacks aud\'s consume-packed patch; run bash scripts/patch-kafka-client.sh');
+  const topic = uniqueTopic('client-patch-columns');
+  await createTopic(topic, 1);
+  const produced = someRecords();
+  await produceBytes(topic, produced);
+
+  let read = emptyColumns();
+  let batches = 0;
+  const range = await readPartitionColumns({ brokers: testBrokers() }, topic, 0, 100n, async (c, end) => {
+    assert.equal(end, 300n);
+    read = concatColumns(read, c);
+    batches++;
+  });
+  assert.deepEqual(range, { from: 100n, end: 300n });
+  assert.ok(batches >= 1);
+  assert.equal(read.count, 200);
+  for (let i = 0; i < read.count; i++) {
+    const p = produced[100 + i]!;
+    assert.equal(read.offsets[i], 100 + i, `offset of record ${i}`);
+    const key = keyAt(read, i);
+    assert.equal(key === null ? null : Buffer.from(key).toString('utf8'), p.key, `key ${i}`);
+    const value = valueAt(read, i);
+    assert.deepEqual(value === null ? null : Buffer.from(value), p.value, `value ${i}`);
+  }
 });
 
 test('produced records: one call into the binding per topic, every key, value, null and partition as given (the client is patched)', async () => {

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
+import { columnsFromMessages, type RecordColumns } from '../../connectors/kafka/record-columns.js';
 import { compileSources } from '../../dsl/compile.js';
-import { repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from '../../engine/changelog.js';
+import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from '../../engine/changelog.js';
 import type { InputRecord } from '../../engine/input-record.js';
 import { createLogger } from '../../engine/log.js';
 import { META_KEY } from '../../engine/state-keys.js';
@@ -100,15 +101,15 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
     await writer.process(records.slice(0, 50));
     const unfinished = (await writer.prepareCommit(undefined)).filter((c) => c.key !== META_KEY);
     for (const c of unfinished) append(c);
-    const read = async (from: bigint | undefined, onBatch: (r: PartitionRecord[], end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
+    const read = async (from: bigint | undefined, onBatch: (r: RecordColumns, end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
       const mine = changelog.filter((r) => r.offset >= (from ?? 0n));
-      for (let i = 0; i < mine.length; i += 700) await onBatch(mine.slice(i, i + 700), BigInt(changelog.length));
+      for (let i = 0; i < mine.length; i += 700) await onBatch(columnsFromMessages(mine.slice(i, i + 700)), BigInt(changelog.length));
       return { from: from ?? 0n, end: BigInt(changelog.length) };
     };
     const restore = async (target: RestoreTarget): Promise<unknown> => {
       const r = await restoreFromChangelog(target, 'retail.events/3', log, read);
       const repair = await repairWrites(target, r.unfinishedKeys);
-      await target.apply({ keys: [], values: [], closedAt: BigInt(changelog.length + repair.length - 1) });
+      await target.apply(checkpointOnly(BigInt(changelog.length + repair.length - 1)));
       return { records: r.records, unfinished: r.unfinishedKeys, repair: repair.map((w) => [w.key, w.value === null ? null : Buffer.from(w.value).toString('base64')]) };
     };
 
