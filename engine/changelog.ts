@@ -141,8 +141,8 @@ export async function restoreFromChangelog(
   let applying: Promise<void> = Promise.resolve();
   let range: { from: bigint; end: bigint };
   try {
-    range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (read, end) => {
-      const batch = concatColumns(pending, read);
+    range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (fetched, end) => {
+      const batch = concatColumns(pending, fetched);
       let closed = 0;
       for (let i = pending.count; i < batch.count; i++) if (keyEquals(batch, i, META_KEY_BYTES)) closed = i + 1;
       if (closed > 0) {
@@ -158,7 +158,7 @@ export async function restoreFromChangelog(
       const now = Date.now();
       if (now - lastReport >= 2000) {
         lastReport = now;
-        log.info('restoring state from changelog', { partition: label, records, upTo: String(read.offsets[read.count - 1]), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
+        log.info('restoring state from changelog', { partition: label, records, upTo: String(fetched.offsets[fetched.count - 1]), end: end.toString(), recordsPerSecond: Math.round(records / ((now - started) / 1000)) });
       }
     });
   } catch (err) {
