@@ -199,7 +199,8 @@ export class KafkaRuntime {
   private partitionCount = 0;
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
-    this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic] });
+    // The engine reads no input headers: the source may keep its prefetch as columns.
+    this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
     this.pool = opts.workers > 0 ? new WorkerPool(opts.workers) : undefined;
     this.metrics = new EngineMetrics({

@@ -32,11 +32,20 @@
  *   are dropped. A handler that calls `seek` before throwing chooses the
  *   position itself.
  * - read_committed: records of aborted transactions are never seen.
+ * - `headers: false` (the engine, which reads no input headers): fetched as
+ *   the patched client's columns, and kept so until a batch is handed out
+ *   (pending-records.ts): the prefetch costs the garbage collector nothing
+ *   per record while it waits.
  */
 import type { Message } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer, type GroupConsumer } from './client.js';
 import { KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
+import { keyStartsOf, PendingRecords, type PackedFetch } from './pending-records.js';
+import type { PackedConsume } from './record-columns.js';
+
+/** The patched client's packed consume (lib/kafka-consumer.js, as patched). */
+type PackedConsumeCall = (max: number, cb: (err: Error | null, batch: PackedConsume) => void) => void;
 
 export interface SourceRecord {
   topic: string;
@@ -91,7 +100,7 @@ interface OwnedPartition {
   topic: string;
   partition: number;
   /** Records fetched and not yet handed to the handler, in offset order. */
-  pending: SourceRecord[];
+  pending: PendingRecords;
   /** Handing pending records to the handler, a batch at a time; resolved when there are none left. */
   chain: Promise<void>;
   running: boolean;
@@ -136,9 +145,11 @@ export class KafkaSource {
 
   /**
    * `concurrency`: most partitions whose batches are handled at the same
-   * time (default: all owned).
+   * time (default: all owned). `headers: false`: the records' headers are
+   * not read (every record's `headers` is empty), which lets the source take
+   * the patched client's packed consume (pending-records.ts says why).
    */
-  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number }) {
+  constructor(private readonly opts: KafkaOptions & { groupId: string; topics: string[]; concurrency?: number; headers?: boolean }) {
     this.groupId = opts.groupId;
     this.topics = opts.topics;
   }
@@ -199,7 +210,7 @@ export class KafkaSource {
       } catch (e) {
         process.stderr.write(`aud: handling the assignment of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
       }
-      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, pending: [], chain: Promise.resolve(), running: false, generation: 0, lastQueued: undefined, lastSeek: undefined });
+      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, pending: new PendingRecords(p.topic, p.partition), chain: Promise.resolve(), running: false, generation: 0, lastQueued: undefined, lastSeek: undefined });
       consumer?.incrementalAssign(parts);
       return;
     }
@@ -232,23 +243,28 @@ export class KafkaSource {
     for (const p of revoked) this.lastCommits.delete(`${p.topic}/${p.partition}`);
   }
 
-  private async fetchLoop(consumer: GroupConsumer): Promise<void> {
+  private async fetchLoop(consumer: GroupConsumer & { consumePacked?: PackedConsumeCall }): Promise<void> {
+    // Columns from the binding when headers are not wanted and the client is patched (patches/README.md).
+    const packed = this.opts.headers === false && consumer.consumePacked ? consumer.consumePacked.bind(consumer) : undefined;
     while (!this.stopping) {
       if (this.inFlightRecords >= MAX_IN_FLIGHT) {
         await new Promise<void>((resolve) => { this.roomAgain = resolve; });
         continue;
       }
       const fetch = ++this.fetchNumber;
-      let messages: Message[];
       try {
-        messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(FETCH_RECORDS, (err, ms) => (err ? reject(err) : resolve(ms))));
+        if (packed) {
+          const batch = await new Promise<PackedConsume>((resolve, reject) => packed(FETCH_RECORDS, (err, b) => (err ? reject(err) : resolve(b))));
+          if (batch.meta.length > 0) this.dispatchPacked(batch, fetch);
+        } else {
+          const messages = await new Promise<Message[]>((resolve, reject) => consumer.consume(FETCH_RECORDS, (err, ms) => (err ? reject(err) : resolve(ms))));
+          if (messages.length > 0) this.dispatch(messages, fetch);
+        }
       } catch (err) {
         if (this.stopping) return;
         process.stderr.write(`kafka warn: fetching from ${this.topics.join(', ')} failed, retrying: ${(err as Error).message}\n`);
         await new Promise((resolve) => setTimeout(resolve, 500));
-        continue;
       }
-      if (messages.length > 0) this.dispatch(messages, fetch);
     }
   }
 
@@ -272,28 +288,59 @@ export class KafkaSource {
     for (const [key, all] of byPartition) {
       const owned = this.owned.get(key);
       if (!owned) continue; // not (or no longer) ours
-      const records = this.afterSeek(owned, all, fetch);
-      if (records.length === 0) continue;
-      owned.lastQueued = Number(records[records.length - 1]!.offset);
-      for (const r of records) owned.pending.push(r);
-      this.inFlightRecords += records.length;
-      if (!owned.running) {
-        owned.running = true;
-        owned.chain = this.drain(owned);
-      }
+      const from = this.afterSeek(owned, all.length, (i) => Number(all[i]!.offset), fetch);
+      if (from === all.length) continue;
+      owned.pending.pushRecords(from === 0 ? all : all.slice(from));
+      this.queued(owned, all.length - from, Number(all[all.length - 1]!.offset));
     }
   }
 
-  /** The records of a fetch that are from the partition's current position: those fetched before its last seek are dropped. */
-  private afterSeek(owned: OwnedPartition, records: SourceRecord[], fetch: number): SourceRecord[] {
+  /** dispatch for a packed fetch: message indexes by partition, records made only when a batch is taken. */
+  private dispatchPacked(batch: PackedConsume, fetch: number): void {
+    const fetched: PackedFetch = { data: batch.data, meta: batch.meta, positions: batch.positions, keyStarts: keyStartsOf(batch.meta) };
+    // By topic index and partition, without a string per message.
+    const byPartition = new Map<number, number[]>();
+    const count = batch.meta.length / 4;
+    for (let i = 0; i < count; i++) {
+      const id = batch.meta[i * 4]! * 0x100000 + batch.meta[i * 4 + 1]!;
+      let list = byPartition.get(id);
+      if (!list) byPartition.set(id, list = []);
+      list.push(i);
+    }
+    for (const [id, all] of byPartition) {
+      const owned = this.owned.get(`${batch.topics[Math.floor(id / 0x100000)]}/${id % 0x100000}`);
+      if (!owned) continue; // not (or no longer) ours
+      const from = this.afterSeek(owned, all.length, (i) => batch.positions[all[i]! * 2]!, fetch);
+      if (from === all.length) continue;
+      owned.pending.pushPacked(fetched, from === 0 ? all : all.slice(from));
+      this.queued(owned, all.length - from, batch.positions[all[all.length - 1]! * 2]!);
+    }
+  }
+
+  /** `n` records up to offset `last` were added to the partition's pending ones: start handing them out if idle. */
+  private queued(owned: OwnedPartition, n: number, last: number): void {
+    owned.lastQueued = last;
+    this.inFlightRecords += n;
+    if (!owned.running) {
+      owned.running = true;
+      owned.chain = this.drain(owned);
+    }
+  }
+
+  /**
+   * Where a fetch's `count` records of a partition (offsets by `offsetAt`)
+   * start to be from its current position: those fetched before its last
+   * seek are dropped. `count` when none is.
+   */
+  private afterSeek(owned: OwnedPartition, count: number, offsetAt: (i: number) => number, fetch: number): number {
     const seek = owned.lastSeek;
-    if (!seek) return records;
+    if (!seek) return 0;
     // A fetch started after the seek holds only records from the new position (librdkafka drops older ones).
-    if (fetch > seek.fetch) { owned.lastSeek = undefined; return records; }
-    const from = records.findIndex((r) => Number(r.offset) <= seek.lastQueued);
-    if (from < 0) return [];
-    owned.lastSeek = undefined;
-    return from === 0 ? records : records.slice(from);
+    if (fetch > seek.fetch) { owned.lastSeek = undefined; return 0; }
+    for (let i = 0; i < count; i++) {
+      if (offsetAt(i) <= seek.lastQueued) { owned.lastSeek = undefined; return i; }
+    }
+    return count;
   }
 
   /**
@@ -310,8 +357,7 @@ export class KafkaSource {
         // A seek or a revocation may have emptied it while this waited for its turn.
         if (owned.pending.length === 0 || this.owned.get(key) !== owned) { this.endTurn(); break; }
         const generation = owned.generation;
-        const records = owned.pending.length <= MAX_BATCH ? owned.pending : owned.pending.slice(0, MAX_BATCH);
-        owned.pending = records === owned.pending ? [] : owned.pending.slice(MAX_BATCH);
+        const records = owned.pending.take(MAX_BATCH);
         const { highOffset } = this.consumer!.getWatermarkOffsets(owned.topic, owned.partition);
         const batch: PartitionBatch = {
           topic: owned.topic, partition: owned.partition, records,
@@ -339,8 +385,7 @@ export class KafkaSource {
 
   /** Forget a partition's pending records (after a seek, or once it is no longer ours). */
   private dropPending(owned: OwnedPartition): void {
-    this.recordsDone(owned.pending.length);
-    owned.pending = [];
+    this.recordsDone(owned.pending.clear());
   }
 
   private recordsDone(n: number): void {

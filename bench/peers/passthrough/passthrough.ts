@@ -26,7 +26,8 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .parseAsync();
   const kafka = { brokers: args.brokers, clientId: 'aud-bench-passthrough' };
-  const source = new KafkaSource({ ...kafka, groupId: args.group, topics: [args.input] });
+  // As the engine reads its input (no headers): the same client path.
+  const source = new KafkaSource({ ...kafka, groupId: args.group, topics: [args.input], headers: false });
   const sink = new KafkaSink(kafka);
   let records = 0;
   await sink.connect();
