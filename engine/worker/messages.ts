@@ -26,8 +26,14 @@ export interface PackedRecords {
   objects?: (Record<string, unknown> | undefined)[];
   keys: (string | null)[];
   timestamps: Float64Array;
-  /** topic/partition/offset of each record, or undefined where it has none. */
-  causes: (Cause | undefined)[];
+  /**
+   * Where the records came from, when all came from one Kafka partition (a
+   * batch from the source): their offsets as numbers, so that a batch's
+   * causes cross as one typed array instead of an object per record.
+   */
+  origin?: { topic: string; partition: number; offsets: Float64Array };
+  /** Otherwise: topic/partition/offset of each record, or undefined where it has none. */
+  causes?: (Cause | undefined)[];
 }
 
 export interface PackedSnapshot {
@@ -110,11 +116,28 @@ export function packRecords(records: readonly InputRecord[]): PackedRecords {
   });
   const timestamps = new Float64Array(records.length);
   records.forEach((r, i) => { timestamps[i] = r.timestamp ?? Number.NaN; });
-  const packed: PackedRecords = {
-    values: packBytes(values), keys: records.map((r) => r.key ?? null), timestamps, causes: records.map((r) => r.cause),
-  };
+  const packed: PackedRecords = { values: packBytes(values), keys: records.map((r) => r.key ?? null), timestamps };
+  const origin = oneOrigin(records);
+  if (origin) packed.origin = origin;
+  else packed.causes = records.map((r) => r.cause);
   if (objects) packed.objects = objects;
   return packed;
+}
+
+/** The records' partition and offsets, if every record has a Kafka cause in the same partition. */
+function oneOrigin(records: readonly InputRecord[]): PackedRecords['origin'] {
+  const first = records[0]?.cause;
+  if (!first || !('offset' in first)) return undefined;
+  const offsets = new Float64Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const c = records[i]!.cause;
+    if (!c || !('offset' in c) || c.topic !== first.topic || c.partition !== first.partition) return undefined;
+    // Only offsets that come back as the same text (canonical, below 2^53).
+    const n = Number(c.offset);
+    if (!Number.isSafeInteger(n) || String(n) !== c.offset) return undefined;
+    offsets[i] = n;
+  }
+  return { topic: first.topic, partition: first.partition, offsets };
 }
 
 /**
@@ -134,7 +157,7 @@ export function unpackRecords(p: PackedRecords): InputRecord[] {
     const record: InputRecord = { value: p.objects?.[i] ?? value, key };
     const ts = p.timestamps[i]!;
     if (!Number.isNaN(ts)) record.timestamp = ts;
-    const cause = p.causes[i];
+    const cause = p.origin ? { topic: p.origin.topic, partition: p.origin.partition, offset: String(p.origin.offsets[i]) } : p.causes?.[i];
     if (cause) record.cause = cause;
     return record;
   });
