@@ -67,7 +67,7 @@ import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
-import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
+import { KafkaSource, type PartitionBatch, type SourceRecord } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
 import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
 import type { InputRecord } from './input-record.js';
@@ -79,7 +79,8 @@ import { openRocksStore } from './state/rocksdb-store.js';
 import type { PartitionStore } from './state/store.js';
 import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
-import type { ChangelogCopy, PartitionRunner } from './worker/partition-runner.js';
+import { packColumns } from './worker/messages.js';
+import type { ChangelogCopy, PartitionRunner, StepResult } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 /**
@@ -464,16 +465,21 @@ export class KafkaRuntime {
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
     const started = performance.now();
     const from = entry.appliedNext;
-    const firstOffset = batch.records[0]?.offset;
+    // Offsets from the batch's columns when it has them: no record objects are made for them.
+    const columns = batch.columns;
+    const count = columns ? columns.count : batch.records.length;
+    const offsetAt = columns ? (i: number): bigint => BigInt(columns.offsets[i]!) : (i: number): bigint => batch.records[i]!.offset;
+    const firstOffset = count > 0 ? offsetAt(0) : undefined;
     if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
       this.opts.log.error('records skipped: the consumer group delivered a later offset than the state holds; ' +
         'was the state directory replaced by an older copy while the changelog was deleted?',
       { topic: entry.topic, partition: entry.partition, stateNextOffset: from.toString(), delivered: firstOffset.toString() });
     }
-    // Records below the applied offset are already in the state (delivered again after a restart).
-    const fresh = from === undefined ? batch.records : batch.records.filter((r) => r.offset >= from);
-    const last = batch.records[batch.records.length - 1];
-    if (!last || fresh.length === 0) {
+    // Records below the applied offset are already in the state (delivered
+    // again after a restart): the first `skip` (offsets ascend in a batch).
+    let skip = 0;
+    if (from !== undefined) while (skip < count && offsetAt(skip) < from) skip++;
+    if (skip === count) {
       // Nothing to apply, and nothing to write: the stored offset must never move back.
       if (from !== undefined) entry.caughtUp = from >= batch.highWatermark;
       // The group's offset is behind the state's (a process killed between writing its state and
@@ -484,25 +490,28 @@ export class KafkaRuntime {
       }
       return;
     }
-    const input: InputRecord[] = fresh.map((r) => ({
-      value: r.value,
-      key: r.key ? r.key.toString('utf8') : null,
-      timestamp: r.timestamp,
-      cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
-    }));
-    const next = last.offset + 1n;
-    // Decoded values (Avro) go to the rules; dead letters keep the bytes read.
-    const result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records), this.opts.log);
-    entry.uncommittedFrom ??= fresh[0]!.offset;
+    const fresh = count - skip;
+    const next = offsetAt(count - 1) + 1n;
+    let input: InputRecord[] | undefined;
+    let result: StepResult;
+    if (columns && !this.opts.valueDecoder) {
+      // JSON from a batch of columns: to the rules as columns, no object per record.
+      result = await entry.runner.processPacked(packColumns(columns, skip, { topic: entry.topic, partition: entry.partition }));
+    } else {
+      // Decoded values (Avro) go to the rules; dead letters keep the bytes read.
+      input = batch.records.slice(skip).map(inputRecordOf);
+      result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records), this.opts.log);
+    }
+    entry.uncommittedFrom ??= offsetAt(skip);
     entry.appliedNext = next;
     entry.dirty = true;
     entry.lastBatchAt = performance.now();
-    const bad: BadRecord[] = result.bad.map((b) => ({ record: input[b.index]!, index: b.index, reason: b.reason }));
-    this.counters.recordsIn += fresh.length;
+    const bad: BadRecord[] = result.bad.map((b) => ({ record: input?.[b.index] ?? inputRecordOf(batch.records[skip + b.index]!), index: b.index, reason: b.reason }));
+    this.counters.recordsIn += fresh;
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;
     this.counters.bad += bad.length;
-    this.metrics.eventsIn.inc({ topic: entry.topic }, fresh.length);
+    this.metrics.eventsIn.inc({ topic: entry.topic }, fresh);
     this.metrics.eventsApplied.inc(result.applied);
     this.metrics.recordsSkipped.inc(result.skipped);
     if (bad.length > 0) this.metrics.badRecords.inc({ topic: entry.topic }, bad.length);
@@ -738,4 +747,14 @@ export class KafkaRuntime {
       };
     });
   }
+}
+
+/** A consumed record as the rules take it, with its Kafka position as the cause. */
+function inputRecordOf(r: SourceRecord): InputRecord {
+  return {
+    value: r.value,
+    key: r.key ? r.key.toString('utf8') : null,
+    timestamp: r.timestamp,
+    cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
+  };
 }

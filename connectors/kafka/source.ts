@@ -33,15 +33,15 @@
  *   position itself.
  * - read_committed: records of aborted transactions are never seen.
  * - `headers: false` (the engine, which reads no input headers): fetched as
- *   the patched client's columns, and kept so until a batch is handed out
- *   (pending-records.ts): the prefetch costs the garbage collector nothing
- *   per record while it waits.
+ *   the patched client's columns, kept so while pending, and handed out as a
+ *   batch's own columns (`PartitionBatch.columns`; its `records` are made
+ *   only if asked for): no object per record on the way (pending-records.ts).
  */
 import type { Message } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer, type GroupConsumer } from './client.js';
 import { KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
-import { keyStartsOf, PendingRecords, type PackedFetch } from './pending-records.js';
+import { keyStartsOf, PendingRecords, recordsOfColumns, type BatchColumns, type PackedFetch } from './pending-records.js';
 import type { PackedConsume } from './record-columns.js';
 
 /** The patched client's packed consume (lib/kafka-consumer.js, as patched). */
@@ -59,11 +59,26 @@ export interface SourceRecord {
 }
 
 export interface PartitionBatch {
-  topic: string;
-  partition: number;
-  records: SourceRecord[];
+  readonly topic: string;
+  readonly partition: number;
+  /** The records, in offset order (for a batch that came as columns: made from them on first use). */
+  readonly records: SourceRecord[];
+  /**
+   * The batch as columns, when the source fetched it so (`headers: false`
+   * on a patched client): what a handler that wants no object per record reads.
+   */
+  readonly columns?: BatchColumns;
   /** Offset after the last record in the partition when the batch was fetched. */
-  highWatermark: bigint;
+  readonly highWatermark: bigint;
+}
+
+/** A batch of records taken as columns. */
+class ColumnarBatch implements PartitionBatch {
+  private made: SourceRecord[] | undefined;
+  constructor(readonly topic: string, readonly partition: number, readonly highWatermark: bigint, readonly columns: BatchColumns) {}
+  get records(): SourceRecord[] {
+    return this.made ??= recordsOfColumns(this.topic, this.partition, this.columns);
+  }
 }
 
 export interface TopicPartition { topic: string; partition: number }
@@ -210,7 +225,7 @@ export class KafkaSource {
       } catch (e) {
         process.stderr.write(`aud: handling the assignment of ${parts.map((p) => `${p.topic}/${p.partition}`).join(', ')} failed: ${(e as Error).message}\n`);
       }
-      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, pending: new PendingRecords(p.topic, p.partition), chain: Promise.resolve(), running: false, generation: 0, lastQueued: undefined, lastSeek: undefined });
+      for (const p of parts) this.owned.set(`${p.topic}/${p.partition}`, { ...p, pending: new PendingRecords(), chain: Promise.resolve(), running: false, generation: 0, lastQueued: undefined, lastSeek: undefined });
       consumer?.incrementalAssign(parts);
       return;
     }
@@ -357,30 +372,39 @@ export class KafkaSource {
         // A seek or a revocation may have emptied it while this waited for its turn.
         if (owned.pending.length === 0 || this.owned.get(key) !== owned) { this.endTurn(); break; }
         const generation = owned.generation;
-        const records = owned.pending.take(MAX_BATCH);
-        const { highOffset } = this.consumer!.getWatermarkOffsets(owned.topic, owned.partition);
-        const batch: PartitionBatch = {
-          topic: owned.topic, partition: owned.partition, records,
-          highWatermark: BigInt(Math.max(highOffset, Number(records[records.length - 1]!.offset) + 1)),
-        };
+        const { batch, count, first } = this.takeBatch(owned);
         try {
           await this.handler!.onBatch(batch);
         } catch (err) {
           // Read it again, unless the handler chose where (or gave the partition up).
           if (owned.generation === generation && this.owned.get(key) === owned) {
-            const first = records[0]!.offset;
             if (!this.stopping) process.stderr.write(`aud: a batch of ${key} failed; reading it again from offset ${first}: ${(err as Error).message}\n`);
             this.seek(owned.topic, owned.partition, first);
           }
         } finally {
           this.endTurn();
-          this.recordsDone(records.length);
+          this.recordsDone(count);
         }
       }
     } finally {
       owned.running = false;
       if (this.owned.get(key) !== owned) this.dropPending(owned);
     }
+  }
+
+  /** The partition's next batch (up to MAX_BATCH of its pending records), its size and its first offset. */
+  private takeBatch(owned: OwnedPartition): { batch: PartitionBatch; count: number; first: bigint } {
+    const { highOffset } = this.consumer!.getWatermarkOffsets(owned.topic, owned.partition);
+    const watermark = (last: number): bigint => BigInt(Math.max(highOffset, last + 1));
+    if (owned.pending.packed) {
+      const columns = owned.pending.takeColumns(MAX_BATCH);
+      const last = columns.offsets[columns.count - 1]!;
+      const batch = new ColumnarBatch(owned.topic, owned.partition, watermark(last), columns);
+      return { batch, count: columns.count, first: BigInt(columns.offsets[0]!) };
+    }
+    const records = owned.pending.take(MAX_BATCH);
+    const last = Number(records[records.length - 1]!.offset);
+    return { batch: { topic: owned.topic, partition: owned.partition, records, highWatermark: watermark(last) }, count: records.length, first: records[0]!.offset };
   }
 
   /** Forget a partition's pending records (after a seek, or once it is no longer ours). */

@@ -10,6 +10,7 @@ import type { InputRecord } from '../input-record.js';
 import { PartitionTask, type BatchResult, type CustomerView } from '../partition-task.js';
 import { isLoggedKey } from '../state-keys.js';
 import type { PartitionStore, StoreWrite } from '../state/store.js';
+import { unpackRecords, type PackedRecords } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 
 export class LocalPartition implements PartitionRunner {
@@ -28,6 +29,10 @@ export class LocalPartition implements PartitionRunner {
 
   async process(records: readonly InputRecord[]): Promise<StepResult> {
     return step(await this.task.process(records));
+  }
+
+  async processPacked(records: PackedRecords): Promise<StepResult> {
+    return this.process(unpackRecords(records));
   }
 
   async advanceTo(t: number): Promise<StepResult> {

@@ -7,6 +7,7 @@
  * values of a batch, and the changelog values coming back, travel as one
  * byte array with offsets: one copy, whatever the number of records.
  */
+import type { BatchColumns } from '../../connectors/kafka/pending-records.js';
 import type { RecordColumns } from '../../connectors/kafka/record-columns.js';
 import type { Plan } from '../../dsl/plan.js';
 import type { Cause, InputRecord } from '../input-record.js';
@@ -138,6 +139,27 @@ function oneOrigin(records: readonly InputRecord[]): PackedRecords['origin'] {
     offsets[i] = n;
   }
   return { topic: first.topic, partition: first.partition, offsets };
+}
+
+/**
+ * Records [from, count) of a batch of columns (the source's, all of one
+ * partition), packed for the crossing without an object per record: the
+ * values are views of the columns' bytes (keys and values in one array), the
+ * causes the partition and the offsets.
+ */
+export function packColumns(c: BatchColumns, from: number, origin: { topic: string; partition: number }): PackedRecords {
+  const data = Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+  const keys = new Array<string | null>(c.count - from);
+  for (let i = from; i < c.count; i++) {
+    const n = c.keyLengths[i]!;
+    keys[i - from] = n < 0 ? null : data.toString('utf8', c.keyStarts[i]!, c.keyStarts[i]! + n);
+  }
+  return {
+    values: { bytes: c.data, starts: c.valueStarts.subarray(from), lengths: c.valueLengths.subarray(from) },
+    keys,
+    timestamps: c.timestamps.subarray(from),
+    origin: { ...origin, offsets: c.offsets.subarray(from) },
+  };
 }
 
 /**

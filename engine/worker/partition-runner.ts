@@ -13,6 +13,7 @@
 import type { OutputEvent } from '../output-event.js';
 import type { CustomerView } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
+import type { PackedRecords } from './messages.js';
 
 export interface StepResult {
   outputs: OutputEvent[];
@@ -37,6 +38,8 @@ export interface PartitionRunner {
   readonly snapshot: PartitionSnapshot;
   /** Apply a batch, in memory. */
   process(records: readonly InputRecord[]): Promise<StepResult>;
+  /** The same, for a batch packed for the crossing (messages.ts): what the runtime sends for a batch of columns. */
+  processPacked(records: PackedRecords): Promise<StepResult>;
   /** Move the clock to `t`, firing due timers, in memory. */
   advanceTo(t: number): Promise<StepResult>;
   /** Every change since the last commit, to be written with `nextOffset` as the next input offset. */

@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
-import { packedAt, packRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packedAt, packRecords, type PackedRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 
@@ -69,7 +69,11 @@ class WorkerPartition implements PartitionRunner {
   constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, public snapshot: PartitionSnapshot) {}
 
   async process(records: readonly InputRecord[]): Promise<StepResult> {
-    return this.step({ op: 'process', partition: this.label, records: packRecords(records) });
+    return this.processPacked(packRecords(records));
+  }
+
+  async processPacked(records: PackedRecords): Promise<StepResult> {
+    return this.step({ op: 'process', partition: this.label, records });
   }
 
   async advanceTo(t: number): Promise<StepResult> {
