@@ -107,6 +107,8 @@ const FETCH_RECORDS = 20_000;
 const MAX_IN_FLIGHT = 40_000;
 /** How long one fetch waits for a first record (then returns what there is). */
 const FETCH_WAIT_MS = 100;
+/** Partition numbers per topic index in dispatchPacked's keys (Kafka's are int32, never negative). */
+const PARTITION_IDS = 2 ** 31;
 /** commitSoon gathers the offsets asked for within this long into one commit request. */
 const COMMIT_SOON_MS = 20;
 
@@ -313,17 +315,17 @@ export class KafkaSource {
   /** dispatch for a packed fetch: message indexes by partition, records made only when a batch is taken. */
   private dispatchPacked(batch: PackedConsume, fetch: number): void {
     const fetched: PackedFetch = { data: batch.data, meta: batch.meta, positions: batch.positions, keyStarts: keyStartsOf(batch.meta) };
-    // By topic index and partition, without a string per message.
+    // By topic index and partition (a partition number is below 2^31), without a string per message.
     const byPartition = new Map<number, number[]>();
     const count = batch.meta.length / 4;
     for (let i = 0; i < count; i++) {
-      const id = batch.meta[i * 4]! * 0x100000 + batch.meta[i * 4 + 1]!;
+      const id = batch.meta[i * 4]! * PARTITION_IDS + batch.meta[i * 4 + 1]!;
       let list = byPartition.get(id);
       if (!list) byPartition.set(id, list = []);
       list.push(i);
     }
     for (const [id, all] of byPartition) {
-      const owned = this.owned.get(`${batch.topics[Math.floor(id / 0x100000)]}/${id % 0x100000}`);
+      const owned = this.owned.get(`${batch.topics[Math.floor(id / PARTITION_IDS)]}/${id % PARTITION_IDS}`);
       if (!owned) continue; // not (or no longer) ours
       const from = this.afterSeek(owned, all.length, (i) => batch.positions[all[i]! * 2]!, fetch);
       if (from === all.length) continue;
