@@ -33,8 +33,9 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     let engine = new EngineProcess(args);
     await engine.waitForLog(/partition assigned/);
     // The stream of examples/thresholds, then one event on 20 January that moves the clock past every window.
-    await produceJson(input, [...await thresholdsRecords(),
-      { key: 'c9', value: JSON.stringify({ customer_id: 'c9', type: 'refund', ts: '2026-01-20T00:00:00Z', amount: 1 }) }]);
+    const produced = [...await thresholdsRecords(),
+      { key: 'c9', value: JSON.stringify({ customer_id: 'c9', type: 'refund', ts: '2026-01-20T00:00:00Z', amount: 1 }) }];
+    await produceJson(input, produced);
 
     const expected = (await readFile(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Out);
     const first = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000 })).map((r) => JSON.parse(String(r.value)) as Out);
@@ -45,6 +46,18 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     }
     const dead = await readTopic(`${input}.dlq`, { expected: 3, timeoutMs: 30_000 });
     assert.equal(dead.length, 3, 'three bad records in the dead-letter topic');
+    // The example's bad lines 5, 6 and 10 (what `aud replay` reports for it): offsets 4, 5 and 9.
+    assert.deepEqual(dead.map((d) => d.headers['aud.source.offset']).sort(), ['4', '5', '9']);
+    assert.match(dead.find((d) => d.headers['aud.source.offset'] === '4')!.headers['aud.error']!, /^not JSON/);
+    for (const d of dead) {
+      // Each is the record as it was read, with where it came from and why it is bad.
+      assert.equal(d.headers['aud.source.topic'], input);
+      assert.equal(d.headers['aud.source.partition'], '0');
+      const at = Number(d.headers['aud.source.offset']);
+      assert.equal(d.value, produced[at]!.value, `dead letter of offset ${at}: the bytes read`);
+      assert.equal(d.key, produced[at]!.key);
+      assert.ok((d.headers['aud.error'] ?? '').length > 0);
+    }
 
     // The compacted membership topic: the latest value per audience/customer is the current membership.
     const members = await readTopic(`${output}.members`, { expected: expected.length, timeoutMs: 30_000 });
