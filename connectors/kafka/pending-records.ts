@@ -154,15 +154,3 @@ export function recordsOfColumns(topic: string, partition: number, c: BatchColum
   }
   return out;
 }
-
-/** Each message's key start in `data` (each key is followed by its value). */
-export function keyStartsOf(meta: Int32Array): Int32Array {
-  const count = meta.length / 4;
-  const starts = new Int32Array(count);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    starts[i] = at;
-    at += Math.max(0, meta[i * 4 + 2]!) + Math.max(0, meta[i * 4 + 3]!);
-  }
-  return starts;
-}

@@ -37,28 +37,35 @@ export function emptyColumns(): RecordColumns {
   return { count: 0, data: new Uint8Array(0), keyStarts: none, keyLengths: none, valueStarts: none, valueLengths: none, offsets: new Float64Array(0) };
 }
 
-/** Columns of a packed consume of one partition (each key is followed by its value in `data`). */
+/** Columns of a packed consume of one partition. */
 export function columnsFromPacked(p: PackedConsume): RecordColumns {
   const count = p.meta.length / 4;
   const c: RecordColumns = {
     count, data: p.data,
-    keyStarts: new Int32Array(count), keyLengths: new Int32Array(count),
+    keyStarts: keyStartsOf(p.meta), keyLengths: new Int32Array(count),
     valueStarts: new Int32Array(count), valueLengths: new Int32Array(count),
     offsets: new Float64Array(count),
   };
-  let at = 0;
   for (let i = 0; i < count; i++) {
     const keyLength = p.meta[i * 4 + 2]!;
-    const valueLength = p.meta[i * 4 + 3]!;
-    c.keyStarts[i] = at;
     c.keyLengths[i] = keyLength;
-    if (keyLength > 0) at += keyLength;
-    c.valueStarts[i] = at;
-    c.valueLengths[i] = valueLength;
-    if (valueLength > 0) at += valueLength;
+    c.valueStarts[i] = c.keyStarts[i]! + Math.max(0, keyLength);
+    c.valueLengths[i] = p.meta[i * 4 + 3]!;
     c.offsets[i] = p.positions[i * 2]!;
   }
   return c;
+}
+
+/** Each message's key start in `data` (each key is followed by its value). */
+export function keyStartsOf(meta: Int32Array): Int32Array {
+  const count = meta.length / 4;
+  const starts = new Int32Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    starts[i] = at;
+    at += Math.max(0, meta[i * 4 + 2]!) + Math.max(0, meta[i * 4 + 3]!);
+  }
+  return starts;
 }
 
 /** A record as message objects (and tests) have it. */

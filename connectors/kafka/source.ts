@@ -41,8 +41,8 @@ import type { Message } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer, type GroupConsumer } from './client.js';
 import { KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
-import { keyStartsOf, PendingRecords, recordsOfColumns, type BatchColumns, type PackedFetch } from './pending-records.js';
-import type { PackedConsume } from './record-columns.js';
+import { PendingRecords, recordsOfColumns, type BatchColumns, type PackedFetch } from './pending-records.js';
+import { keyStartsOf, type PackedConsume } from './record-columns.js';
 
 /** The patched client's packed consume (lib/kafka-consumer.js, as patched). */
 type PackedConsumeCall = (max: number, cb: (err: Error | null, batch: PackedConsume) => void) => void;
