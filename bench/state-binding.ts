@@ -63,14 +63,22 @@ function openBinding(name: string, dir: string): Db {
     };
   }
   const { RocksLevel } = require('@nxtedition/rocksdb') as { RocksLevel: new (dir: string, o: object) => {
-    open(o: object): Promise<void>; getMany(k: string[]): Promise<unknown[]>; batch(ops: object[]): Promise<void>;
+    open(o: object): Promise<void>; getMany(k: string[]): Promise<unknown[]>;
+    batch(): { put(k: string, v: unknown): void; del(k: string): void; write(): Promise<void> };
     iterator(o: object): AsyncIterable<unknown>; close(): Promise<void>;
   } };
   const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
   return {
     open: () => db.open({ createIfMissing: true }),
     getMany: (keys) => db.getMany(keys),
-    batch: (ops) => db.batch(ops),
+    // The chained form, as engine/state/rocksdb-store.ts writes (its array form keeps every batch in memory).
+    batch: async (ops) => {
+      const b = db.batch();
+      for (const op of ops as { type: string; key: string; value?: unknown }[]) {
+        if (op.type === 'put') b.put(op.key, op.value); else b.del(op.key);
+      }
+      await b.write();
+    },
     scan: async (gte, lt) => { let n = 0; for await (const _ of db.iterator({ gte, lt })) n++; return n; },
     close: () => db.close(),
   };

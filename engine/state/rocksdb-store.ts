@@ -15,8 +15,16 @@ interface Level {
   open(options?: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
   getMany(keys: string[]): Promise<(Uint8Array | undefined)[]>;
-  batch(ops: { type: 'put' | 'del'; key: string; value?: Uint8Array }[]): Promise<void>;
+  /** A chained batch: write() applies it atomically and then releases it. */
+  batch(): ChainedBatch;
   iterator(options: { gte?: string; lt?: string }): AsyncIterable<[string, Uint8Array]>;
+}
+
+interface ChainedBatch {
+  put(key: string, value: Uint8Array): void;
+  del(key: string): void;
+  write(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** The first key after every key that starts with `prefix` (bytewise). */
@@ -63,11 +71,25 @@ export class RocksStore implements PartitionStore {
     }
   }
 
+  /**
+   * One chained batch per write, never the array form `db.batch(ops)`: in
+   * @nxtedition/rocksdb 12.2.12 the array form attaches the chained batch it
+   * makes to the database as a resource and never detaches it, so every
+   * write batch, with a copy of every key and value written, stayed in
+   * memory until the store closed (measured: +625 MB RSS after 6,000
+   * batches of 125 KB, against a plateau with this form). A chained batch
+   * detaches and clears itself once written.
+   */
   async write(batch: readonly StoreWrite[]): Promise<void> {
     if (batch.length === 0) return;
+    const chained = this.db.batch();
     try {
-      await this.db.batch(batch.map((w) => (w.type === 'put' ? { type: 'put', key: w.key, value: w.value } : { type: 'del', key: w.key })));
+      for (const w of batch) {
+        if (w.type === 'put') chained.put(w.key, w.value); else chained.del(w.key);
+      }
+      await chained.write();
     } catch (err) {
+      await chained.close().catch(() => undefined); // released already if write() got that far
       throw new StateStoreError('write', `writing ${batch.length} changes to ${this.dir} failed: ${(err as Error).message}`, { cause: err, fatal: false });
     }
   }
