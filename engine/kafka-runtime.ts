@@ -133,6 +133,8 @@ export interface KafkaRuntimeOptions {
   workers: number;
   /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
   cacheCustomers?: number;
+  /** V8 young generation of each worker thread, MB (worker-pool.ts says why it matters). */
+  youngGenerationMb?: number;
   /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
   valueDecoder?: ValueDecoder;
   /** The value of an enter/leave event on the output topic (`--output-format avro`); default JSON. */
@@ -203,7 +205,7 @@ export class KafkaRuntime {
     // The engine reads no input headers: the source may keep its prefetch as columns.
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
-    this.pool = opts.workers > 0 ? new WorkerPool(opts.workers) : undefined;
+    this.pool = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb) : undefined;
     this.metrics = new EngineMetrics({
       audienceSizes: () => this.audienceSizes().sizes,
       stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),

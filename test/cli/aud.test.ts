@@ -128,6 +128,13 @@ test('aud backfill: a history file that is not there is refused before any state
   assert.equal(k.stderr, 'error: --kafka "acks" is not key=value (for example --kafka security.protocol=SASL_SSL)\n');
 });
 
+test('aud run: a young generation too small to work is refused with the values to give, before Kafka is touched', () => {
+  // 127.0.0.1:1 answers nothing: reaching it would hang, not fail like this.
+  const r = aud('run', 'examples/thresholds/thresholds.aud', '--brokers', '127.0.0.1:1', '--young-generation-mb', '4');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /error --young-generation-mb 4 is not a whole number of MB from 8 up: give 192 \(the default, for throughput\) or about 32 for shorter pauses\n$/);
+});
+
 test('aud replay: an input that is missing or not an Avro container is one error line and exit 1', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aud-replay-'));
   const missing = aud('replay', 'examples/thresholds/thresholds.aud', '--input', join(dir, 'events.jsonl'));
