@@ -27,8 +27,9 @@ export interface EvalScope {
   /**
    * `test` of a slot's value now (a comparison with a constant), reporting
    * through wakeAt the instant that result may change by time alone.
+   * `ordered`: the comparison is `<`, `<=`, `>` or `>=` (a threshold).
    */
-  slotCompared(index: number, test: (value: Value) => Value): Value;
+  slotCompared(index: number, test: (value: Value) => Value, ordered: boolean): Value;
   /** For `(...) over W`: the time of the latest match of a sequence or absence, or null. */
   matchTime(index: number): number | null;
   trait(name: string): Value;
@@ -56,11 +57,11 @@ export function evaluate(e: PExpr, s: EvalScope): Value {
     case 'compare': {
       if (e.left.op === 'slot' && e.right.op === 'const') {
         const k = e.right.value;
-        return s.slotCompared(e.left.slot, (v) => compare(e.fn, v, k));
+        return s.slotCompared(e.left.slot, (v) => compare(e.fn, v, k), e.fn !== '==' && e.fn !== '!=');
       }
       if (e.right.op === 'slot' && e.left.op === 'const') {
         const k = e.left.value;
-        return s.slotCompared(e.right.slot, (v) => compare(e.fn, k, v));
+        return s.slotCompared(e.right.slot, (v) => compare(e.fn, k, v), e.fn !== '==' && e.fn !== '!=');
       }
       return compare(e.fn, evaluate(e.left, s), evaluate(e.right, s));
     }

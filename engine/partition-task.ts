@@ -520,7 +520,7 @@ class CustomerScope implements EvalScope {
     return this.memoValue[index]!;
   }
 
-  slotCompared(index: number, test: (value: Value) => Value): Value {
+  slotCompared(index: number, test: (value: Value) => Value, ordered: boolean): Value {
     const slot = this.plan.slots[index]!;
     this.memoize(index);
     const value = this.memoValue[index]!;
@@ -528,7 +528,7 @@ class CustomerScope implements EvalScope {
     const result = test(value);
     if (wake === Infinity) return result;
     if (slot.kind !== 'aggregate') { this.wakeAt(wake); return result; }
-    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result, value));
+    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result, value, ordered));
     return result;
   }
 

@@ -121,3 +121,46 @@ test('aggregateFlipTime works for every function: max over a window falls when t
   assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) > 100) !== true), T0 + 7 * D);
   assert.equal(aggregateFlipTime(s, state, now, (v) => ((v as number) > 25) !== true), T0 + 9 * D);
 });
+
+test('aggregateFlipTime from the newest buckets (ordered comparisons) finds the instant the scan from the oldest finds, on 20,000 random windows', () => {
+  // A small deterministic generator: the same windows every run.
+  let seed = 42;
+  const rand = (n: number): number => { // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return (((x ^ (x >>> 14)) >>> 0) / 2 ** 32) * n | 0;
+  };
+  const ops = ['<', '<=', '>', '>='] as const;
+  const compare = (op: (typeof ops)[number], l: number, r: number): boolean =>
+    op === '<' ? l < r : op === '<=' ? l <= r : op === '>' ? l > r : l >= r;
+  let checked = 0; let flipped = 0;
+  for (let round = 0; round < 20_000; round++) {
+    const fn = rand(2) === 0 ? 'count' : 'sum';
+    const s = slot(fn, (1 + rand(10)) * D);
+    const events: [number, number][] = [];
+    let t = T0;
+    for (let i = rand(25); i >= 0; i--) {
+      t += rand(3) === 0 ? rand(3 * D) : rand(5) * H;
+      // Sums: mostly whole amounts, now and then a refund (negative) or a fraction, which take the scan from the oldest.
+      const amount = rand(20) === 0 ? -rand(50) : rand(30) === 0 ? rand(100) + 0.5 : rand(100);
+      events.push([t, amount]);
+    }
+    const state = feed(s, events);
+    const now = t + rand(s.windowMs!);
+    const value = aggregateValue(s, state, now) as number;
+    const k = rand(4) === 0 ? rand(400) : rand(8);
+    const op = ops[rand(4)]!;
+    const constantOnLeft = rand(2) === 0;
+    const test = (v: number): boolean => (constantOnLeft ? compare(op, k, v) : compare(op, v, k));
+    const result = test(value);
+    const flips = (v: unknown): boolean => test(v as number) !== result;
+    const fromOldest = aggregateFlipTime(s, state, now, flips, fn === 'count' ? value : undefined, false);
+    const fromNewest = aggregateFlipTime(s, state, now, flips, fn === 'count' ? value : undefined, true);
+    assert.equal(fromNewest, fromOldest, `${fn} over ${(s.windowMs ?? 0) / D} days ${constantOnLeft ? `${k} ${op} x` : `x ${op} ${k}`} at ${now - T0} ms, buckets ${JSON.stringify(state)}`);
+    checked++;
+    if (fromOldest !== Infinity) flipped++;
+  }
+  assert.equal(checked, 20_000);
+  assert.ok(flipped > 2_000, `only ${flipped} windows flip: the generator tests too little`);
+});
