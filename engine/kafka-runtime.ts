@@ -527,11 +527,13 @@ export class KafkaRuntime {
     try {
       if (entry.producer) {
         await this.commitExactlyOnce(entry, records, next);
+        this.observeLatency(batch, skip, count);
       } else {
         // Output first: it goes out now, in batch order, and the commit waits
         // until all of it is acknowledged, so that a changelog copy can never
         // get ahead of the output it covers.
         await this.sendOutput(entry, records);
+        this.observeLatency(batch, skip, count);
         if (performance.now() - entry.lastCommitAt >= this.commitIntervalMs) await this.commitState(entry);
       }
     } catch (err) {
@@ -542,6 +544,21 @@ export class KafkaRuntime {
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
     this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
+  }
+
+  /**
+   * Each applied record's latency so far: now, its output handed to the
+   * producer (exactly-once: its transaction committed), less its Kafka
+   * timestamp (the producer's CreateTime, or the broker's LogAppendTime where
+   * the topic says so).
+   */
+  private observeLatency(batch: PartitionBatch, from: number, count: number): void {
+    const now = Date.now();
+    const timestamps = batch.columns?.timestamps;
+    for (let i = from; i < count; i++) {
+      const ts = timestamps ? timestamps[i]! : batch.records[i]!.timestamp;
+      if (ts > 0) this.metrics.recordLatency.observe(Math.max(0, now - ts) / 1000);
+    }
   }
 
   private get commitIntervalMs(): number {

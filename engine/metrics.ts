@@ -26,6 +26,7 @@ export class EngineMetrics {
   readonly segmentEvents: client.Counter<'audience' | 'type'>;
   readonly consumerLag: client.Gauge<'topic' | 'partition'>;
   readonly batchSeconds: client.Histogram;
+  readonly recordLatency: client.Histogram;
   readonly commitFailures: client.Counter;
   readonly partitionsAssigned: client.Gauge;
   readonly restoredRecords: client.Counter;
@@ -43,6 +44,14 @@ export class EngineMetrics {
     this.batchSeconds = new client.Histogram({
       name: 'aud_batch_duration_seconds', help: 'From a batch handed to the engine to its commit (output acknowledged, state written)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    });
+    // Kafka Streams' record-e2e-latency (KIP-613), per record: what a user of
+    // the output waits for, less the broker hops at either end. A backlog
+    // shows here as its age, which is why the buckets reach an hour.
+    this.recordLatency = new client.Histogram({
+      name: 'aud_record_latency_seconds',
+      help: 'From an input record\'s Kafka timestamp to the moment the enter/leave events of its batch are handed to the producer (exactly-once: committed)',
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600], registers,
     });
     this.commitFailures = new client.Counter({ name: 'aud_commit_failures_total', help: 'Batches whose commit failed (the partition was reopened and the batch read again)', registers });
     this.partitionsAssigned = new client.Gauge({ name: 'aud_partitions_assigned', help: 'Input partitions this process owns', registers });

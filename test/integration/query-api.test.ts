@@ -119,6 +119,10 @@ test('query API and metrics on a running engine, configured by file and environm
     assert.equal(sample(families, 'aud_consumer_lag', { partition: '0' }), 0);
     assert.equal(sample(families, 'aud_partitions_assigned'), PARTITIONS);
     assert.ok((sample(families, 'aud_batch_duration_seconds_count') ?? 0) >= 1);
+    // Every record once, timed from its produce a few seconds ago (not from the event's own `ts`, weeks back).
+    assert.equal(sample(families, 'aud_record_latency_seconds_count'), events.length);
+    assert.equal(sample(families, 'aud_record_latency_seconds_bucket', { le: '60' }), events.length);
+    assert.ok((sample(families, 'aud_record_latency_seconds_sum') ?? 0) > 0);
     assert.ok((sample(families, 'aud_state_size_bytes', { partition: '0' }) ?? 0) > 0);
     assert.ok((sample(families, 'aud_process_resident_memory_bytes') ?? 0) > 0);
 
