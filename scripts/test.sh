@@ -22,6 +22,9 @@ fi
 cleanup() { if [ "$started_broker" = 1 ]; then bash scripts/kafka.sh stop; fi; }
 trap cleanup EXIT
 
+# A test that hangs (an engine redelivering a failing batch for ever, say) fails
+# after 5 minutes instead of holding CI to its limit; the slowest test takes
+# about 35 s.
 status=0
-node --test --test-concurrency=1 "$@" dist/test/ || status=$?
+node --test --test-concurrency=1 --test-timeout=300000 "$@" dist/test/ || status=$?
 exit "$status"
