@@ -57,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('work-dir', { type: 'string', describe: 'logs and state (default: a new directory under the temp dir)' })
     .option('out', { type: 'string', default: join(repo, 'bench/RESULTS.md') })
     .option('aud-arg', { type: 'string', array: true, default: [], describe: 'an extra flag for every aud run, repeatable (experiments; RESULTS.md lists them)' })
+    .option('aud-node-arg', { type: 'string', array: true, default: [], describe: 'an extra Node option for every aud run, repeatable, e.g. --single-threaded-gc (experiments; RESULTS.md lists them)' })
     .option('note', { type: 'string', array: true, default: [], describe: 'a line to add to RESULTS.md, repeatable' })
     .option('keep', { type: 'boolean', default: false, describe: 'keep the work directory' })
     .strict()
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<void> {
   const workload = { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, seed: args.seed, start: new Date('2026-01-01T00:00:00Z') };
   const input = `${prefix}.events`;
   const launchFor = (group: string, o: Partial<LaunchOptions> = {}): LaunchOptions => ({
-    repo, brokers: args.brokers, input, output: `${group}.out`, group, stateDir: join(work, group), clock: 'event', streamsCommitMs: args.streamsCommitMs, audArgs: args.audArg, ...o,
+    repo, brokers: args.brokers, input, output: `${group}.out`, group, stateDir: join(work, group), clock: 'event', streamsCommitMs: args.streamsCommitMs, audArgs: args.audArg, audNodeArgs: args.audNodeArg, ...o,
   });
   const cleanUp = async (launch: LaunchOptions): Promise<void> => {
     await watch.deleteTopics(await watch.topicsWithPrefix(launch.group)).catch((e: unknown) => say(`deleting topics of ${launch.group}: ${(e as Error).message}`));
@@ -182,7 +183,11 @@ export async function main(argv: string[]): Promise<void> {
     workload: { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, partitions: PARTITIONS, seed: args.seed },
     produced, repeat: args.repeat, streamsCommitMs: args.streamsCommitMs, systems: systems.map((s) => s.label),
     throughput, restore, latency, profile, latencySeconds: args.latencySeconds, failures,
-    notes: [...args.note, ...(args.audArg.length > 0 ? [`Every aud run had these extra flags: \`${args.audArg.join(' ')}\`.`] : [])],
+    notes: [
+      ...args.note,
+      ...(args.audArg.length > 0 ? [`Every aud run had these extra flags: \`${args.audArg.join(' ')}\`.`] : []),
+      ...(args.audNodeArg.length > 0 ? [`Every aud run had these extra Node options: \`${args.audNodeArg.join(' ')}\`.`] : []),
+    ],
   };
   writeFileSync(args.out, renderReport(report));
   writeFileSync(join(work, 'results.json'), JSON.stringify(report, null, 2));

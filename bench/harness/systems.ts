@@ -47,6 +47,8 @@ export interface LaunchOptions {
   nodeArgs?: string[];
   /** More aud flags, for experiments (`--aud-arg`), e.g. --kafka queued.max.messages.kbytes=16384. */
   audArgs?: string[];
+  /** Node options for aud only, for experiments (`--aud-node-arg`), e.g. --single-threaded-gc. */
+  audNodeArgs?: string[];
 }
 
 export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: string; args: string[] } {
@@ -55,7 +57,7 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
       return {
         command: process.execPath,
         args: [
-          ...(o.nodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', join(o.repo, 'bench/rules/bench.aud'),
+          ...(o.nodeArgs ?? []), ...(o.audNodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', join(o.repo, 'bench/rules/bench.aud'),
           '--brokers', o.brokers, '--group', o.group, '--state-dir', o.stateDir, '--clock', o.clock,
           '--topic', o.input, '--output-topic', o.output, '--workers', String(spec.workers), '--log-format', 'json',
           ...(spec.exactlyOnce ? ['--exactly-once'] : []), ...(o.audArgs ?? []),
