@@ -133,7 +133,7 @@ export interface KafkaRuntimeOptions {
   workers: number;
   /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
   cacheCustomers?: number;
-  /** V8 young generation of each worker thread, MB (worker-pool.ts says why it matters). */
+  /** V8 young generation of each worker thread, MB (worker/young-generation.ts says why it matters). */
   youngGenerationMb?: number;
   /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
   valueDecoder?: ValueDecoder;

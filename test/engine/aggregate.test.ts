@@ -134,7 +134,7 @@ test('aggregateFlipTime from the newest buckets (ordered comparisons) finds the 
   const ops = ['<', '<=', '>', '>='] as const;
   const compare = (op: (typeof ops)[number], l: number, r: number): boolean =>
     op === '<' ? l < r : op === '<=' ? l <= r : op === '>' ? l > r : l >= r;
-  let checked = 0; let flipped = 0;
+  let flipped = 0;
   for (let round = 0; round < 20_000; round++) {
     const fn = rand(2) === 0 ? 'count' : 'sum';
     const s = slot(fn, (1 + rand(10)) * D);
@@ -158,9 +158,7 @@ test('aggregateFlipTime from the newest buckets (ordered comparisons) finds the 
     const fromOldest = aggregateFlipTime(s, state, now, flips, fn === 'count' ? value : undefined, false);
     const fromNewest = aggregateFlipTime(s, state, now, flips, fn === 'count' ? value : undefined, true);
     assert.equal(fromNewest, fromOldest, `${fn} over ${(s.windowMs ?? 0) / D} days ${constantOnLeft ? `${k} ${op} x` : `x ${op} ${k}`} at ${now - T0} ms, buckets ${JSON.stringify(state)}`);
-    checked++;
     if (fromOldest !== Infinity) flipped++;
   }
-  assert.equal(checked, 20_000);
   assert.ok(flipped > 2_000, `only ${flipped} windows flip: the generator tests too little`);
 });
