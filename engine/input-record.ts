@@ -152,7 +152,14 @@ export class RecordDecoder {
     const fields: Record<string, Value> = {};
     for (const f of declared) {
       const v = o[f.name];
-      if (v === undefined || v === null) { fields[f.name] = null; continue; }
+      // Own fields only: a declared name such as `constructor` that the
+      // record lacks reads Object.prototype's, which is no value of the
+      // record's (JSON makes no functions, and objects are rare here, so
+      // the own-property check costs the common case nothing).
+      if (v === undefined || v === null || ((typeof v === 'object' || typeof v === 'function') && !Object.hasOwn(o, f.name))) {
+        fields[f.name] = null;
+        continue;
+      }
       switch (f.type) {
         case 'number':
           if (typeof v !== 'number' || !Number.isFinite(v)) return wrongType(type, f.name, 'a number', v);

@@ -64,3 +64,22 @@ test('a batch crossing to a worker: ASCII values (one decoded string, sliced) an
   const grüße = decoder.decode(unpackRecords(packRecords(mixed))[1]!);
   assert.equal(grüße.kind === 'event' ? grüße.event.fields['note'] : undefined, 'grüße');
 });
+
+test('a declared field named like an Object.prototype member is the record\'s own or null, never the prototype\'s', () => {
+  const compiled = compileSources(new Map([['r.aud', [
+    'source "t" { key customer_id }',
+    'event visit { constructor: string  toString: number }',
+    'audience visitor { count(visit) >= 1 }',
+  ].join('\n')]]));
+  assert.deepEqual(compiled.diagnostics, []);
+  const decoder = new RecordDecoder(compiled.plan!);
+  const decode = (o: Record<string, unknown>) => decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', ts: 1000, ...o }) });
+  const absent = decode({});
+  assert.equal(absent.kind, 'event', JSON.stringify(absent));
+  assert.deepEqual(absent.kind === 'event' ? absent.event.fields : undefined, { constructor: null, toString: null });
+  const present = decode({ constructor: 'x', toString: 3 });
+  assert.deepEqual(present.kind === 'event' ? present.event.fields : undefined, { constructor: 'x', toString: 3 });
+  // A wrong type of the record's own is still bad.
+  const wrong = decode({ constructor: { nested: true } });
+  assert.deepEqual(wrong, { kind: 'bad', reason: 'field "constructor" of visit must be a string, got {"nested":true}' });
+});
