@@ -55,13 +55,14 @@ export function evaluate(e: PExpr, s: EvalScope): Value {
     case 'audience': return s.audience(e.name);
     case 'arith': return arith(e.fn, evaluate(e.left, s), evaluate(e.right, s));
     case 'compare': {
+      const ordered = e.fn !== '==' && e.fn !== '!=';
       if (e.left.op === 'slot' && e.right.op === 'const') {
         const k = e.right.value;
-        return s.slotCompared(e.left.slot, (v) => compare(e.fn, v, k), e.fn !== '==' && e.fn !== '!=');
+        return s.slotCompared(e.left.slot, (v) => compare(e.fn, v, k), ordered);
       }
       if (e.right.op === 'slot' && e.left.op === 'const') {
         const k = e.left.value;
-        return s.slotCompared(e.right.slot, (v) => compare(e.fn, k, v), e.fn !== '==' && e.fn !== '!=');
+        return s.slotCompared(e.right.slot, (v) => compare(e.fn, k, v), ordered);
       }
       return compare(e.fn, evaluate(e.left, s), evaluate(e.right, s));
     }

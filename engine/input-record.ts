@@ -90,6 +90,20 @@ function describe(v: unknown): string {
 
 const decoder = new TextDecoder();
 
+/**
+ * A field of the record itself. A parsed object inherits Object.prototype,
+ * whose members (`constructor`, `toString`, ...) are no fields of the
+ * record: read through a plain lookup, a field of that name that the record
+ * lacks would be a function, and the record dead-lettered (or, for the time
+ * field, not given its Kafka timestamp). JSON makes no functions and these
+ * fields are rarely objects, so the own-property check costs the common
+ * case nothing.
+ */
+function ownField(o: Record<string, unknown>, name: string): unknown {
+  const v = o[name];
+  return (typeof v === 'function' || (typeof v === 'object' && v !== null)) && !Object.hasOwn(o, name) ? undefined : v;
+}
+
 /** Precomputed per plan: the declared fields of each event type. */
 export class RecordDecoder {
   private readonly fields: Map<string, { name: string; type: FieldType }[]>;
@@ -117,7 +131,7 @@ export class RecordDecoder {
 
     let customer: string;
     if (src.keyField !== undefined) {
-      const k = o[src.keyField];
+      const k = ownField(o, src.keyField);
       if (typeof k === 'string' && k !== '') customer = k;
       else if (typeof k === 'number' && Number.isFinite(k)) customer = String(k);
       else return { kind: 'bad', reason: k === undefined || k === null || k === ''
@@ -129,7 +143,7 @@ export class RecordDecoder {
       return { kind: 'bad', reason: 'no customer id: the record has no key and the source names no key field' };
     }
 
-    const type = o[src.typeField];
+    const type = ownField(o, src.typeField);
     if (typeof type !== 'string' || type === '') {
       return { kind: 'bad', reason: type === undefined || type === null
         ? `no event type: field "${src.typeField}" is missing`
@@ -139,7 +153,7 @@ export class RecordDecoder {
     if (!declared) return { kind: 'skipped', type };
 
     let time: number;
-    const rawTime = o[src.timeField];
+    const rawTime = ownField(o, src.timeField);
     if (rawTime === undefined || rawTime === null) {
       if (record.timestamp === undefined) return { kind: 'bad', reason: `no event time: field "${src.timeField}" is missing` };
       time = record.timestamp;
@@ -151,15 +165,8 @@ export class RecordDecoder {
 
     const fields: Record<string, Value> = {};
     for (const f of declared) {
-      const v = o[f.name];
-      // Own fields only: a declared name such as `constructor` that the
-      // record lacks reads Object.prototype's, which is no value of the
-      // record's (JSON makes no functions, and objects are rare here, so
-      // the own-property check costs the common case nothing).
-      if (v === undefined || v === null || ((typeof v === 'object' || typeof v === 'function') && !Object.hasOwn(o, f.name))) {
-        fields[f.name] = null;
-        continue;
-      }
+      const v = ownField(o, f.name);
+      if (v === undefined || v === null) { fields[f.name] = null; continue; }
       switch (f.type) {
         case 'number':
           if (typeof v !== 'number' || !Number.isFinite(v)) return wrongType(type, f.name, 'a number', v);

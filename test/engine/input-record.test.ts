@@ -10,6 +10,13 @@ import { compileSources } from '../../dsl/compile.js';
 import { parseTime, RecordDecoder, type InputRecord } from '../../engine/input-record.js';
 import { packRecords, unpackRecords } from '../../engine/worker/messages.js';
 
+/** The decoder of a rule file given as lines (which must check clean). */
+function decoderFor(...lines: string[]): RecordDecoder {
+  const compiled = compileSources(new Map([['r.aud', lines.join('\n')]]));
+  assert.deepEqual(compiled.diagnostics, []);
+  return new RecordDecoder(compiled.plan!);
+}
+
 /** What parseTime answered before the fast path: the ISO check, then Date.parse. */
 function byDateParse(s: string): number | undefined {
   if (!/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
@@ -36,13 +43,11 @@ test('parseTime: canonical UTC times read digit by digit agree with Date.parse, 
 });
 
 test('a batch crossing to a worker: ASCII values (one decoded string, sliced) and others (views) give the same events', () => {
-  const compiled = compileSources(new Map([['r.aud', [
+  const decoder = decoderFor(
     'source "t" { key customer_id }',
     'event purchase { amount: number  note: string }',
     'audience big { sum(purchase.amount) >= 100 }',
-  ].join('\n')]]));
-  assert.deepEqual(compiled.diagnostics, []);
-  const decoder = new RecordDecoder(compiled.plan!);
+  );
   const value = (i: number, note: string): Uint8Array => Buffer.from(JSON.stringify({ customer_id: `c${i}`, type: 'purchase', ts: '2026-01-02T03:04:05.678Z', amount: i, note }));
   const batch = (notes: string[]): InputRecord[] => notes.map((note, i) => ({
     value: i === 2 ? null : value(i, note), key: `c${i}`, timestamp: 1000 + i, cause: { topic: 't', partition: 0, offset: String(i) },
@@ -66,13 +71,11 @@ test('a batch crossing to a worker: ASCII values (one decoded string, sliced) an
 });
 
 test('a declared field named like an Object.prototype member is the record\'s own or null, never the prototype\'s', () => {
-  const compiled = compileSources(new Map([['r.aud', [
+  const decoder = decoderFor(
     'source "t" { key customer_id }',
     'event visit { constructor: string  toString: number }',
     'audience visitor { count(visit) >= 1 }',
-  ].join('\n')]]));
-  assert.deepEqual(compiled.diagnostics, []);
-  const decoder = new RecordDecoder(compiled.plan!);
+  );
   const decode = (o: Record<string, unknown>) => decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', ts: 1000, ...o }) });
   const absent = decode({});
   assert.equal(absent.kind, 'event', JSON.stringify(absent));
@@ -82,4 +85,16 @@ test('a declared field named like an Object.prototype member is the record\'s ow
   // A wrong type of the record's own is still bad.
   const wrong = decode({ constructor: { nested: true } });
   assert.deepEqual(wrong, { kind: 'bad', reason: 'field "constructor" of visit must be a string, got {"nested":true}' });
+});
+
+test('a source time field named like an Object.prototype member falls back to the Kafka timestamp when the record lacks it', () => {
+  const decoder = decoderFor(
+    'source "t" { key customer_id  time valueOf }',
+    'event visit { }',
+    'audience visitor { count(visit) >= 1 }',
+  );
+  const absent = decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit' }), timestamp: 1234 });
+  assert.deepEqual(absent.kind === 'event' ? absent.event.time : absent, 1234);
+  const own = decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', valueOf: 5678 }), timestamp: 1234 });
+  assert.deepEqual(own.kind === 'event' ? own.event.time : own, 5678);
 });
