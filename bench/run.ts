@@ -1,8 +1,9 @@
 /**
  * The benchmark, in one command: produce the workload, run every system on
  * it `--repeat` times (interleaved, so that noise from other users of the
- * machine spreads over all of them), measure aud's restore and its latency
- * at fixed rates, write bench/RESULTS.md, delete the run's topics.
+ * machine spreads over all of them), measure aud's restore and, in
+ * `--latency-repeat` rounds, its latency at fixed rates, write
+ * bench/RESULTS.md, delete the run's topics.
  *
  *   node dist/bench/run.js                                  # 20k customers, 400k events, 3 repeats
  *   node dist/bench/run.js --customers 1000000 --events 10000000
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('restore', { type: 'boolean', default: true, describe: 'measure aud\'s restore from the changelog after each aud-1 run' })
     .option('latency-rates', { type: 'string', default: '5000,20000,50000', describe: 'events/s, comma-separated; empty for none' })
     .option('latency-seconds', { type: 'number', default: 20 })
+    .option('latency-repeat', { type: 'number', default: 3, describe: 'rounds of latency runs (each rate and system once per round); RESULTS.md gives the medians' })
     .option('latency-customers', { type: 'number', default: 20_000 })
     .option('latency-systems', { type: 'string', default: 'passthrough,aud-1', describe: 'who runs the latency probe (the passthrough gives the floor)' })
     .option('avro', { type: 'boolean', default: true, describe: 'also produce the Avro variant once (produce rate and size)' })
@@ -152,21 +154,23 @@ export async function main(argv: string[]): Promise<void> {
       await cleanUp(launch);
     }
 
-    // 4. Latency at fixed rates, wall clock.
+    // 4. Latency at fixed rates, wall clock: rounds of every rate and system,
+    // interleaved as the throughput runs are, so that the machine's drift
+    // spreads over the passthrough and aud alike.
     const rates = args.latencyRates.split(',').filter(Boolean).map(Number);
     const latencySystems = args.latencySystems.split(',').filter(Boolean).map(parseSystem);
-    for (const rate of rates) for (const spec of latencySystems) {
-      const group = `${prefix}.latency-${spec.kind}${spec.exactlyOnce ? '-eos' : ''}-${spec.workers}-${rate}`;
+    for (let r = 1; r <= args.latencyRepeat; r++) for (const rate of rates) for (const spec of latencySystems) {
+      const group = `${prefix}.latency-${spec.kind}${spec.exactlyOnce ? '-eos' : ''}-${spec.workers}-${rate}.r${r}`;
       const launch = launchFor(group, { input: `${group}.events`, clock: 'wall' });
-      say(`latency of ${spec.label} at ${rate} events/s for ${args.latencySeconds} s`);
+      say(`latency ${r}/${args.latencyRepeat}: ${spec.label} at ${rate} events/s for ${args.latencySeconds} s`);
       try {
         const l = await latencyRun(watch, spec, launch, {
-          rate, seconds: args.latencySeconds, warmupSeconds: Math.min(5, args.latencySeconds / 4), customers: args.latencyCustomers, seed: args.seed, logDir: work, say,
+          rate, seconds: args.latencySeconds, warmupSeconds: Math.min(5, args.latencySeconds / 4), customers: args.latencyCustomers, seed: args.seed, repeat: r, logDir: work, say,
         });
         latency.push(l);
         say(`  ${rate} events/s (achieved ${Math.round(l.achievedRate)}): p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms over ${l.samples} outputs`);
       } catch (err) {
-        failures.push(`latency of ${spec.label} at ${rate} events/s: ${(err as Error).message}`);
+        failures.push(`latency of ${spec.label} at ${rate} events/s, round ${r}: ${(err as Error).message}`);
         say(`  FAILED: ${(err as Error).message}`);
       }
       await cleanUp(launch);
@@ -182,7 +186,7 @@ export async function main(argv: string[]): Promise<void> {
     date: new Date().toISOString(), command, engineCommit, machine,
     workload: { customers: args.customers, events: args.events, days: args.days, zipf: args.zipf, partitions: PARTITIONS, seed: args.seed },
     produced, repeat: args.repeat, streamsCommitMs: args.streamsCommitMs, systems: systems.map((s) => s.label),
-    throughput, restore, latency, profile, latencySeconds: args.latencySeconds, failures,
+    throughput, restore, latency, profile, latencySeconds: args.latencySeconds, latencyRepeat: args.latencyRepeat, failures,
     notes: [
       ...args.note,
       ...(args.audArg.length > 0 ? [`Every aud run had these extra flags: \`${args.audArg.join(' ')}\`.`] : []),

@@ -24,6 +24,8 @@ import { commandFor, type LaunchOptions, type SystemSpec } from './systems.js';
 
 export interface LatencyResult {
   system: string;
+  /** Which round of `--latency-repeat` (1-based). */
+  repeat: number;
   targetRate: number;
   achievedRate: number;
   events: number;
@@ -82,7 +84,7 @@ async function waitForLog(file: string, text: string, count: number, timeoutMs: 
 
 export async function latencyRun(
   watch: KafkaWatch, spec: SystemSpec, launch: LaunchOptions,
-  o: { rate: number; seconds: number; warmupSeconds: number; customers: number; seed: number; logDir: string; say: (s: string) => void },
+  o: { rate: number; seconds: number; warmupSeconds: number; customers: number; seed: number; repeat: number; logDir: string; say: (s: string) => void },
 ): Promise<LatencyResult> {
   await watch.createTopic(launch.input, PARTITIONS);
   await watch.createTopic(launch.output, PARTITIONS);
@@ -168,7 +170,7 @@ export async function latencyRun(
     for (const c of copies) if (c.ts >= warmEnd) latencies.push(c.at - c.ts);
     const sorted = Float64Array.from(latencies).sort();
     return {
-      system: spec.label, targetRate: o.rate, achievedRate, events: total, samples: sorted.length,
+      system: spec.label, repeat: o.repeat, targetRate: o.rate, achievedRate, events: total, samples: sorted.length,
       p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? NaN,
       peakRssMb, drained,
     };
