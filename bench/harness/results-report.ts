@@ -48,9 +48,20 @@ function summarise(r: BenchReport): SystemSummary[] {
   });
 }
 
-interface LatencySummary { system: string; targetRate: number; runs: LatencyResult[]; achieved: number; samples: number; p50: number; p99: number; p999: number; max: number; rss: number; drained: boolean }
+/** One system at one rate: its runs (one per round) and the medians over them. */
+interface LatencySummary {
+  system: string;
+  targetRate: number;
+  runs: LatencyResult[];
+  achieved: number;
+  samples: number;
+  p50: number; p99: number; p999: number; max: number;
+  rss: number;
+  /** Every run drained its input (see LatencyResult.drained). */
+  drained: boolean;
+}
 
-/** The latency runs of each system and rate, in the order first run, with the medians over the rounds. */
+/** The latency runs grouped by system and rate, by rate, then in the order the systems ran. */
 function summariseLatency(r: BenchReport): LatencySummary[] {
   const groups = new Map<string, LatencyResult[]>();
   for (const l of r.latency) {
