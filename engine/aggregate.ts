@@ -238,17 +238,17 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
  * This is what lets `count(page_view) over 1 day >= 5` wake a customer once,
  * when the count falls below 5, instead of at every bucket that leaves.
  *
- * `threshold`: `flips` comes from an ordered comparison with a constant
- * (`<`, `<=`, `>`, `>=`), so that it changes at most once as a value only
- * falls; counts and sums of non-negative integers then find the flip from the
- * newest buckets (below).
+ * `ordered`: `flips` comes from an ordered comparison with a constant
+ * (`<`, `<=`, `>`, `>=`: a threshold), so that it changes at most once as
+ * a value only falls; counts and sums of non-negative integers then find
+ * the flip from the newest buckets (below).
  */
-export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean, value?: Value, threshold = false): number {
+export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean, value?: Value, ordered = false): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
   const buckets = bucketsOf(state)!;
-  if (slot.fn === 'count') return additiveFlipTime(buckets as number[], slot.windowMs, now, flips, value as number | undefined, threshold);
+  if (slot.fn === 'count') return additiveFlipTime(buckets as number[], slot.windowMs, now, flips, value as number | undefined, ordered);
   if (slot.fn === 'sum') {
-    const flip = additiveFlipTime(buckets as number[], slot.windowMs, now, flips, undefined, threshold);
+    const flip = additiveFlipTime(buckets as number[], slot.windowMs, now, flips, undefined, ordered);
     if (flip !== NOT_INTEGERS) return flip;
   }
   const m = MONOIDS[slot.fn];
@@ -282,7 +282,7 @@ const NOT_INTEGERS = -1;
  * round otherwise than the sum aggregateValue computes, and the wake would
  * be off by a bucket; a fraction among a sum's buckets returns NOT_INTEGERS.
  *
- * With a `threshold` comparison and no negative bucket (every count; a sum
+ * With an `ordered` comparison and no negative bucket (every count; a sum
  * of amounts with no refund), what is left only falls as buckets leave, so
  * the comparison changes at most once, and it has changed by the end exactly
  * when it differs at 0 (nothing left). The instant is then found from the
@@ -290,7 +290,7 @@ const NOT_INTEGERS = -1;
  * buckets or so, where the scan from the oldest went through a busy
  * customer's hundred (on the bench rules, 13 buckets a call on average).
  */
-function additiveFlipTime(buckets: number[], windowMs: number, now: number, flips: (value: Value) => boolean, total: number | undefined, threshold: boolean): number {
+function additiveFlipTime(buckets: number[], windowMs: number, now: number, flips: (value: Value) => boolean, total: number | undefined, ordered: boolean): number {
   let left = 0;
   let falling = true; // no negative bucket in the window
   if (total !== undefined) left = total;
@@ -303,7 +303,7 @@ function additiveFlipTime(buckets: number[], windowMs: number, now: number, flip
       }
     }
   }
-  if (threshold && falling) {
+  if (ordered && falling) {
     let oldest = 0;
     while (oldest < buckets.length && buckets[oldest]! + windowMs <= now) oldest += 2;
     if (oldest >= buckets.length || !flips(0)) return Infinity;
