@@ -188,3 +188,20 @@ test('a reader that closes stdout early ends every printing command quietly with
     assert.doesNotMatch(stderr, /EPIPE|Error|at /, `aud ${args.join(' ')}: ${stderr}`);
   }
 });
+
+test('aud webhook reads its flags from --config and AUD_* variables, as aud run does', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-webhook-config-'));
+  const config = join(dir, 'webhook.yaml');
+  writeFileSync(config, 'brokers: 127.0.0.1:9\ntopic: retail.segments\n');
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [cli, 'webhook', '--config', config],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const missing = run({});
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /give --url, url: in the config file, or AUD_URL/);
+  // The URL from the environment is read (and refused for its scheme, before Kafka is touched).
+  const fromEnv = run({ AUD_URL: 'ftp://crm.example.com/aud' });
+  assert.equal(fromEnv.status, 1);
+  assert.match(fromEnv.stderr, /webhook URL must be http:\/\/ or https:\/\/, not ftp:/);
+  writeFileSync(config, 'brokers: 127.0.0.1:9\ntopic: retail.segments\nurl: ftp://crm.example.com/from-file\n');
+  assert.match(run({}).stderr, /webhook URL must be http:\/\/ or https:\/\/, not ftp:/);
+});
