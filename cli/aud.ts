@@ -13,8 +13,12 @@ import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
 import { webhookCommand } from './commands/webhook.js';
+import { normaliseArgv } from './argv.js';
+import { exitQuietlyOnClosedStdout } from './closed-stdout.js';
 
-await yargs(hideBin(process.argv))
+exitQuietlyOnClosedStdout();
+
+await yargs(normaliseArgv(hideBin(process.argv)))
   .scriptName('aud')
   .usage('$0 <command> [options]\n\nReal-time audiences over a customer event stream.')
   .command(checkCommand)

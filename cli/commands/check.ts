@@ -3,6 +3,11 @@ import { loadPlan } from '../rules.js';
 
 interface CheckArgs { files: string[] }
 
+/** `1 score`, `2 scores`. */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export const checkCommand: CommandModule<object, CheckArgs> = {
   command: 'check <files..>',
   describe: 'Parse and type-check rule files; print every error with its position',
@@ -10,8 +15,11 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
   handler: async (args) => {
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
-    const n = (k: string) => plan.traits.filter((t) => t.kind === k).length;
-    process.stdout.write(`ok: ${args.files.join(', ')}: ${plan.events.length} events, ${n('trait')} traits, ${n('score')} scores, ` +
-      `${plan.audiences.length} audiences, ${plan.slots.length} shared states\n`);
+    const kind = (k: string) => plan.traits.filter((t) => t.kind === k).length;
+    const counts = [
+      counted(plan.events.length, 'event'), counted(kind('trait'), 'trait'), counted(kind('score'), 'score'),
+      counted(plan.audiences.length, 'audience'), counted(plan.slots.length, 'shared state'),
+    ];
+    process.stdout.write(`ok: ${args.files.join(', ')}: ${counts.join(', ')}\n`);
   },
 };

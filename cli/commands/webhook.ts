@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import { defaultConfigFile, environmentOverrides, readConfigFile, type FlagKind } from '../config-file.js';
+import { kafkaSettings } from '../kafka-settings.js';
 
 interface WebhookArgs {
   brokers: string;
@@ -15,20 +17,16 @@ interface WebhookArgs {
   kafka: string[];
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
+  config?: string;
 }
 
 const DEFAULT_SECRET_ENV = 'AUD_WEBHOOK_SECRET';
 
-/** `--kafka key=value` pairs: librdkafka settings passed through (SASL, SSL, ...). */
-function kafkaSettings(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new Error(`--kafka "${p}" is not key=value (for example --kafka security.protocol=SASL_SSL)`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
+/** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_URL, ...). */
+const WEBHOOK_FLAGS: Record<string, FlagKind> = {
+  brokers: 'string', topic: 'string', url: 'string', 'secret-env': 'string', group: 'string', 'batch-size': 'number', 'max-attempts': 'number',
+  'timeout-ms': 'number', 'dead-letter-file': 'string', header: 'array', kafka: 'array', 'log-level': 'string', 'log-format': 'string',
+};
 
 /** `--header Name=value` (or `Name: value`); the value is never echoed, it may be a credential. */
 function extraHeaders(list: string[]): Record<string, string> {
@@ -45,9 +43,12 @@ export const webhookCommand: CommandModule<object, WebhookArgs> = {
   command: 'webhook',
   describe: 'Post the enter/leave events of a topic to an HTTP endpoint, signed, batched, at-least-once; stop with Ctrl-C',
   builder: (y) => y
-    .option('brokers', { type: 'string', demandOption: true, describe: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]' })
-    .option('topic', { type: 'string', demandOption: true, describe: 'the enter/leave topic (aud run\'s output topic)' })
-    .option('url', { type: 'string', demandOption: true, describe: 'http(s) endpoint the events are POSTed to as {"events":[...]}' })
+    .config('config', 'a YAML or JSON file of flags (default: aud.config.yaml or .json here, if present); flags and AUD_* variables override it', readConfigFile)
+    .default('config', defaultConfigFile(), defaultConfigFile() ?? 'none')
+    .middleware(environmentOverrides(WEBHOOK_FLAGS), true)
+    .option('brokers', { type: 'string', demandOption: 'give --brokers, brokers: in the config file, or AUD_BROKERS', describe: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]' })
+    .option('topic', { type: 'string', demandOption: 'give --topic, topic: in the config file, or AUD_TOPIC', describe: 'the enter/leave topic (aud run\'s output topic)' })
+    .option('url', { type: 'string', demandOption: 'give --url, url: in the config file, or AUD_URL', describe: 'http(s) endpoint the events are POSTed to as {"events":[...]}' })
     .option('secret-env', { type: 'string', default: DEFAULT_SECRET_ENV, describe: 'environment variable holding the HMAC secret for X-Aud-Signature (the secret itself never goes on the command line)' })
     .option('group', { type: 'string', describe: 'consumer group id (default: aud-webhook-<topic>)' })
     .option('batch-size', { type: 'number', default: 500, describe: 'events per request at most' })

@@ -19,7 +19,7 @@ function aud(...args: string[]): { code: number | null; stdout: string; stderr: 
 test('aud check: the retail example is clean', () => {
   const r = aud('check', 'examples/retail/retail.aud');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^ok: examples\/retail\/retail\.aud: 5 events, 4 traits, 1 scores, 8 audiences/);
+  assert.match(r.stdout, /^ok: examples\/retail\/retail\.aud: 5 events, 4 traits, 1 score, 8 audiences, 13 shared states\n$/);
 });
 
 test('aud check: a faulty copy exits 1 with every error as file:line:col, the line and a caret', () => {
@@ -63,7 +63,7 @@ test('aud replay: a bad --until says what to write', () => {
   assert.match(r.stderr, /--until "next tuesday" is not a time; give ISO-8601/);
 });
 
-test('aud test: the example cases pass (the case of engine-contract.md among them); a wrong expectation fails with the difference', () => {
+test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
   const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/spec-vip-lapsed\.yaml \(2 events\)$/m);
@@ -146,4 +146,62 @@ test('aud replay: an input that is missing or not an Avro container is one error
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `error: ${notAvro} is not a readable Avro object container file (after 0 records): invalid magic bytes\n`);
   assert.equal(r.stdout, '');
+});
+
+test('aud replay: --input -, -i - and --input=- all read the events from stdin', () => {
+  const events = readFileSync(join(repo, 'examples/thresholds/events.jsonl'), 'utf8');
+  const expected = readFileSync(join(repo, 'examples/thresholds/expected.jsonl'), 'utf8');
+  for (const spelling of [['--input', '-'], ['-i', '-'], ['--input=-']]) {
+    const r = spawnSync(process.execPath, [cli, 'replay', 'examples/thresholds/thresholds.aud', ...spelling, '--until', '2026-01-20T00:00:00Z'],
+      { cwd: repo, encoding: 'utf8', input: events });
+    assert.equal(r.status, 0, `${spelling.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, expected, spelling.join(' '));
+    assert.match(r.stderr, /stdin:5: bad record skipped: not JSON/, spelling.join(' '));
+  }
+  // `-` as the output is the same: --output - writes to stdout.
+  const r = spawnSync(process.execPath, [cli, 'replay', 'examples/thresholds/thresholds.aud', '--input', '-', '--output', '-', '--until', '2026-01-20T00:00:00Z'],
+    { cwd: repo, encoding: 'utf8', input: events });
+  assert.equal(r.stdout, expected, r.stderr);
+});
+
+test('a reader that closes stdout early ends every printing command quietly with status 0', async () => {
+  // Enough output to fill the pipe: 200 copies of the thresholds events, replayed.
+  const dir = mkdtempSync(join(tmpdir(), 'aud-epipe-'));
+  const many = join(dir, 'many.jsonl');
+  const lines = readFileSync(join(repo, 'examples/thresholds/events.jsonl'), 'utf8').trim().split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < 2000; i++) out.push(...lines.map((l) => l.replace(/"c(\d)"/, `"c$1-${i}"`)));
+  writeFileSync(many, out.join('\n') + '\n');
+  const commands = [
+    ['explain', '--json', 'examples/retail/retail.aud'],
+    ['replay', 'examples/thresholds/thresholds.aud', '--input', many],
+  ];
+  for (const args of commands) {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cli, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // Read one chunk, then close our end, as `head -c 1` does.
+    await new Promise<void>((res) => child.stdout.once('data', () => { child.stdout.destroy(); res(); }));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.equal(code, 0, `aud ${args.join(' ')}: exit ${code}, stderr: ${stderr}`);
+    assert.doesNotMatch(stderr, /EPIPE|Error|at /, `aud ${args.join(' ')}: ${stderr}`);
+  }
+});
+
+test('aud webhook reads its flags from --config and AUD_* variables, as aud run does', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-webhook-config-'));
+  const config = join(dir, 'webhook.yaml');
+  writeFileSync(config, 'brokers: 127.0.0.1:9\ntopic: retail.segments\n');
+  const run = (env: Record<string, string>) => spawnSync(process.execPath, [cli, 'webhook', '--config', config],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const missing = run({});
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /give --url, url: in the config file, or AUD_URL/);
+  // The URL from the environment is read (and refused for its scheme, before Kafka is touched).
+  const fromEnv = run({ AUD_URL: 'ftp://crm.example.com/aud' });
+  assert.equal(fromEnv.status, 1);
+  assert.match(fromEnv.stderr, /webhook URL must be http:\/\/ or https:\/\/, not ftp:/);
+  writeFileSync(config, 'brokers: 127.0.0.1:9\ntopic: retail.segments\nurl: ftp://crm.example.com/from-file\n');
+  assert.match(run({}).stderr, /webhook URL must be http:\/\/ or https:\/\/, not ftp:/);
 });

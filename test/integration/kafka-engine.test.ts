@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
+import { createTopic, produceJson, readTopic, testBrokers, topicConfig, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { repo, thresholdsRecords } from '../support/examples.js';
 
@@ -69,6 +69,11 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     assert.deepEqual(current, [...implied].filter(([, inside]) => inside).map(([k]) => k).sort());
     assert.deepEqual(current, ['net_positive/c2', 'store_regular/c2']);
     assert.deepEqual(JSON.parse(latest.get('store_regular/c2')!), { audience: 'store_regular', customer: 'c2', since: '2026-01-06T12:00:00.000Z', version: 1 });
+
+    // The topics aud created: membership and changelog keep the latest value per key; the others keep everything.
+    assert.equal((await topicConfig(`${output}.members`))['cleanup.policy'], 'compact', `${output}.members is compacted`);
+    assert.equal((await topicConfig(`g-${input}-state-changelog`))['cleanup.policy'], 'compact', 'the state changelog is compacted');
+    assert.equal((await topicConfig(`${input}.dlq`))['cleanup.policy'], 'delete', 'the dead-letter topic is not compacted');
 
     assert.equal(await engine.stop(), 0, 'SIGTERM stops the engine cleanly');
 

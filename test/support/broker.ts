@@ -2,7 +2,10 @@
  * Helpers for tests on the real broker (started by scripts/test.sh), built on
  * aud's own connectors so that tests exercise the code users run.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureTopics } from '../../connectors/kafka/admin.js';
 import { KafkaSink } from '../../connectors/kafka/sink.js';
 import { KafkaSource, type SourceRecord } from '../../connectors/kafka/source.js';
@@ -14,6 +17,22 @@ export function testBrokers(): string {
 /** A topic name no other test or run uses. */
 export function uniqueTopic(prefix: string): string {
   return `test.${prefix}.${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A topic's configuration as the broker reports it (`cleanup.policy` and the
+ * rest), read with Kafka's own Java admin client from the broker's lib/:
+ * the JavaScript client has no DescribeConfigs.
+ */
+export async function topicConfig(topic: string): Promise<Record<string, string>> {
+  const repo = join(fileURLToPath(import.meta.url), '../../../..');
+  const lib = join(process.env.AUD_KAFKA_DIR ?? join(repo, '.kafka'), 'lib', '*');
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile('java', ['-cp', lib, join(repo, 'test/support/TopicConfig.java'), testBrokers(), topic], { timeout: 60_000 }, (err, out, errOut) => {
+      if (err) reject(new Error(`reading the config of ${topic}: ${err.message}\n${errOut}`)); else resolve(out);
+    });
+  });
+  return Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 export async function createTopic(name: string, partitions: number): Promise<void> {
