@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
 import { explainCommand } from './commands/explain.js';
+import { fmtCommand } from './commands/fmt.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
@@ -20,6 +21,7 @@ await yargs(hideBin(process.argv))
   .command(checkCommand)
   .command(backfillCommand)
   .command(explainCommand)
+  .command(fmtCommand)
   .command(replayCommand)
   .command(runCommand)
   .command(testCommand)
