@@ -10,6 +10,7 @@ import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
 import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
+import { lspCommand } from './commands/lsp.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
@@ -22,11 +23,12 @@ await yargs(hideBin(process.argv))
   .command(backfillCommand)
   .command(explainCommand)
   .command(fmtCommand)
+  .command(lspCommand)
   .command(replayCommand)
   .command(runCommand)
   .command(testCommand)
   .command(webhookCommand)
-  .demandCommand(1, 'Name a command: check, explain, replay, run, test, backfill or webhook (aud --help lists them).')
+  .demandCommand(1, 'Name a command: check, explain, fmt, lsp, replay, run, test, backfill or webhook (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()
