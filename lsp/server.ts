@@ -64,9 +64,14 @@ export function startLanguageServer(input: NodeJS.ReadableStream = process.stdin
     const { path, onDisk } = pathOf(uri);
     analyses.delete(ruleSetKey(path, onDisk));
     const { analysis } = analysisOf(uri);
-    for (const [file, diagnostics] of diagnosticsByFile(analysis)) {
-      void connection.sendDiagnostics({ uri: uriOf(file), diagnostics });
+    // The other files of the rule set first, the changed document last and
+    // with its version: a client that sees that one has the whole batch.
+    const byFile = diagnosticsByFile(analysis);
+    for (const [file, diagnostics] of byFile) {
+      if (file !== path) void connection.sendDiagnostics({ uri: uriOf(file), diagnostics });
     }
+    const version = documents.get(uri)?.version;
+    void connection.sendDiagnostics({ uri, diagnostics: byFile.get(path) ?? [], ...(version !== undefined ? { version } : {}) });
   };
 
   /** Run a handler; a bug of ours is logged and answered with `fallback`, never a crash. */
@@ -94,10 +99,8 @@ export function startLanguageServer(input: NodeJS.ReadableStream = process.stdin
     serverInfo: { name: 'aud' },
   }));
 
-  documents.onDidOpen(guarded('open', undefined, (e) => {
-    uris.set(pathOf(e.document.uri).path, e.document.uri);
-    refresh(e.document.uri);
-  }));
+  // Opening a document fires onDidOpen, then onDidChangeContent: analyse once, on the latter.
+  documents.onDidOpen(guarded('open', undefined, (e) => { uris.set(pathOf(e.document.uri).path, e.document.uri); }));
   documents.onDidChangeContent(guarded('change', undefined, (e) => refresh(e.document.uri)));
   documents.onDidClose(guarded('close', undefined, (e) => {
     const { path } = pathOf(e.document.uri);
