@@ -4,7 +4,8 @@
  * editor's open document in place of the file on disk.
  *
  * Each analysis parses every file of the folder (a parse is cached by its
- * text, so typing in one file re-parses that file only), runs the checker over
+ * text, so typing in one file re-parses that file only, and within it only
+ * the declarations that changed: declaration-cache.ts), runs the checker over
  * all of them, and indexes every name (symbol-index.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
 import type { RuleFile } from '../dsl/ast.js';
 import { checkRuleFiles, type CheckResult } from '../dsl/checker/check.js';
 import { sortDiagnostics, type Diagnostic } from '../dsl/diagnostics.js';
-import { parseRuleFile } from '../dsl/parse.js';
+import { DeclarationCache } from './declaration-cache.js';
 import { indexSymbols, type SymbolIndex } from './symbol-index.js';
 
 export interface RuleSetFile {
@@ -37,6 +38,7 @@ export function ruleSetKey(path: string, onDisk: boolean): string {
 
 export class RuleSets {
   private readonly parsed = new Map<string, { text: string; file: RuleFile; diagnostics: Diagnostic[] }>();
+  private readonly declarations = new Map<string, DeclarationCache>();
 
   /**
    * @param openText the editor's text of a path, if it is open
@@ -74,12 +76,15 @@ export class RuleSets {
   /** Forget a closed file's cached parse (its text on disk is read again next time). */
   forget(path: string): void {
     this.parsed.delete(path);
+    this.declarations.delete(path);
   }
 
   private parse(path: string, text: string): { file: RuleFile; diagnostics: Diagnostic[] } {
     const cached = this.parsed.get(path);
     if (cached && cached.text === text) return cached;
-    const parsed = parseRuleFile(path, text);
+    let pieces = this.declarations.get(path);
+    if (!pieces) this.declarations.set(path, (pieces = new DeclarationCache()));
+    const parsed = pieces.parse(path, text);
     this.parsed.set(path, { text, ...parsed });
     return parsed;
   }
