@@ -87,7 +87,7 @@ export function startLanguageServer(input: NodeJS.ReadableStream = process.stdin
   connection.onInitialize((): InitializeResult => ({
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
-      completionProvider: { triggerCharacters: ['.', ' '] },
+      completionProvider: { triggerCharacters: ['.'] },
       hoverProvider: true,
       definitionProvider: true,
       referencesProvider: true,

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatRuleText, layoutFreeTree } from '../../dsl/format.js';
 import * as T from '../../dsl/lexer.js';
+import { prng } from '../../examples/retail/generate.js';
 import { parseRuleFile } from '../../dsl/parse.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -120,21 +121,9 @@ for (const path of examples) {
   });
 }
 
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The text with random whitespace and comments put between its tokens. */
+/** The text with random whitespace and comments put between its tokens (seeded, so a failure can be replayed). */
 function fuzz(text: string, seed: number): string {
-  const next = random(seed);
+  const next = prng(seed);
   const lexed = T.auLexer.tokenize(text);
   const cuts = [...lexed.tokens, ...(lexed.groups[T.COMMENT_GROUP] ?? [])].map((t) => t.endOffset! + 1).sort((a, b) => a - b);
   const fillers = [' ', '   ', '\t', '\n', '\n\n\n', '\r\n', ' /* fuzz */ ', '\n/* fuzz\n  block */\n', ' // fuzz line\n', '\n// fuzz own line\n'];
