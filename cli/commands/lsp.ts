@@ -14,6 +14,10 @@ export const lspCommand: CommandModule<object, LspArgs> = {
   builder: (y) => y.option('stdio', { type: 'boolean', default: true, describe: 'talk over stdin/stdout (the only transport)' }) as never,
   handler: async () => {
     const connection = startLanguageServer();
-    await new Promise<void>((resolve) => connection.onExit(() => resolve()));
+    await new Promise<void>((resolve) => {
+      connection.onExit(() => resolve());
+      // The editor went away without shutting the server down: exit 1, as the protocol asks of an exit without shutdown.
+      process.stdin.once('end', () => { process.exitCode = 1; resolve(); });
+    });
   },
 };

@@ -5,12 +5,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LspClient, type LspDiagnostic } from '../support/lsp-client.js';
 
+const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'aud-lsp-'));
 const events = [
   'event purchase { amount: number, channel: string }',
@@ -228,4 +230,9 @@ test('formatting: one edit to the canonical layout; none when already formatted'
   await change(audiencesUri, edits[0]!.newText);
   assert.deepEqual(await client.request('textDocument/formatting', { textDocument: { uri: audiencesUri }, options }), []);
   await change(audiencesUri, audiences);
+});
+
+test('the editor going away without shutdown ends the server with exit code 1', () => {
+  const r = spawnSync(process.execPath, [join(repo, 'dist/cli/aud.js'), 'lsp'], { input: '', encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 1, r.stderr);
 });
