@@ -6,7 +6,11 @@
  * didChange to receiving the publishDiagnostics for that version. Prints the
  * median, p95 and max round trip.
  *
- *   node dist/bench/lsp-latency.js [--audiences 1000] [--changes 40]
+ * `--break name` (the default) misspells a trait: the server re-parses the
+ * one audience that changed. `--break syntax` deletes a `>=`: while a file
+ * has a syntax error the server parses all of it, as `aud check` does.
+ *
+ *   node dist/bench/lsp-latency.js [--audiences 1000] [--changes 40] [--break name|syntax]
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +52,7 @@ export async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
     .option('audiences', { type: 'number', default: 1000 })
     .option('changes', { type: 'number', default: 40 })
+    .option('break', { choices: ['name', 'syntax'] as const, default: 'name' as const, describe: 'what each other change breaks' })
     .strict()
     .parseAsync();
   const dir = mkdtempSync(join(tmpdir(), 'aud-lsp-bench-'));
@@ -64,22 +69,30 @@ export async function main(argv: string[]): Promise<void> {
   if (initial.length !== 0) throw new Error(`the generated file should check clean: ${initial[0]!.message}`);
 
   const times: number[] = [];
+  const brokenTimes: number[] = [];
+  const fixedTimes: number[] = [];
   for (let i = 0; i < args.changes; i++) {
     const broken = i % 2 === 0;
-    const changed = broken ? text.replace('spend_3 >= 3', 'spnd_3 >= 3') : text;
+    const changed = !broken ? text : args.break === 'name' ? text.replace('spend_3 >= 3', 'spnd_3 >= 3') : text.replace('spend_3 >= 3', 'spend_3 3');
     version++;
     const batch = client.diagnosticsBatch(uri, version);
     const start = process.hrtime.bigint();
     client.notify('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text: changed }] });
     const diagnostics = (await batch).get(uri)!;
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (diagnostics.length !== (broken ? 1 : 0)) throw new Error(`version ${version}: ${diagnostics.length} diagnostics`);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    times.push(ms);
+    (broken ? brokenTimes : fixedTimes).push(ms);
+    if (broken ? diagnostics.length === 0 : diagnostics.length !== 0) throw new Error(`version ${version}: ${diagnostics.length} diagnostics`);
   }
   await client.close();
-  const sorted = [...times].sort((a, b) => a - b);
   const lineCount = text.split('\n').length;
-  process.stdout.write(`${args.audiences} audiences (${lineCount} lines, ${(text.length / 1024).toFixed(0)} KiB), ${args.changes} changes: ` +
-    `didChange → publishDiagnostics median ${percentile(sorted, 0.5).toFixed(1)} ms, p95 ${percentile(sorted, 0.95).toFixed(1)} ms, max ${sorted[sorted.length - 1]!.toFixed(1)} ms\n`);
+  const summary = (list: number[]) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return `median ${percentile(sorted, 0.5).toFixed(1)} ms, p95 ${percentile(sorted, 0.95).toFixed(1)} ms, max ${sorted[sorted.length - 1]!.toFixed(1)} ms`;
+  };
+  process.stdout.write(`${args.audiences} audiences (${lineCount} lines, ${(text.length / 1024).toFixed(0)} KiB), ${args.changes} changes, ` +
+    `every other one breaking a ${args.break}: didChange → publishDiagnostics ${summary(times)}\n` +
+    `  the changes that break it: ${summary(brokenTimes)}\n  the changes that fix it:   ${summary(fixedTimes)}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main(hideBin(process.argv));

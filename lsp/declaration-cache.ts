@@ -8,11 +8,15 @@
  * each piece is parsed alone and cached by its text, and the pieces' trees
  * are moved to where they stand in the file and joined.
  *
- * Joined pieces equal the whole file's parse only when every piece parses
- * cleanly and the file has at most one source block (a second one is
- * reported by the parse of the file). Otherwise — a lexical or syntax error
- * anywhere, or two sources — the whole file is parsed as `aud check` parses
- * it, so the diagnostics are always the same as the command line's.
+ * The joined pieces must equal the whole file's parse, diagnostics included,
+ * so the server always says what `aud check` says:
+ * - a piece that parses cleanly ends where the parser, reading the whole
+ *   file, is back at the top level, so it parses the same alone;
+ * - from the first piece with a syntax error on, the parser's recovery may
+ *   reach into the pieces after it, so that rest of the file is parsed in
+ *   one go, as the whole file's parse would read it from there;
+ * - a lexical error anywhere, or a second source block (reported by the
+ *   parse of a file as a whole), makes it parse the whole file.
  */
 import type { RuleFile } from '../dsl/ast.js';
 import type { Diagnostic, Span } from '../dsl/diagnostics.js';
@@ -42,15 +46,22 @@ export class DeclarationCache {
       const piece = text.slice(from, to);
       const parsed = used.get(piece) ?? this.pieces.get(piece) ?? parseRuleFile(path, piece);
       used.set(piece, parsed);
-      if (parsed.diagnostics.some((d) => d.code === 'lex' || d.code === 'syntax')) return parseRuleFile(path, text);
+      const broken = parsed.diagnostics.some((d) => d.code === 'lex' || d.code === 'syntax');
       const at = i === 0 ? { line: 1, column: 1, offset: 0 } : { line: starts[i]!.startLine!, column: starts[i]!.startColumn!, offset: from };
-      const moved = moveTo(parsed, at);
+      // The rest of the file, behind the text before it blanked out (same
+      // length, same line breaks): its spans come out where they stand.
+      const moved = broken ? parseRuleFile(path, text.slice(0, from).replace(/[^\r\n]/g, ' ') + text.slice(from)) : moveTo(parsed, at);
       if (moved.file.source) file.source = moved.file.source;
       file.outputs.push(...moved.file.outputs);
       file.events.push(...moved.file.events);
       file.traits.push(...moved.file.traits);
       file.audiences.push(...moved.file.audiences);
       diagnostics.push(...moved.diagnostics);
+      if (broken) {
+        // Keep the pieces after the error for when it is fixed; the next clean parse drops what is unused.
+        for (const [k, v] of used) this.pieces.set(k, v);
+        return { file, diagnostics };
+      }
     }
     this.pieces = used;
     return { file, diagnostics };

@@ -36,4 +36,13 @@ test('on a generated file of 200 audiences, with a change in one of them', () =>
   const text = generateRules(200);
   assertSameAsWholeFile(cache, text, 'generated');
   assertSameAsWholeFile(cache, text.replace('spend_3 >= 3', 'spnd_3 >= 3\n\n'), 'one audience changed');
+  const broken: [string, string][] = [
+    ['spend_3 >= 3', 'spend_3 3'], ['spend_0 >= 40', 'spend_0 >= '], ['audience audience_7 ', 'audience '], ['"generated 9" {', '"generated 9" '],
+    ['within 1 hour\n}', 'within 1 hour\n'], ['spend_5 = sum(', 'spend_5 = sum(('], ['brand == "b11")', 'brand == "b11"'], ['count(page_view', 'count(page_view where'],
+  ];
+  for (const [from, to] of broken) {
+    assert.ok(text.includes(from), from);
+    assertSameAsWholeFile(cache, text.replace(from, to), `a syntax error: ${JSON.stringify(to)}`);
+    assertSameAsWholeFile(cache, text.replace(from, to).replace('spend_1 >= 1', 'spend_1 >= 2'), `a syntax error and an edit above it: ${JSON.stringify(to)}`);
+  }
 });
