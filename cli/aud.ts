@@ -9,6 +9,8 @@ import { hideBin } from 'yargs/helpers';
 import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
 import { explainCommand } from './commands/explain.js';
+import { fmtCommand } from './commands/fmt.js';
+import { lspCommand } from './commands/lsp.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
@@ -24,11 +26,13 @@ await yargs(normaliseArgv(hideBin(process.argv)))
   .command(checkCommand)
   .command(backfillCommand)
   .command(explainCommand)
+  .command(fmtCommand)
+  .command(lspCommand)
   .command(replayCommand)
   .command(runCommand)
   .command(testCommand)
   .command(webhookCommand)
-  .demandCommand(1, 'Name a command: check, explain, replay, run, test, backfill or webhook (aud --help lists them).')
+  .demandCommand(1, 'Name a command: check, explain, fmt, lsp, replay, run, test, backfill or webhook (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()

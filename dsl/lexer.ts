@@ -77,8 +77,14 @@ export const Star = createToken({ name: 'Star', pattern: /\*/, label: '"*"' });
 export const Slash = createToken({ name: 'Slash', pattern: /\//, label: '"/"' });
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
-export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: Lexer.SKIPPED });
-export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: Lexer.SKIPPED, line_breaks: true });
+/**
+ * Comments go to their own group, not to the parser: the parser never sees
+ * them, and the formatter (dsl/format.ts) reads them from `groups.comments`
+ * to put them back.
+ */
+export const COMMENT_GROUP = 'comments';
+export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n]*/, group: COMMENT_GROUP });
+export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: COMMENT_GROUP, line_breaks: true });
 
 export const allTokens: TokenType[] = [
   WhiteSpace, LineComment, BlockComment,

@@ -29,7 +29,7 @@ const FIELD_TYPES: Record<string, ValueType> = { number: 'number', string: 'stri
 
 interface FunctionSig { arity: number; args: ValueType[][]; result: (args: ValueType[]) => ValueType }
 const NUM: ValueType[] = ['number'];
-const FUNCTIONS: Record<string, FunctionSig> = {
+export const FUNCTIONS: Record<string, FunctionSig> = {
   logistic: { arity: 1, args: [NUM], result: () => 'number' },
   exp: { arity: 1, args: [NUM], result: () => 'number' },
   ln: { arity: 1, args: [NUM], result: () => 'number' },

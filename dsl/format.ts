@@ -1,0 +1,237 @@
+/**
+ * The canonical layout of a `.aud` file: what `aud fmt` writes and what the
+ * language server's "format document" applies.
+ *
+ * The formatter changes whitespace only: it reads the tokens and the comments
+ * (the lexer's `comments` group) in file order and decides, between each two,
+ * nothing, one space, or a line break with the indentation of the nesting.
+ * Working on tokens rather than printing the AST keeps every comment where
+ * its author put it, and keeps parentheses the AST does not record.
+ *
+ * The layout:
+ * - every declaration starts a line; at most one blank line between lines;
+ * - a source block holds one clause a line; an audience's expression sits on
+ *   its own lines inside the braces; an event's fields stay on one line
+ *   (`{ a: number, b: string }`) unless the block already spans lines or
+ *   holds a comment, in which case each field starts a line;
+ * - inside an expression, the author's line breaks are kept, and each line is
+ *   indented two spaces per open brace and parenthesis (two more for the
+ *   continuation lines of a trait or score);
+ * - one space between tokens, none inside `( )`, before `,` `:` `)`, around
+ *   `.`, between a function name and its `(`, or after a unary `-`;
+ * - a duration is written with one space before a long unit (`30 days`);
+ * - a line comment ends its line; comments are otherwise left as written.
+ *
+ * It formats only a file that parses: with a syntax error it returns the
+ * diagnostics instead. As a safeguard it parses its own output and refuses
+ * (FormatError) if the tree differs from the input's in anything but layout.
+ */
+import type { IToken, TokenType } from 'chevrotain';
+import type { RuleFile } from './ast.js';
+import type { Diagnostic } from './diagnostics.js';
+import * as T from './lexer.js';
+import { parseRuleFile } from './parse.js';
+
+export type FormatResult =
+  | { ok: true; text: string }
+  | { ok: false; diagnostics: Diagnostic[] };
+
+/** The formatter's output would not mean what its input meant: a bug of ours, never the user's. */
+export class FormatError extends Error {
+  readonly code = 'format-changed-meaning';
+  constructor(readonly path: string) {
+    super(`internal formatter error: formatting ${path} would change its meaning (please report this with the file)`);
+    this.name = 'FormatError';
+  }
+}
+
+const DECLARATION_TOKENS: TokenType[] = [T.Source, T.Output, T.Event, T.Trait, T.Score, T.Audience];
+const COMMENT_TOKENS: TokenType[] = [T.LineComment, T.BlockComment];
+/** Tokens after which a `-` subtracts; after anything else it negates. */
+const VALUE_END_TOKENS: TokenType[] = [T.Identifier, T.NumberLiteral, T.StringLiteral, T.DurationLiteral, T.TimeLiteral, T.True, T.False, T.Null, T.RParen];
+const NO_SPACE_BEFORE: TokenType[] = [T.RParen, T.Comma, T.Dot, T.Colon];
+const INDENT = '  ';
+const LINE_BREAK = /\r\n|\r|\n/g;
+
+type BlockKind = 'source' | 'event' | 'audience' | 'other';
+interface Block { kind: BlockKind; multiline: boolean }
+
+/** Format the text of one file; `path` only names it in diagnostics. */
+export function formatRuleText(path: string, text: string): FormatResult {
+  const parsed = parseRuleFile(path, text);
+  const broken = parsed.diagnostics.filter((d) => d.code === 'lex' || d.code === 'syntax');
+  if (broken.length > 0) return { ok: false, diagnostics: broken };
+  const out = layout(text);
+  if (layoutFreeTree(parseRuleFile(path, out).file) !== layoutFreeTree(parsed.file)) throw new FormatError(path);
+  return { ok: true, text: out };
+}
+
+/**
+ * The AST as text with everything that depends on layout left out (spans,
+ * the spelling of durations' spaces), so that two trees compare equal exactly
+ * when they mean the same.
+ */
+export function layoutFreeTree(file: RuleFile): string {
+  return JSON.stringify(file, (key, value: unknown) => {
+    if (key === 'span' || key === 'topicSpan' || key === 'fnSpan' || key === 'path') return undefined;
+    if (key === 'text' && typeof value === 'string') return value.replace(/\s+/g, '');
+    return value;
+  });
+}
+
+/**
+ * Marks left in the text while laying it out, then replaced by the spaces
+ * that line up a column over consecutive lines: source clause values, the
+ * `{` of one-line events, the `=` of traits and scores, trailing comments.
+ * A file whose strings or comments hold these characters is laid out without
+ * lining up.
+ */
+const ALIGN = { clause: '\u0001', event: '\u0002', trait: '\u0003', comment: '\u0004' } as const;
+
+/**
+ * Replace each `mark` with spaces so that, over every run of consecutive
+ * lines that hold one, the text after it starts in one column. A trailing
+ * comment mark stands for the one space that at least separates it.
+ */
+function alignColumns(text: string, mark: string): string {
+  const lines = text.split('\n');
+  const gap = mark === ALIGN.comment ? 1 : 0;
+  for (let start = 0; start < lines.length;) {
+    if (!lines[start]!.includes(mark)) { start++; continue; }
+    let end = start;
+    while (end < lines.length && lines[end]!.includes(mark)) end++;
+    const columns = lines.slice(start, end).map((l) => l.indexOf(mark));
+    const target = Math.max(...columns);
+    for (let k = start; k < end; k++) lines[k] = lines[k]!.replace(mark, ' '.repeat(target - columns[k - start]! + gap));
+    start = end;
+  }
+  return lines.join('\n');
+}
+
+function lineBreaksIn(s: string): number {
+  return s.match(LINE_BREAK)?.length ?? 0;
+}
+
+function isComment(t: IToken): boolean {
+  return COMMENT_TOKENS.includes(t.tokenType);
+}
+
+/** `30   days` → `30 days`, `2w` stays. */
+function tokenText(t: IToken): string {
+  if (t.tokenType === T.DurationLiteral) return t.image.replace(/^(\d+(?:\.\d+)?)[ \t]*([A-Za-z]+)$/, (_, n: string, unit: string) => (unit.length > 1 ? `${n} ${unit}` : `${n}${unit}`));
+  if (t.tokenType === T.LineComment) return t.image.trimEnd();
+  return t.image;
+}
+
+function layout(text: string): string {
+  const lexed = T.auLexer.tokenize(text);
+  const tokens = [...lexed.tokens, ...(lexed.groups[T.COMMENT_GROUP] ?? [])].sort((a, b) => a.startOffset - b.startOffset);
+  const out: string[] = [];
+  const aligning = !/[\u0001-\u0004]/.test(text);
+  const blocks: Block[] = [];
+  let parens = 0;
+  let declaration: TokenType | undefined;
+  /** Identifiers seen in the current source block: an even count starts a clause. */
+  let sourceWords = 0;
+  let prev: IToken | undefined;
+  let prevCode: IToken | undefined;
+  /** Whether the `-` just written negates (no space after it). */
+  let prevUnaryMinus = false;
+
+  const nextCode = (i: number): IToken | undefined => {
+    for (let j = i + 1; j < tokens.length; j++) if (!isComment(tokens[j]!)) return tokens[j];
+    return undefined;
+  };
+  const top = (): Block | undefined => blocks[blocks.length - 1];
+  const alignAnchor = (t: IToken, before: IToken | undefined, inside: Block | undefined, i: number): string | undefined => {
+    if (t.tokenType !== T.Identifier) return undefined;
+    if (inside?.kind === 'source' && sourceWords % 2 === 0) return ALIGN.clause;
+    if (inside !== undefined || parens > 0) return undefined;
+    if (before?.tokenType === T.Trait || before?.tokenType === T.Score) return ALIGN.trait;
+    if (before?.tokenType === T.Event) {
+      // Only one-line events line up: find whether this one's block spans lines.
+      const close = tokens.findIndex((c, j) => j > i && c.tokenType === T.RCurly);
+      const end = close < 0 ? text.length : tokens[close]!.startOffset;
+      const open = tokens[i + 1];
+      const oneLine = open?.tokenType === T.LCurly && lineBreaksIn(text.slice(open.startOffset, end)) === 0
+        && !tokens.slice(i + 1, close < 0 ? tokens.length : close).some(isComment);
+      return oneLine ? ALIGN.event : undefined;
+    }
+    return undefined;
+  };
+
+  tokens.forEach((t, i) => {
+    const type = t.tokenType;
+    const comment = isComment(t);
+    const startsDeclaration = !comment && DECLARATION_TOKENS.includes(type) && blocks.length === 0 && parens === 0;
+    const block = top();
+    const gap = prev ? text.slice(prev.endOffset! + 1, t.startOffset) : '';
+    const found = lineBreaksIn(gap);
+
+    // The fewest and most line breaks before this token.
+    let min = 0;
+    let max = 2;
+    if (prev?.tokenType === T.LineComment) min = 1;
+    if (startsDeclaration) min = 1;
+    if (block && block.kind !== 'other' && (block.kind !== 'event' || block.multiline)) {
+      if (prevCode?.tokenType === T.LCurly && prev === prevCode) { min = type === T.RCurly && block.kind !== 'audience' ? 0 : 1; max = 1; }
+      if (type === T.RCurly) { min = Math.max(min, prevCode?.tokenType === T.LCurly && block.kind !== 'audience' ? 0 : 1); max = 1; }
+      if (block.kind === 'source' && type === T.Identifier && sourceWords % 2 === 0) min = 1;
+      if (block.kind === 'event' && type === T.Identifier && nextCode(i)?.tokenType === T.Colon) min = 1;
+    }
+    const breakable = comment || prev === undefined || isComment(prev) || !(
+      NO_SPACE_BEFORE.includes(type) || prev.tokenType === T.Dot
+      || (type === T.LParen && (prev.tokenType === T.Identifier || prev.tokenType === T.Sequence))
+      || prevUnaryMinus
+      || (block?.kind === 'event' && !block.multiline));
+    const breaks = prev === undefined ? 0 : Math.min(max, Math.max(min, breakable ? found : 0));
+
+    if (type === T.RCurly) blocks.pop();
+    if (type === T.RParen) parens = Math.max(0, parens - 1);
+
+    if (breaks > 0) {
+      let depth = blocks.length + parens;
+      // Continuation lines of a trait, a score or an audience's head; a comment
+      // just before the next declaration belongs to it, not to the one before.
+      const beforeDeclaration = comment && (() => {
+        const n = nextCode(i);
+        return n === undefined || DECLARATION_TOKENS.includes(n.tokenType);
+      })();
+      if (blocks.length === 0 && parens === 0 && declaration !== undefined && !startsDeclaration && !beforeDeclaration && type !== T.RCurly) depth++;
+      if (blocks.length === 0 && parens > 0 && (declaration === T.Trait || declaration === T.Score)) depth++;
+      out.push('\n'.repeat(breaks) + INDENT.repeat(depth));
+    } else if (prev !== undefined) {
+      const tight = !comment && !isComment(prev) && (NO_SPACE_BEFORE.includes(type) || prev.tokenType === T.LParen || prev.tokenType === T.Dot
+        || (type === T.LParen && (prev.tokenType === T.Identifier || prev.tokenType === T.Sequence)) || prevUnaryMinus);
+      out.push(tight ? '' : type === T.LineComment && aligning ? ALIGN.comment : ' ');
+    }
+    out.push(tokenText(t));
+    const anchor = alignAnchor(t, prevCode, top(), i);
+    if (anchor && aligning) out.push(anchor);
+
+    if (!comment) {
+      if (startsDeclaration) { declaration = type; sourceWords = 0; }
+      if (type === T.LCurly) {
+        const kind: BlockKind = blocks.length > 0 || parens > 0 ? 'other'
+          : declaration === T.Source ? 'source' : declaration === T.Event ? 'event' : declaration === T.Audience ? 'audience' : 'other';
+        let multiline = kind !== 'event';
+        if (kind === 'event') {
+          const close = tokens.findIndex((c, j) => j > i && c.tokenType === T.RCurly);
+          const end = close < 0 ? tokens.length : close;
+          multiline = lineBreaksIn(text.slice(t.startOffset, tokens[end]?.startOffset ?? text.length)) > 0
+            || tokens.slice(i + 1, end).some(isComment);
+        }
+        blocks.push({ kind, multiline });
+      }
+      if (type === T.LParen) parens++;
+      if (type === T.Identifier && top()?.kind === 'source') sourceWords++;
+      prevUnaryMinus = type === T.Minus && !(prevCode && VALUE_END_TOKENS.includes(prevCode.tokenType));
+      prevCode = t;
+    }
+    prev = t;
+  });
+  let body = out.join('');
+  if (aligning) for (const mark of [ALIGN.clause, ALIGN.event, ALIGN.trait, ALIGN.comment]) body = alignColumns(body, mark);
+  body = body.split('\n').map((l) => l.trimEnd()).join('\n');
+  return body === '' ? '' : `${body}\n`;
+}
