@@ -187,3 +187,9 @@ test('aud fmt leaves a file with a syntax error untouched and exits 1 with the e
   assert.match(r.stderr, new RegExp(`${bad}: not formatted: it has syntax errors\\n$`));
   assert.equal(readFileSync(bad, 'utf8'), text);
 });
+
+test('the example rule files are in the canonical layout (aud fmt --check passes on them)', () => {
+  const files = ['examples/retail/retail.aud', 'examples/telco/telco.aud', 'examples/thresholds/thresholds.aud'];
+  const r = aud('fmt', '--check', ...files);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
