@@ -376,8 +376,8 @@ export class PartitionTask {
           if (v === undefined) continue;
           const added = addToAggregate(slot, before, v, e.time, seq, this.now);
           if (added === UNCHANGED) continue;
-          // A window's buckets change in place: the same array, changed.
-          changed = slot.windowMs !== undefined || added !== before;
+          // Changed, possibly in place (a window's buckets, a tally): the same object.
+          changed = true;
           after = expireAggregate(slot, added, this.now);
           break;
         }
