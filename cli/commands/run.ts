@@ -7,6 +7,7 @@ import type { ValueDecoder } from '../../engine/value-decoder.js';
 import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../engine/worker/young-generation.js';
 import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
+import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
 interface RunArgs {
@@ -22,6 +23,8 @@ interface RunArgs {
   outputTopic?: string;
   kafka: string[];
   tickMs: number;
+  maxClockSkew: string;
+  maxClockJump?: string;
   commitIntervalMs: number;
   exactlyOnce: boolean;
   avroSchema?: string;
@@ -38,7 +41,7 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', 'young-generation-mb': 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'output-topic': 'string', 'max-clock-skew': 'string', 'max-clock-jump': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
   'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
@@ -79,6 +82,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
     .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
+    .option('max-clock-skew', { type: 'string', default: '5m', describe: 'wall clock: a record whose time is further ahead of this machine\'s clock is dead-lettered and does not move the clock (300ms, 30s, 5m, 2h, 7d; off)' })
+    .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of its partition\'s clock is dead-lettered (for --clock event; default off)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
     .option('commit-interval-ms', { type: 'number', default: 200, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
@@ -111,6 +116,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log.error(`--young-generation-mb ${args.youngGenerationMb} is not a whole number of MB from ${MIN_YOUNG_GENERATION_MB} up: ` +
         `give ${DEFAULT_YOUNG_GENERATION_MB} (the default, for throughput) or about 32 for shorter pauses`); process.exitCode = 1; return;
     }
+    const maxClockSkew = parseDurationFlag('max-clock-skew', args.maxClockSkew);
+    const maxClockJump = args.maxClockJump === undefined ? undefined : parseDurationFlag('max-clock-jump', args.maxClockJump);
+    if (maxClockSkew instanceof Error || maxClockJump instanceof Error) {
+      log.error(((maxClockSkew instanceof Error ? maxClockSkew : maxClockJump) as Error).message); process.exitCode = 1; return;
+    }
+    const clockGuard = {
+      ...(args.clock === 'wall' && maxClockSkew !== undefined ? { maxAheadOfMachineMs: maxClockSkew } : {}),
+      ...(maxClockJump !== undefined ? { maxJumpMs: maxClockJump } : {}),
+    };
     let valueDecoder: ValueDecoder | undefined;
     let encodeOutput: ((event: OutputEvent) => Buffer) | undefined;
     try {
@@ -153,6 +167,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
+      clockGuard,
       commitIntervalMs: args.commitIntervalMs,
       exactlyOnce: args.exactlyOnce,
       workers: args.workers,
