@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
 import type { OutputEvent } from '../../engine/output-event.js';
+import { accessProblem, isLoopback, type HttpAccess } from '../../engine/http-access.js';
 import { QueryServer } from '../../engine/query-server.js';
 import type { ValueDecoder } from '../../engine/value-decoder.js';
 import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../engine/worker/young-generation.js';
@@ -33,6 +35,9 @@ interface RunArgs {
   config?: string;
   http?: number;
   httpHost: string;
+  httpToken?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
   advertisedHttp?: string;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
@@ -43,7 +48,7 @@ const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', 'young-generation-mb': 'number', clock: 'string', topic: 'string',
   'output-topic': 'string', 'max-clock-skew': 'string', 'max-clock-jump': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
   'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
-  'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
+  'http-host': 'string', 'http-token': 'string', 'http-tls-cert': 'string', 'http-tls-key': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
 
 /** `--kafka key=value` pairs: librdkafka settings passed through (SASL, SSL, ...). */
@@ -55,6 +60,20 @@ function kafkaSettings(pairs: string[]): Record<string, string> {
     out[p.slice(0, eq)] = p.slice(eq + 1);
   }
   return out;
+}
+
+/** The query API's token and TLS files from the flags (or AUD_HTTP_TOKEN); throws with what to fix. */
+function httpAccess(args: RunArgs): HttpAccess {
+  if ((args.httpTlsCert === undefined) !== (args.httpTlsKey === undefined)) {
+    throw new Error('give --http-tls-cert and --http-tls-key together (a PEM certificate and its private key)');
+  }
+  const read = (flag: string, path: string): Buffer => {
+    try { return readFileSync(path); } catch (err) { throw new Error(`--${flag} ${path}: ${(err as Error).message}`); }
+  };
+  return {
+    ...(args.httpToken !== undefined && args.httpToken !== '' ? { token: args.httpToken } : {}),
+    ...(args.httpTlsCert !== undefined ? { tls: { cert: read('http-tls-cert', args.httpTlsCert), key: read('http-tls-key', args.httpTlsKey!) } } : {}),
+  };
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -80,7 +99,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('schema-registry', { type: 'string', describe: 'a Confluent-compatible schema registry URL: Avro input is in its wire format, Avro output registered under <output>-value; credentials as http://user:pass@host:8081' })
     .option('output-format', { choices: ['json', 'avro'] as const, default: 'json' as const, describe: 'enter/leave events as JSON, or Avro with connectors/avro/segment-event.avsc' })
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
-    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
+    .option('http-host', { type: 'string', default: '127.0.0.1', describe: 'address the query API listens on; beyond loopback it needs a token' })
+    .option('http-token', { type: 'string', describe: 'bearer token the query API requires (prefer AUD_HTTP_TOKEN: a flag shows in the process list); required when --http-host is not loopback' })
+    .option('http-tls-cert', { type: 'string', describe: 'PEM certificate: serve the query API over HTTPS (with --http-tls-key)' })
+    .option('http-tls-key', { type: 'string', describe: 'PEM private key of --http-tls-cert' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
     .option('max-clock-skew', { type: 'string', default: '5m', describe: 'wall clock: a record whose time is further ahead of this machine\'s clock is dead-lettered and does not move the clock (300ms, 30s, 5m, 2h, 7d; off)' })
     .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of its partition\'s clock is dead-lettered (for --clock event; default off)' })
@@ -144,12 +166,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
     let server: QueryServer | undefined;
     let advertised: string | undefined;
     if (args.http !== undefined) {
-      server = new QueryServer(log);
+      let access: HttpAccess;
+      try {
+        access = httpAccess(args);
+      } catch (err) {
+        log.error(`cannot serve the query API: ${(err as Error).message}`); process.exitCode = 1; return;
+      }
+      const problem = accessProblem(args.httpHost, access);
+      if (problem) { log.error(`cannot serve the query API: ${problem}`); process.exitCode = 1; return; }
+      server = new QueryServer(log, access);
       try {
         const port = await server.listen(args.http, args.httpHost);
-        // Members of the group find each other's query API through the client id (see `groupMembers`).
-        advertised = args.advertisedHttp ?? `${hostname()}:${port}`;
-        log.info('query API listening', { url: `http://${args.httpHost}:${port}`, advertised });
+        // Members of the group find each other's query API through the client id (see `groupMembers`):
+        // on loopback, only processes of this machine can, at the address bound.
+        advertised = args.advertisedHttp ?? `${isLoopback(args.httpHost) ? args.httpHost : hostname()}:${port}`;
+        log.info('query API listening', { url: `${access.tls ? 'https' : 'http'}://${args.httpHost}:${port}`, advertised, token: access.token !== undefined });
       } catch (err) {
         log.error(`cannot serve the query API on ${args.httpHost}:${args.http}: ${(err as Error).message}; pick another --http port`);
         process.exitCode = 1; return;
