@@ -40,7 +40,8 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(
 
 /** Epoch ms from a number or an ISO-8601 string; undefined if neither. */
 export function parseTime(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? Math.floor(v) : undefined;
+  // Beyond ±8.64e15 ms (the year 275760) no Date holds it: such a time could not be written out.
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= MAX_TIME_MS ? Math.floor(v) : undefined;
   if (typeof v !== 'string') return undefined;
   const canonical = canonicalUtcTime(v);
   if (canonical !== undefined) return canonical;
@@ -84,11 +85,31 @@ function canonicalUtcTime(s: string): number | undefined {
 }
 
 function describe(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
+  let text: string;
+  try {
+    text = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
+  } catch {
+    // Nesting too deep to write out again (JSON.parse reads deeper than JSON.stringify writes).
+    text = Array.isArray(v) ? 'a deeply nested array' : 'a deeply nested object';
+  }
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
-const decoder = new TextDecoder();
+// Fatal: bytes that are not UTF-8 make a bad record, not a value with U+FFFD in it.
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The largest time a Date can hold, in ms either side of the epoch. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * Limits on one record, so that a hostile or broken producer costs bounded
+ * memory: a value larger than MAX_RECORD_BYTES (Kafka's own default message
+ * size) is not parsed, and a declared string field longer than
+ * MAX_STRING_CHARS is not kept (it would be a key of a `distinct` or `top`
+ * tally, or a trait, in the customer's state for as long as it counts).
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+export const MAX_STRING_CHARS = 64 * 1024;
 
 /**
  * A field of the record itself. A parsed object inherits Object.prototype,
@@ -116,7 +137,14 @@ export class RecordDecoder {
     let obj: unknown = record.value;
     if (obj === null || obj === undefined) return { kind: 'bad', reason: 'empty record (no value)' };
     if (typeof obj === 'string' || obj instanceof Uint8Array) {
-      const text = typeof obj === 'string' ? obj : decoder.decode(obj);
+      const size = typeof obj === 'string' ? obj.length : obj.byteLength;
+      if (size > MAX_RECORD_BYTES) return { kind: 'bad', reason: `record of ${size} bytes is larger than the ${MAX_RECORD_BYTES} a record may have` };
+      let text: string;
+      try {
+        text = typeof obj === 'string' ? obj : decoder.decode(obj);
+      } catch {
+        return { kind: 'bad', reason: 'not UTF-8 text' };
+      }
       try {
         obj = JSON.parse(text);
       } catch (err) {
@@ -174,6 +202,7 @@ export class RecordDecoder {
           break;
         case 'string':
           if (typeof v !== 'string') return wrongType(type, f.name, 'a string', v);
+          if (v.length > MAX_STRING_CHARS) return { kind: 'bad', reason: `field "${f.name}" of ${type} is a string of ${v.length} characters, more than the ${MAX_STRING_CHARS} a field may have` };
           fields[f.name] = v;
           break;
         case 'bool':
