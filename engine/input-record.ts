@@ -85,14 +85,29 @@ function canonicalUtcTime(s: string): number | undefined {
 }
 
 function describe(v: unknown): string {
-  let text: string;
-  try {
-    text = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
-  } catch {
-    // Nesting too deep to write out again (JSON.parse reads deeper than JSON.stringify writes).
-    text = Array.isArray(v) ? 'a deeply nested array' : 'a deeply nested object';
-  }
+  const text = preview(v, 0);
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+/**
+ * JSON of a value, cut short: no deeper than 20 levels and not much beyond
+ * 60 characters, whatever the value holds. Writing out a whole deeply nested
+ * value overflows the stack, at a depth that differs between threads.
+ */
+function preview(v: unknown, depth: number): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? String(v);
+  if (depth >= 20) return '...';
+  const parts: string[] = [];
+  let length = 0;
+  const entries = Array.isArray(v) ? v.map((x) => [undefined, x] as const) : Object.entries(v);
+  for (const [k, x] of entries) {
+    const part = (k === undefined ? '' : JSON.stringify(k) + ':') + preview(x, depth + 1);
+    parts.push(part);
+    length += part.length + 1;
+    if (length > 60) break;
+  }
+  return Array.isArray(v) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
 }
 
 // Fatal: bytes that are not UTF-8 make a bad record, not a value with U+FFFD in it.
