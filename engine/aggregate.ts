@@ -21,6 +21,37 @@
  * at most W / B buckets, and in practice one per active bucket.
  */
 import type { AggregateSlot, Value } from '../dsl/plan.js';
+import { tallyAdd, tallyAddToBucket, tallyAfterLeaving, tallyDistinct, tallyExpire, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
+
+type TallyFn = 'distinct' | 'top';
+
+function isTally(slot: AggregateSlot): slot is AggregateSlot & { fn: TallyFn } {
+  return slot.fn === 'distinct' || slot.fn === 'top';
+}
+
+/**
+ * Above this many values, the instant at which `distinct` or `top` next
+ * changes the outcome is not searched for (that means replaying the window's
+ * leaving buckets on a copy): the customer is re-evaluated when its oldest
+ * bucket leaves instead, which gives the same output with a wake-up per
+ * bucket rather than a search per evaluation.
+ */
+const FLIP_SEARCH_VALUES = 64;
+
+/**
+ * A distinct/top state as it reads at `now`: a windowed one with the buckets
+ * that left the window dropped (in place: reading does what expiry would).
+ */
+function liveTally(slot: AggregateSlot, state: unknown, now: number): Tally | TallyBuckets | undefined {
+  if (state === undefined || slot.windowMs === undefined) return state as Tally | undefined;
+  const buckets = bucketsOf(state)!;
+  tallyExpire(buckets, now - slot.windowMs);
+  return buckets.length === 0 ? undefined : buckets;
+}
+
+function tallyResult(slot: AggregateSlot, state: Tally | TallyBuckets | undefined): Value {
+  return slot.fn === 'distinct' ? tallyDistinct(state) : tallyTop(state);
+}
 
 type Partial = unknown;
 
@@ -29,30 +60,6 @@ interface Monoid {
   add(p: Partial | undefined, v: Value, t: number, seq: number): Partial;
   merge(a: Partial, b: Partial): Partial;
   result(p: Partial | undefined): Value;
-}
-
-/** value → [count, last event time, last arrival seq]; keys are JSON texts so that 1 and "1" differ. */
-type Tally = Record<string, [number, number, number]>;
-
-function addTally(p: Tally | undefined, v: Value, t: number, seq: number): Tally {
-  const out: Tally = p ? { ...p } : {};
-  const key = JSON.stringify(v);
-  const prev = out[key];
-  out[key] = prev
-    ? [prev[0] + 1, Math.max(prev[1], t), t >= prev[1] ? seq : prev[2]]
-    : [1, t, seq];
-  return out;
-}
-
-function mergeTally(a: Tally, b: Tally): Tally {
-  const out: Tally = { ...a };
-  for (const [k, [n, t, s]] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = prev
-      ? [prev[0] + n, Math.max(prev[1], t), t > prev[1] ? s : t < prev[1] ? prev[2] : Math.max(prev[2], s)]
-      : [n, t, s];
-  }
-  return out;
 }
 
 /** [time, arrival seq, value] of the earliest (first) or latest (last) event. */
@@ -65,7 +72,8 @@ function later(a: Stamped, b: Stamped): Stamped {
   return b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a;
 }
 
-const MONOIDS: Record<AggregateSlot['fn'], Monoid> = {
+/** The aggregates kept as merged partials; `distinct` and `top` keep a running tally (tally.ts). */
+const MONOIDS: Record<Exclude<AggregateSlot['fn'], TallyFn>, Monoid> = {
   count: {
     add: (p) => ((p as number | undefined) ?? 0) + 1,
     merge: (a, b) => (a as number) + (b as number),
@@ -101,27 +109,6 @@ const MONOIDS: Record<AggregateSlot['fn'], Monoid> = {
     merge: (a, b) => Math.max(a as number, b as number),
     result: (p) => (p as number | undefined) ?? null,
   },
-  distinct: {
-    add: (p, v, t, seq) => addTally(p as Tally | undefined, v, t, seq),
-    merge: (a, b) => mergeTally(a as Tally, b as Tally),
-    result: (p) => (p ? Object.keys(p as Tally).length : 0),
-  },
-  top: {
-    add: (p, v, t, seq) => addTally(p as Tally | undefined, v, t, seq),
-    merge: (a, b) => mergeTally(a as Tally, b as Tally),
-    result: (p) => {
-      if (!p) return null;
-      let best: [string, [number, number, number]] | undefined;
-      for (const entry of Object.entries(p as Tally)) {
-        const [, [n, t, s]] = entry;
-        if (!best) { best = entry; continue; }
-        const [bn, bt, bs] = best[1];
-        // Most frequent; ties go to the value seen most recently (event time, then arrival).
-        if (n > bn || (n === bn && (t > bt || (t === bt && s > bs)))) best = entry;
-      }
-      return best ? (JSON.parse(best[0]) as Value) : null;
-    },
-  },
   first: {
     add: (p, v, t, seq) => (p === undefined ? [t, seq, v] : earlier(p as Stamped, [t, seq, v])),
     merge: (a, b) => earlier(a as Stamped, b as Stamped),
@@ -133,6 +120,11 @@ const MONOIDS: Record<AggregateSlot['fn'], Monoid> = {
     result: (p) => (p === undefined ? null : (p as Stamped)[2]),
   },
 };
+
+/** The monoid of an aggregate that is not a tally (callers have dealt with distinct and top). */
+function monoidOf(slot: AggregateSlot): Monoid {
+  return MONOIDS[slot.fn as Exclude<AggregateSlot['fn'], TallyFn>];
+}
 
 /** [bucketStart, partial, bucketStart, partial, ...], oldest first. */
 type Buckets = Partial[];
@@ -158,18 +150,23 @@ export function contribution(slot: AggregateSlot, fields: Record<string, Value>,
 export const UNCHANGED: unique symbol = Symbol('unchanged');
 
 /**
- * Add an event's contribution; returns the state, or UNCHANGED for an event
- * too old for the window. A windowed state's bucket list is changed in place
- * (copying it for every event was the engine's largest source of garbage);
- * an all-time partial is a new value, equal to the old where the value did
- * not change (`max` of something smaller).
+ * Add an event's contribution; returns the state, or UNCHANGED when the
+ * state did not change (an event too old for the window; an all-time `max`
+ * of something smaller). A windowed state's bucket list, and a distinct/top
+ * tally, are changed in place (copying them for every event was the engine's
+ * largest source of garbage): the state returned may be the one given.
  */
 export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t: number, seq: number, now: number): unknown {
-  const m = MONOIDS[slot.fn];
-  if (slot.windowMs === undefined) return m.add(state, v, t, seq);
+  if (slot.windowMs === undefined) {
+    if (isTally(slot)) return tallyAdd(state as Tally | undefined, v, t, seq);
+    const next = monoidOf(slot).add(state, v, t, seq);
+    return next === state ? UNCHANGED : next;
+  }
   const width = slot.bucketMs!;
   const start = Math.floor(t / width) * width;
   if (start <= now - slot.windowMs) return UNCHANGED;
+  if (isTally(slot)) return tallyAddToBucket(bucketsOf(state) ?? [], v, t, seq, start);
+  const m = monoidOf(slot);
   const buckets = bucketsOf(state) ?? [];
   // Events arrive nearly in time order: search from the newest bucket.
   let i = buckets.length - 2;
@@ -185,7 +182,8 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
 }
 
 export function aggregateValue(slot: AggregateSlot, state: unknown, now: number): Value {
-  const m = MONOIDS[slot.fn];
+  if (isTally(slot)) return tallyResult(slot, liveTally(slot, state, now));
+  const m = monoidOf(slot);
   if (slot.windowMs === undefined) return m.result(state);
   const buckets = bucketsOf(state);
   if (buckets === undefined) return m.result(undefined);
@@ -207,6 +205,7 @@ export function aggregateValue(slot: AggregateSlot, state: unknown, now: number)
 /** Drop buckets that left the window (in place); `undefined` when nothing is left. */
 export function expireAggregate(slot: AggregateSlot, state: unknown, now: number): unknown {
   if (slot.windowMs === undefined || state === undefined) return state;
+  if (isTally(slot)) return liveTally(slot, state, now);
   const buckets = bucketsOf(state)!;
   const cut = now - slot.windowMs;
   let i = 0;
@@ -245,13 +244,25 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
  */
 export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean, value?: Value, ordered = false): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
+  if (isTally(slot)) {
+    const live = liveTally(slot, state, now) as TallyBuckets | undefined;
+    if (live === undefined) return Infinity;
+    if (tallySize(live) > FLIP_SEARCH_VALUES) return (live[0] as number) + slot.windowMs;
+    const starts = live.slice();
+    let i = 0;
+    for (const after of tallyAfterLeaving(live, slot.fn)) {
+      if (flips(after)) return (starts[i] as number) + slot.windowMs;
+      i += 2;
+    }
+    return Infinity;
+  }
   const buckets = bucketsOf(state)!;
   if (slot.fn === 'count') return additiveFlipTime(buckets as number[], slot.windowMs, now, flips, value as number | undefined, ordered);
   if (slot.fn === 'sum') {
     const flip = additiveFlipTime(buckets as number[], slot.windowMs, now, flips, undefined, ordered);
     if (flip !== NOT_INTEGERS) return flip;
   }
-  const m = MONOIDS[slot.fn];
+  const m = monoidOf(slot);
   const starts: number[] = [];
   const partials: Partial[] = [];
   for (let i = 0; i < buckets.length; i += 2) {

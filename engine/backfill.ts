@@ -14,6 +14,7 @@
  * after losing its disk, restores the backfilled state.
  */
 import type { Plan } from '../dsl/plan.js';
+import type { ClockGuardOptions } from './clock-guard.js';
 import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
@@ -29,6 +30,8 @@ export interface BackfillOptions {
   /** After the last record, advance every partition's clock to this instant (timers due by then fire). */
   until?: number;
   batchSize?: number;
+  /** Records too far ahead of their partition's clock are bad records (`--max-clock-jump`). */
+  clockGuard?: ClockGuardOptions;
   onBad?(bad: BadRecord): void;
   onProgress?(recordsRead: number): void;
   /**
@@ -78,7 +81,7 @@ export async function backfill(plan: Plan, records: AsyncIterable<InputRecord>, 
         'Point --state-dir at an empty directory (and use a group whose changelog is empty)');
     }
     stores.push(store);
-    tasks.push(await PartitionTask.open(plan, store));
+    tasks.push(await PartitionTask.open(plan, store, opts.clockGuard ? { clockGuard: opts.clockGuard } : {}));
   }
   const batchSize = opts.batchSize ?? 1000;
   const pending: InputRecord[][] = tasks.map(() => []);

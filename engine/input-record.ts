@@ -40,7 +40,8 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(
 
 /** Epoch ms from a number or an ISO-8601 string; undefined if neither. */
 export function parseTime(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? Math.floor(v) : undefined;
+  // Beyond ±8.64e15 ms (the year 275760) no Date holds it: such a time could not be written out.
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= MAX_TIME_MS ? Math.floor(v) : undefined;
   if (typeof v !== 'string') return undefined;
   const canonical = canonicalUtcTime(v);
   if (canonical !== undefined) return canonical;
@@ -84,11 +85,46 @@ function canonicalUtcTime(s: string): number | undefined {
 }
 
 function describe(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
+  const text = preview(v, 0);
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
-const decoder = new TextDecoder();
+/**
+ * JSON of a value, cut short: no deeper than 20 levels and not much beyond
+ * 60 characters, whatever the value holds. Writing out a whole deeply nested
+ * value overflows the stack, at a depth that differs between threads.
+ */
+function preview(v: unknown, depth: number): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? String(v);
+  if (depth >= 20) return '...';
+  const parts: string[] = [];
+  let length = 0;
+  const entries = Array.isArray(v) ? v.map((x) => [undefined, x] as const) : Object.entries(v);
+  for (const [k, x] of entries) {
+    const part = (k === undefined ? '' : JSON.stringify(k) + ':') + preview(x, depth + 1);
+    parts.push(part);
+    length += part.length + 1;
+    if (length > 60) break;
+  }
+  return Array.isArray(v) ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
+}
+
+// Fatal: bytes that are not UTF-8 make a bad record, not a value with U+FFFD in it.
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The largest time a Date can hold, in ms either side of the epoch. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * Limits on one record, so that a hostile or broken producer costs bounded
+ * memory: a value larger than MAX_RECORD_BYTES (Kafka's own default message
+ * size) is not parsed, and a declared string field longer than
+ * MAX_STRING_CHARS is not kept (it would be a key of a `distinct` or `top`
+ * tally, or a trait, in the customer's state for as long as it counts).
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+export const MAX_STRING_CHARS = 64 * 1024;
 
 /**
  * A field of the record itself. A parsed object inherits Object.prototype,
@@ -116,7 +152,14 @@ export class RecordDecoder {
     let obj: unknown = record.value;
     if (obj === null || obj === undefined) return { kind: 'bad', reason: 'empty record (no value)' };
     if (typeof obj === 'string' || obj instanceof Uint8Array) {
-      const text = typeof obj === 'string' ? obj : decoder.decode(obj);
+      const size = typeof obj === 'string' ? obj.length : obj.byteLength;
+      if (size > MAX_RECORD_BYTES) return { kind: 'bad', reason: `record of ${size} bytes is larger than the ${MAX_RECORD_BYTES} a record may have` };
+      let text: string;
+      try {
+        text = typeof obj === 'string' ? obj : decoder.decode(obj);
+      } catch {
+        return { kind: 'bad', reason: 'not UTF-8 text' };
+      }
       try {
         obj = JSON.parse(text);
       } catch (err) {
@@ -174,6 +217,7 @@ export class RecordDecoder {
           break;
         case 'string':
           if (typeof v !== 'string') return wrongType(type, f.name, 'a string', v);
+          if (v.length > MAX_STRING_CHARS) return { kind: 'bad', reason: `field "${f.name}" of ${type} is a string of ${v.length} characters, more than the ${MAX_STRING_CHARS} a field may have` };
           fields[f.name] = v;
           break;
         case 'bool':

@@ -71,9 +71,10 @@ import { KafkaSource, type PartitionBatch, type SourceRecord } from '../connecto
 import type { Plan } from '../dsl/plan.js';
 import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
 import type { InputRecord } from './input-record.js';
+import type { ClockGuardOptions } from './clock-guard.js';
 import type { Logger } from './log.js';
 import { outputEventJson, type OutputEvent } from './output-event.js';
-import type { BadRecord, CustomerView } from './partition-task.js';
+import type { BadRecord, CustomerView, PartitionTaskOptions } from './partition-task.js';
 import { EngineMetrics } from './metrics.js';
 import { openRocksStore } from './state/rocksdb-store.js';
 import type { PartitionStore } from './state/store.js';
@@ -133,6 +134,8 @@ export interface KafkaRuntimeOptions {
   workers: number;
   /** Decoded customers kept in memory per partition (PartitionTask's record cache). */
   cacheCustomers?: number;
+  /** Records too far ahead of the machine's clock (wall clock) or the partition's are dead-lettered (engine/clock-guard.ts). */
+  clockGuard?: ClockGuardOptions;
   /** V8 young generation of each worker thread, MB (worker/young-generation.ts says why it matters). */
   youngGenerationMb?: number;
   /** Values that are not JSON text (`format avro`): decoded per batch before the task sees them; bad ones are dead-lettered. */
@@ -398,8 +401,8 @@ export class KafkaRuntime {
         if (first !== undefined) await target.apply(checkpointOnly(first + BigInt(repair.length) - 1n));
       }
       const runner = this.pool
-        ? await this.pool.open(partition, label, stateDir, this.opts.plan, this.opts.cacheCustomers)
-        : await LocalPartition.open(this.opts.plan, store!, this.opts.cacheCustomers);
+        ? await this.pool.open(partition, label, stateDir, this.opts.plan, this.taskOptions())
+        : await LocalPartition.open(this.opts.plan, store!, this.taskOptions());
       return { runner, producer, restoredRecords: restored.records };
     } catch (err) {
       await closeStore().catch(() => undefined);
@@ -508,7 +511,7 @@ export class KafkaRuntime {
     entry.appliedNext = next;
     entry.dirty = true;
     entry.lastBatchAt = performance.now();
-    const bad: BadRecord[] = result.bad.map((b) => ({ record: input?.[b.index] ?? inputRecordOf(batch.records[skip + b.index]!), index: b.index, reason: b.reason }));
+    const bad: BadRecord[] = result.bad.map((b) => ({ record: input?.[b.index] ?? inputRecordOf(batch.records[skip + b.index]!), index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) }));
     this.counters.recordsIn += fresh;
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;
@@ -516,7 +519,11 @@ export class KafkaRuntime {
     this.metrics.eventsIn.inc({ topic: entry.topic }, fresh);
     this.metrics.eventsApplied.inc(result.applied);
     this.metrics.recordsSkipped.inc(result.skipped);
-    if (bad.length > 0) this.metrics.badRecords.inc({ topic: entry.topic }, bad.length);
+    if (bad.length > 0) {
+      this.metrics.badRecords.inc({ topic: entry.topic }, bad.length);
+      const clock = bad.filter((b) => b.clock).length;
+      if (clock > 0) this.metrics.clockRefused.inc({ topic: entry.topic }, clock);
+    }
     const records = [...this.outputRecords(result.outputs), ...this.deadLetters(bad)];
     for (const b of bad) {
       this.opts.log.warn('bad record sent to dead-letter topic', {
@@ -746,6 +753,13 @@ export class KafkaRuntime {
       });
     }
     return records;
+  }
+
+  private taskOptions(): PartitionTaskOptions {
+    return {
+      ...(this.opts.cacheCustomers !== undefined ? { cacheCustomers: this.opts.cacheCustomers } : {}),
+      ...(this.opts.clockGuard ? { clockGuard: this.opts.clockGuard } : {}),
+    };
   }
 
   private deadLetters(bad: BadRecord[]): SinkRecord[] {

@@ -23,6 +23,7 @@ export class EngineMetrics {
   readonly eventsApplied: client.Counter;
   readonly recordsSkipped: client.Counter;
   readonly badRecords: client.Counter<'topic'>;
+  readonly clockRefused: client.Counter<'topic'>;
   readonly segmentEvents: client.Counter<'audience' | 'type'>;
   readonly consumerLag: client.Gauge<'topic' | 'partition'>;
   readonly batchSeconds: client.Histogram;
@@ -39,6 +40,7 @@ export class EngineMetrics {
     this.eventsApplied = new client.Counter({ name: 'aud_events_applied_total', help: 'Input events applied to the state', registers });
     this.recordsSkipped = new client.Counter({ name: 'aud_records_skipped_total', help: 'Input records of event types no rule declares', registers });
     this.badRecords = new client.Counter({ name: 'aud_bad_records_total', help: 'Input records sent to the dead-letter topic', labelNames: ['topic'], registers });
+    this.clockRefused = new client.Counter({ name: 'aud_clock_skew_records_total', help: 'Input records dead-lettered because their time was too far ahead (--max-clock-skew, --max-clock-jump); also counted in aud_bad_records_total', labelNames: ['topic'], registers });
     this.segmentEvents = new client.Counter({ name: 'aud_segment_events_total', help: 'Enter and leave events produced', labelNames: ['audience', 'type'], registers });
     this.consumerLag = new client.Gauge({ name: 'aud_consumer_lag', help: 'Input records not yet applied, per partition, as of the last batch', labelNames: ['topic', 'partition'], registers });
     this.batchSeconds = new client.Histogram({

@@ -38,6 +38,7 @@
  */
 import type { Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
 import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
+import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
 import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
 import { evaluate, type EvalScope } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
@@ -52,6 +53,8 @@ export interface BadRecord {
   /** Its position in the batch given to process(). */
   index: number;
   reason: string;
+  /** Refused for its time (clock-guard.ts), not for its content. */
+  clock?: boolean;
 }
 
 export interface BatchResult {
@@ -86,12 +89,15 @@ const textEncoder = new TextEncoder();
 export interface PartitionTaskOptions {
   /** Decoded customers kept across commits (default 2,000). 0 keeps only the batch in flight. */
   cacheCustomers?: number;
+  /** Records too far ahead of the machine's or the partition's clock are bad records (clock-guard.ts). */
+  clockGuard?: ClockGuardOptions;
 }
 
 const DEFAULT_CACHE_CUSTOMERS = 2_000;
 
 export class PartitionTask {
   private now: number;
+  private readonly clockGuard: ClockGuard;
   private nextOffsetValue: bigint | undefined;
   private readonly timers = new TimerQueue();
   /** Decoded customers: those of the batch in flight, then the most recently used, in use order (Map order). */
@@ -128,6 +134,7 @@ export class PartitionTask {
     for (const [audience, n] of Object.entries(meta?.sizes ?? {})) this.sizes.set(audience, n);
     this.nextOffsetValue = meta?.nextOffset !== undefined ? BigInt(meta.nextOffset) : undefined;
     this.decoder = new RecordDecoder(plan);
+    this.clockGuard = new ClockGuard(options.clockGuard ?? {});
     this.audiencesBySlot = plan.slots.map(() => []);
     plan.audiences.forEach((a, ai) => a.slots.forEach((s) => this.audiencesBySlot[s]!.push(ai)));
     this.traitByName = new Map(plan.traits.map((t) => [t.name, t.expr]));
@@ -198,9 +205,15 @@ export class PartitionTask {
     const events: (EngineEvent | undefined)[] = [];
     let latest = this.now;
     const touched = new Set<string>();
+    const guard = this.clockGuard.active ? this.clockGuard : undefined;
+    guard?.startBatch(this.now);
     for (const [index, record] of records.entries()) {
       const d = this.decoder.decode(record);
-      if (d.kind === 'event') {
+      const refused = d.kind === 'event' ? guard?.refuse(d.event.time) : undefined;
+      if (refused !== undefined) {
+        events.push(undefined);
+        result.bad.push({ record, index, reason: refused, clock: true });
+      } else if (d.kind === 'event') {
         events.push(d.event);
         touched.add(d.event.customer);
         if (d.event.time > latest) latest = d.event.time;
@@ -376,8 +389,8 @@ export class PartitionTask {
           if (v === undefined) continue;
           const added = addToAggregate(slot, before, v, e.time, seq, this.now);
           if (added === UNCHANGED) continue;
-          // A window's buckets change in place: the same array, changed.
-          changed = slot.windowMs !== undefined || added !== before;
+          // Changed, possibly in place (a window's buckets, a tally): the same object.
+          changed = true;
           after = expireAggregate(slot, added, this.now);
           break;
         }

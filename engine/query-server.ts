@@ -9,13 +9,18 @@
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
  *
+ * Access: engine/http-access.ts (loopback by default; a bearer token and
+ * optionally TLS beyond it).
+ *
  * A process answers for the partitions it owns, as a Kafka Streams instance
  * does for its interactive queries; `/audiences` says which partitions its
  * numbers cover, so a caller sums over the group.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closest } from '../dsl/suggest.js';
+import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
 import type { Logger } from './log.js';
 import type { CustomerView } from './partition-task.js';
 
@@ -33,14 +38,16 @@ export class QueryServer {
   private backend: QueryBackend | undefined;
 
   /** Listening may start before the engine exists (its port goes into the client id): until `serve`, every route answers 503. */
-  constructor(log: Logger) {
-    this.server = createServer((req, res) => {
+  constructor(log: Logger, private readonly access: HttpAccess = {}) {
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       this.route(req, res).catch((err: unknown) => {
-        log.error('query API request failed', { url: req.url, error: (err as Error).message });
+        // The path names a customer: the log line gives the route only.
+        log.error('query API request failed', { route: routeOf(req.url), error: (err as Error).message });
         if (!res.headersSent) json(res, 500, { error: `internal error: ${(err as Error).message}` });
         else res.end();
       });
-    });
+    };
+    this.server = access.tls ? createTlsServer({ cert: access.tls.cert, key: access.tls.key }, handle) : createServer(handle);
   }
 
   serve(backend: QueryBackend): void {
@@ -48,7 +55,7 @@ export class QueryServer {
   }
 
   /** Listen on `port` (0: any free port) and resolve with the port bound. */
-  listen(port: number, host = '0.0.0.0'): Promise<number> {
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
     return new Promise((res, rej) => {
       this.server.once('error', rej);
       this.server.listen(port, host, () => {
@@ -69,6 +76,11 @@ export class QueryServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       json(res, 405, { error: `${req.method} is not supported: the query API is read-only (GET)` });
+      return;
+    }
+    if (this.access.token !== undefined && !OPEN_ROUTES.has(url.pathname) && !authorized(req.headers.authorization, this.access.token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="aud"');
+      json(res, 401, { error: 'this query API needs Authorization: Bearer <token> (the --http-token or AUD_HTTP_TOKEN it was started with)' });
       return;
     }
     const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
@@ -124,6 +136,12 @@ export class QueryServer {
       })) ?? null,
     });
   }
+}
+
+/** `/customers/ID` → `/customers/…`: routes in logs, never customer ids. */
+function routeOf(url: string | undefined): string {
+  const path = (url ?? '/').split('?')[0]!;
+  return path.startsWith('/customers/') ? '/customers/…' : path;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

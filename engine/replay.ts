@@ -7,6 +7,7 @@
  * only bounds memory; it does not change the output.
  */
 import type { Plan } from '../dsl/plan.js';
+import type { ClockGuardOptions } from './clock-guard.js';
 import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   /** After the last record, advance the clock to this instant (epoch ms) so that timers due by then fire. */
   until?: number;
   batchSize?: number;
+  /** Records too far ahead of the partition's clock are bad records (`--max-clock-jump`). */
+  clockGuard?: ClockGuardOptions;
   onOutput(events: OutputEvent[]): void | Promise<void>;
   onBad?(bad: BadRecord): void;
   /** Called after every batch with the records read so far. */
@@ -33,7 +36,7 @@ export interface ReplaySummary {
 }
 
 export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | Iterable<InputRecord>, opts: ReplayOptions): Promise<ReplaySummary> {
-  const task = await PartitionTask.open(plan, new MemoryStore());
+  const task = await PartitionTask.open(plan, new MemoryStore(), opts.clockGuard ? { clockGuard: opts.clockGuard } : {});
   const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null };
   const batchSize = opts.batchSize ?? 1000;
   let batch: InputRecord[] = [];

@@ -9,6 +9,7 @@ import type { Plan } from '../../dsl/plan.js';
 import { backfill, BackfillTargetNotEmptyError, type CustomerOf } from '../../engine/backfill.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
+import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
 interface BackfillArgs {
@@ -21,6 +22,7 @@ interface BackfillArgs {
   partitions?: number;
   partitioner: PartitionerName;
   until?: string;
+  maxClockJump?: string;
   kafka: string[];
 }
 
@@ -85,6 +87,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     .option('partitions', { type: 'number', describe: 'the input topic\'s partition count, without --brokers' })
     .option('partitioner', { choices: ['murmur2', 'crc32'] as const, default: 'murmur2' as const, describe: 'how the live topic\'s producers partition by customer id: murmur2 (Java clients, Kafka Streams) or crc32 (librdkafka\'s default)' })
     .option('until', { type: 'string', describe: 'after the last event, advance the clock to this time (ISO-8601 or epoch ms): timers due by then fire' })
+    .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of its partition\'s clock than this (30s, 5m, 2h, 7d) is a bad record and does not move the clock (default off)' })
     .option('kafka', { type: 'string', array: true, default: [], describe: 'librdkafka setting key=value, repeatable' }) as never,
   handler: async (args) => {
     const plan = await loadPlan(args.files);
@@ -137,6 +140,8 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     if (partitions === undefined) return fail('give --brokers (recommended: the partition count is read and the state written to the changelog) or --partitions');
 
     const started = Date.now();
+    const maxClockJump = args.maxClockJump === undefined ? undefined : parseDurationFlag('max-clock-jump', args.maxClockJump);
+    if (maxClockJump instanceof Error) return fail(maxClockJump.message);
     const bar = progressBar(undefined);
     const { writeCheckpoint } = await import('../../engine/changelog.js');
     try {
@@ -146,6 +151,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         partitionOf: (customer) => partitionFor(args.partitioner, customer, partitions),
         openStore: (p) => openRocksStore(join(args.stateDir, `${topic}-${p}`)),
         ...(until !== undefined ? { until } : {}),
+        ...(maxClockJump !== undefined ? { clockGuard: { maxJumpMs: maxClockJump } } : {}),
         onBad: (b) => process.stderr.write(`${origins.get(b.record) ?? 'record'}: bad record skipped: ${b.reason}\n`),
         onProgress: (n) => bar.update(n),
         ...(changelog ? {

@@ -5,9 +5,10 @@ import { JsonLinesWriter, readJsonLines } from '../../connectors/file/jsonl.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { outputEventJson } from '../../engine/output-event.js';
 import { replay } from '../../engine/replay.js';
+import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
-interface ReplayArgs { files: string[]; input: string; output: string; until?: string; batch: number }
+interface ReplayArgs { files: string[]; input: string; output: string; until?: string; batch: number; maxClockJump?: string }
 
 async function* inputRecords(path: string): AsyncGenerator<InputRecord> {
   if (extname(path) === '.avro') {
@@ -25,6 +26,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     .option('input', { alias: 'i', type: 'string', demandOption: true, describe: 'events: .jsonl (- for stdin) or .avro container' })
     .option('output', { alias: 'o', type: 'string', default: '-', describe: 'where enter/leave events go (- for stdout)' })
     .option('until', { type: 'string', describe: 'after the last event, advance the clock to this time (ISO-8601 or epoch ms) so that timers due by then fire' })
+    .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of the clock than this (30s, 5m, 2h, 7d) is a bad record and does not move the clock (default off)' })
     .option('batch', { type: 'number', default: 1000, describe: 'records per batch (memory only; the output does not depend on it)' }) as never,
   handler: async (args) => {
     const plan = await loadPlan(args.files);
@@ -38,6 +40,12 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
         return;
       }
     }
+    const maxClockJump = args.maxClockJump === undefined ? undefined : parseDurationFlag('max-clock-jump', args.maxClockJump);
+    if (maxClockJump instanceof Error) {
+      process.stderr.write(`error: ${maxClockJump.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     const writer = new JsonLinesWriter(args.output);
     const inputName = args.input === '-' ? 'stdin' : args.input;
     const started = Date.now();
@@ -46,6 +54,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     try {
       summary = await replay(plan, inputRecords(args.input), {
         ...(until !== undefined ? { until } : {}),
+        ...(maxClockJump !== undefined ? { clockGuard: { maxJumpMs: maxClockJump } } : {}),
         batchSize: args.batch,
         onOutput: (events) => writer.write(events.map(outputEventJson)),
         onBad: (b) => {

@@ -1,12 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
 import type { OutputEvent } from '../../engine/output-event.js';
+import { accessProblem, isLoopback, type HttpAccess } from '../../engine/http-access.js';
 import { QueryServer } from '../../engine/query-server.js';
 import type { ValueDecoder } from '../../engine/value-decoder.js';
 import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../engine/worker/young-generation.js';
 import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
+import { parseDurationFlag } from '../duration.js';
 import { kafkaSettings } from '../kafka-settings.js';
 import { loadPlan } from '../rules.js';
 
@@ -23,6 +26,8 @@ interface RunArgs {
   outputTopic?: string;
   kafka: string[];
   tickMs: number;
+  maxClockSkew: string;
+  maxClockJump?: string;
   commitIntervalMs: number;
   exactlyOnce: boolean;
   avroSchema?: string;
@@ -31,6 +36,9 @@ interface RunArgs {
   config?: string;
   http?: number;
   httpHost: string;
+  httpToken?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
   advertisedHttp?: string;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
@@ -39,10 +47,24 @@ interface RunArgs {
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
 const RUN_FLAGS: Record<string, FlagKind> = {
   brokers: 'string', group: 'string', 'state-dir': 'string', workers: 'number', 'cache-customers': 'number', 'young-generation-mb': 'number', clock: 'string', topic: 'string',
-  'output-topic': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
+  'output-topic': 'string', 'max-clock-skew': 'string', 'max-clock-jump': 'string', kafka: 'array', 'tick-ms': 'number', 'commit-interval-ms': 'number', 'exactly-once': 'boolean', http: 'number',
   'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
-  'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
+  'http-host': 'string', 'http-token': 'string', 'http-tls-cert': 'string', 'http-tls-key': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
+
+/** The query API's token and TLS files from the flags (or AUD_HTTP_TOKEN); throws with what to fix. */
+function httpAccess(args: RunArgs): HttpAccess {
+  if ((args.httpTlsCert === undefined) !== (args.httpTlsKey === undefined)) {
+    throw new Error('give --http-tls-cert and --http-tls-key together (a PEM certificate and its private key)');
+  }
+  const read = (flag: string, path: string): Buffer => {
+    try { return readFileSync(path); } catch (err) { throw new Error(`--${flag} ${path}: ${(err as Error).message}`); }
+  };
+  return {
+    ...(args.httpToken !== undefined && args.httpToken !== '' ? { token: args.httpToken } : {}),
+    ...(args.httpTlsCert !== undefined ? { tls: { cert: read('http-tls-cert', args.httpTlsCert), key: read('http-tls-key', args.httpTlsKey!) } } : {}),
+  };
+}
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run [files..]',
@@ -67,8 +89,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('schema-registry', { type: 'string', describe: 'a Confluent-compatible schema registry URL: Avro input is in its wire format, Avro output registered under <output>-value; credentials as http://user:pass@host:8081' })
     .option('output-format', { choices: ['json', 'avro'] as const, default: 'json' as const, describe: 'enter/leave events as JSON, or Avro with connectors/avro/segment-event.avsc' })
     .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
-    .option('http-host', { type: 'string', default: '0.0.0.0', describe: 'address the query API listens on' })
+    .option('http-host', { type: 'string', default: '127.0.0.1', describe: 'address the query API listens on; beyond loopback it needs a token' })
+    .option('http-token', { type: 'string', describe: 'bearer token the query API requires (prefer AUD_HTTP_TOKEN: a flag shows in the process list); required when --http-host is not loopback' })
+    .option('http-tls-cert', { type: 'string', describe: 'PEM certificate: serve the query API over HTTPS (with --http-tls-key)' })
+    .option('http-tls-key', { type: 'string', describe: 'PEM private key of --http-tls-cert' })
     .option('advertised-http', { type: 'string', describe: 'HOST:PORT at which other members reach this one\'s query API (default: the host name and --http)' })
+    .option('max-clock-skew', { type: 'string', default: '5m', describe: 'wall clock: a record whose time is further ahead of this machine\'s clock is dead-lettered and does not move the clock (300ms, 30s, 5m, 2h, 7d; off)' })
+    .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of its partition\'s clock is dead-lettered (for --clock event; default off)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
     .option('commit-interval-ms', { type: 'number', default: 200, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
@@ -101,6 +128,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log.error(`--young-generation-mb ${args.youngGenerationMb} is not a whole number of MB from ${MIN_YOUNG_GENERATION_MB} up: ` +
         `give ${DEFAULT_YOUNG_GENERATION_MB} (the default, for throughput) or about 32 for shorter pauses`); process.exitCode = 1; return;
     }
+    const maxClockSkew = parseDurationFlag('max-clock-skew', args.maxClockSkew);
+    const maxClockJump = args.maxClockJump === undefined ? undefined : parseDurationFlag('max-clock-jump', args.maxClockJump);
+    if (maxClockSkew instanceof Error || maxClockJump instanceof Error) {
+      log.error(((maxClockSkew instanceof Error ? maxClockSkew : maxClockJump) as Error).message); process.exitCode = 1; return;
+    }
+    const clockGuard = {
+      ...(args.clock === 'wall' && maxClockSkew !== undefined ? { maxAheadOfMachineMs: maxClockSkew } : {}),
+      ...(maxClockJump !== undefined ? { maxJumpMs: maxClockJump } : {}),
+    };
     let valueDecoder: ValueDecoder | undefined;
     let encodeOutput: ((event: OutputEvent) => Buffer) | undefined;
     try {
@@ -120,12 +156,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
     let server: QueryServer | undefined;
     let advertised: string | undefined;
     if (args.http !== undefined) {
-      server = new QueryServer(log);
+      let access: HttpAccess;
+      try {
+        access = httpAccess(args);
+      } catch (err) {
+        log.error(`cannot serve the query API: ${(err as Error).message}`); process.exitCode = 1; return;
+      }
+      const problem = accessProblem(args.httpHost, access);
+      if (problem) { log.error(`cannot serve the query API: ${problem}`); process.exitCode = 1; return; }
+      server = new QueryServer(log, access);
       try {
         const port = await server.listen(args.http, args.httpHost);
-        // Members of the group find each other's query API through the client id (see `groupMembers`).
-        advertised = args.advertisedHttp ?? `${hostname()}:${port}`;
-        log.info('query API listening', { url: `http://${args.httpHost}:${port}`, advertised });
+        // Members of the group find each other's query API through the client id (see `groupMembers`):
+        // on loopback, only processes of this machine can, at the address bound.
+        advertised = args.advertisedHttp ?? `${isLoopback(args.httpHost) ? args.httpHost : hostname()}:${port}`;
+        log.info('query API listening', { url: `${access.tls ? 'https' : 'http'}://${args.httpHost}:${port}`, advertised, token: access.token !== undefined });
       } catch (err) {
         log.error(`cannot serve the query API on ${args.httpHost}:${args.http}: ${(err as Error).message}; pick another --http port`);
         process.exitCode = 1; return;
@@ -143,6 +188,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
+      clockGuard,
       commitIntervalMs: args.commitIntervalMs,
       exactlyOnce: args.exactlyOnce,
       workers: args.workers,

@@ -7,7 +7,7 @@
 import type { Plan } from '../../dsl/plan.js';
 import { checkpointWrite } from '../changelog.js';
 import type { InputRecord } from '../input-record.js';
-import { PartitionTask, type BatchResult, type CustomerView } from '../partition-task.js';
+import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskOptions } from '../partition-task.js';
 import { isLoggedKey } from '../state-keys.js';
 import type { PartitionStore, StoreWrite } from '../state/store.js';
 import { unpackRecords, type PackedRecords } from './messages.js';
@@ -18,8 +18,8 @@ export class LocalPartition implements PartitionRunner {
 
   private constructor(private readonly task: PartitionTask, private readonly store: PartitionStore) {}
 
-  static async open(plan: Plan, store: PartitionStore, cacheCustomers: number | undefined): Promise<LocalPartition> {
-    const task = await PartitionTask.open(plan, store, cacheCustomers === undefined ? {} : { cacheCustomers });
+  static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions): Promise<LocalPartition> {
+    const task = await PartitionTask.open(plan, store, options);
     return new LocalPartition(task, store);
   }
 
@@ -66,5 +66,5 @@ export class LocalPartition implements PartitionRunner {
 }
 
 function step(result: BatchResult): StepResult {
-  return { outputs: result.outputs, bad: result.bad.map((b) => ({ index: b.index, reason: b.reason })), skipped: result.skipped, applied: result.applied };
+  return { outputs: result.outputs, bad: result.bad.map((b) => ({ index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) })), skipped: result.skipped, applied: result.applied };
 }

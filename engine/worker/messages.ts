@@ -12,7 +12,7 @@ import type { RecordColumns } from '../../connectors/kafka/record-columns.js';
 import type { Plan } from '../../dsl/plan.js';
 import type { Cause, InputRecord } from '../input-record.js';
 import type { OutputEvent } from '../output-event.js';
-import type { CustomerView } from '../partition-task.js';
+import type { CustomerView, PartitionTaskOptions } from '../partition-task.js';
 
 /** Byte strings end to end: entry i is bytes[starts[i] .. starts[i] + lengths[i]); length -1 is null. */
 export interface PackedBytes {
@@ -45,7 +45,7 @@ export interface PackedSnapshot {
 }
 
 export type WorkerRequest =
-  | { op: 'open'; partition: string; stateDir: string; plan: Plan; cacheCustomers: number | undefined }
+  | { op: 'open'; partition: string; stateDir: string; plan: Plan; taskOptions: PartitionTaskOptions }
   | { op: 'process'; partition: string; records: PackedRecords }
   | { op: 'advance'; partition: string; to: number }
   | { op: 'prepare'; partition: string; nextOffset: string | null }
@@ -59,7 +59,7 @@ export type WorkerRequest =
 
 export interface PackedStep {
   outputs: OutputEvent[];
-  bad: { index: number; reason: string }[];
+  bad: { index: number; reason: string; clock?: boolean }[];
   skipped: number;
   applied: number;
 }

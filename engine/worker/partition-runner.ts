@@ -18,7 +18,7 @@ import type { PackedRecords } from './messages.js';
 export interface StepResult {
   outputs: OutputEvent[];
   /** Bad records by position in the batch, with the reason. */
-  bad: { index: number; reason: string }[];
+  bad: { index: number; reason: string; clock?: boolean }[];
   skipped: number;
   applied: number;
 }

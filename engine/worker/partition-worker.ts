@@ -45,7 +45,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
       const store = restoring.get(req.partition)?.store ?? await openRocksStore(req.stateDir);
       restoring.delete(req.partition);
       try {
-        const p = await LocalPartition.open(req.plan, store, req.cacheCustomers);
+        const p = await LocalPartition.open(req.plan, store, req.taskOptions);
         partitions.set(req.partition, p);
         return { op: 'open', snapshot: packSnapshot(p.snapshot) };
       } catch (err) {

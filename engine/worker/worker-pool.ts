@@ -12,7 +12,7 @@
  */
 import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
-import type { CustomerView } from '../partition-task.js';
+import type { CustomerView, PartitionTaskOptions } from '../partition-task.js';
 import type { InputRecord } from '../input-record.js';
 import { packedAt, packRecords, type PackedRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
@@ -43,9 +43,9 @@ export class WorkerPool {
   }
 
   /** Open a partition's rules in its thread, over the store its restore opened or the one on disk. */
-  async open(partition: number, label: string, stateDir: string, plan: Plan, cacheCustomers: number | undefined): Promise<PartitionRunner> {
+  async open(partition: number, label: string, stateDir: string, plan: Plan, taskOptions: PartitionTaskOptions): Promise<PartitionRunner> {
     const thread = this.threads[partition % this.size]!;
-    const res = await thread.run({ op: 'open', partition: label, stateDir, plan, cacheCustomers });
+    const res = await thread.run({ op: 'open', partition: label, stateDir, plan, taskOptions });
     return new WorkerPartition(thread, label, unpackSnapshot(expect(res, 'open').snapshot));
   }
 

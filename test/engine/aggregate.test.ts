@@ -17,7 +17,10 @@ function slot(fn: AggregateSlot['fn'], windowMs?: number): AggregateSlot {
 function feed(s: AggregateSlot, values: [number, number | string][]): unknown {
   let state: unknown;
   let seq = 0;
-  for (const [t, v] of values) state = addToAggregate(s, state, v, t, ++seq, t);
+  for (const [t, v] of values) {
+    const next = addToAggregate(s, state, v, t, ++seq, t);
+    if (next !== UNCHANGED) state = next;
+  }
   return state;
 }
 

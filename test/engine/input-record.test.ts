@@ -98,3 +98,28 @@ test('a source time field named like an Object.prototype member falls back to th
   const own = decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', valueOf: 5678 }), timestamp: 1234 });
   assert.deepEqual(own.kind === 'event' ? own.event.time : own, 5678);
 });
+
+test('hostile records are bad records with a reason, in bounded memory, and never crash the decoder', () => {
+  const d = decoderFor('source "x" { key customer_id }', 'event view { url: string, price: number, at: time }');
+  const reason = (value: InputRecord['value']): string => {
+    const r = d.decode({ value });
+    assert.equal(r.kind, 'bad', `accepted: ${typeof value === 'string' ? value.slice(0, 80) : String(value)}`);
+    return (r as { reason: string }).reason;
+  };
+  const base = { customer_id: 'c1', type: 'view', ts: '2026-01-01T00:00:00Z', url: '/home', price: 1 };
+  const json = (o: object): string => JSON.stringify(o);
+  assert.equal(d.decode({ value: json(base) }).kind, 'event', 'the record the others are made from is good');
+
+  assert.match(reason(json({ ...base, url: 'x'.repeat(2 * 1024 * 1024) })), /^record of \d+ bytes is larger than the 1048576 a record may have$/);
+  assert.match(reason(json({ ...base, url: 'x'.repeat(100_000) })), /^field "url" of view is a string of 100000 characters, more than the 65536 a field may have$/);
+  assert.equal(reason(Buffer.from('{"customer_id":"c\xff","type":"view"}', 'latin1')), 'not UTF-8 text');
+  assert.match(reason(json(base).replace('"price":1', '"price":1e400')), /^field "price" of view must be a number, got Infinity$/);
+  assert.match(reason(json({ ...base, ts: 1e300 })), /^time 1e\+300 in field "ts" does not parse/);
+  assert.match(reason(json({ ...base, at: -9e15 })), /^field "at" of view must be a time/);
+  assert.match(reason(json({ ...base, customer_id: ['c1'] })), /^customer id field "customer_id" must be a string or number, got \["c1"\]$/);
+  assert.match(reason(json({ ...base, customer_id: true })), /must be a string or number, got true$/);
+  // Nesting as deep as a record may hold: parsed or refused, without a stack overflow escaping.
+  const deep = '{"customer_id":"c1","type":"view","ts":"2026-01-01T00:00:00Z","url":' + '['.repeat(400_000) + ']'.repeat(400_000) + '}';
+  assert.match(reason(deep), /^(not JSON|field "url" of view must be a string)/);
+  assert.match(reason('{"customer_id":"c1","type":"view","ts":"2026-01-01T00:00:00Z","url":' + '{"a":'.repeat(150_000) + '1' + '}'.repeat(150_001)), /^(not JSON|field "url")/);
+});

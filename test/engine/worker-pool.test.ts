@@ -65,8 +65,8 @@ test('a partition in a worker thread gives what it gives in this thread', async 
   const dir = await mkdtemp(join(tmpdir(), 'aud-worker-'));
   const pool = new WorkerPool(2);
   try {
-    const local = await drive(async () => LocalPartition.open(plan, await openRocksStore(join(dir, 'local')), 50));
-    const inWorker = await drive(() => pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, 50));
+    const local = await drive(async () => LocalPartition.open(plan, await openRocksStore(join(dir, 'local')), { cacheCustomers: 50 }));
+    const inWorker = await drive(() => pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, { cacheCustomers: 50 }));
     assert.deepEqual(inWorker, local);
     const first = local[0] as StepResult;
     assert.deepEqual(first.bad, []);
@@ -91,7 +91,7 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
     const append = (c: ChangelogCopy[number]): void => {
       changelog.push({ offset: BigInt(changelog.length), key: Buffer.from(c.key), value: c.value === null ? null : Buffer.from(c.value) });
     };
-    const writer = await LocalPartition.open(plan, new MemoryStore(), 50);
+    const writer = await LocalPartition.open(plan, new MemoryStore(), { cacheCustomers: 50 });
     for (let i = 0; i < records.length; i += 400) {
       await writer.process(records.slice(i, i + 400));
       for (const c of await writer.prepareCommit(BigInt(i + 400))) append(c);
@@ -115,9 +115,9 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
 
     const localStore = await openRocksStore(join(dir, 'local'));
     const local = await restore(await StoreRestoreTarget.open(localStore));
-    const localRunner = await LocalPartition.open(plan, localStore, 50);
+    const localRunner = await LocalPartition.open(plan, localStore, { cacheCustomers: 50 });
     const inWorker = await restore(await pool.openForRestore(3, 'retail.events/3', join(dir, 'worker')));
-    const workerRunner = await pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, 50);
+    const workerRunner = await pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, { cacheCustomers: 50 });
 
     assert.equal((local as { records: number }).records, lastCommit, 'every complete commit, and nothing of the unfinished one');
     assert.ok((local as { unfinished: string[] }).unfinished.length > 0);

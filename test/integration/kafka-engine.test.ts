@@ -134,3 +134,41 @@ test('aud run with the wall clock: a then-not deadline fires with no new event',
     await rm(stateDir, { recursive: true, force: true });
   }
 });
+
+test('aud run with the wall clock: a record stamped years ahead is dead-lettered and changes no membership', async () => {
+  const input = uniqueTopic('skew-in');
+  const output = uniqueTopic('skew-out');
+  await createTopic(input, 1);
+  const stateDir = await mkdtemp(join(tmpdir(), 'aud-it-'));
+  const rulesFile = join(stateDir, 'skew.aud');
+  await writeFile(rulesFile, [
+    'source "x" { key customer_id }',
+    'event add_to_cart { sku: string }',
+    'event purchase { amount: number }',
+    'event login { }',
+    'audience buyer { count(purchase) over 30 days >= 1 }',
+    'audience cart_abandoner { add_to_cart then not purchase within 1 hour }',
+  ].join('\n'));
+  const engine = new EngineProcess([rulesFile, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
+    '--state-dir', join(stateDir, 'state'), '--group', `g-${input}`, '--tick-ms', '200']);
+  try {
+    await engine.waitForLog(/partition assigned/);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const now = Date.now();
+    await produceJson(input, [
+      { key: 'b1', value: JSON.stringify({ customer_id: 'b1', type: 'purchase', ts: iso(now), amount: 5 }) },
+      { key: 'c1', value: JSON.stringify({ customer_id: 'c1', type: 'add_to_cart', ts: iso(now), sku: 'a' }) },
+      { key: 'x1', value: JSON.stringify({ customer_id: 'x1', type: 'login', ts: '2030-01-01T00:00:00Z' }) },
+    ]);
+    const dead = await readTopic(`${input}.dlq`, { expected: 1, timeoutMs: 30_000 });
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.headers['aud.source.offset'], '2');
+    assert.match(dead[0]!.headers['aud.error']!, /^event time 2030-01-01T00:00:00\.000Z is [\d.]+ years ahead of this machine's clock, more than --max-clock-skew 5 minutes allows/);
+    // Had the record moved the clock, b1 would have left buyer and c1 entered cart_abandoner by now.
+    const out = (await readTopic(output, { expected: 1, timeoutMs: 30_000, settleMs: 3000 })).map((r) => JSON.parse(String(r.value)) as Out);
+    assert.deepEqual(out.map((o) => `${o.type} ${o.audience} ${o.customer}`), ['enter buyer b1']);
+  } finally {
+    await engine.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
