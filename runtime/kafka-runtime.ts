@@ -27,7 +27,7 @@
  * lost. A crash between 3 and 4 is harmless: the offset stored with the
  * state is authoritative, and records below it are skipped when they are
  * delivered again. A process that lost its disk (or takes over a partition)
- * restores the state from the changelog (engine/changelog.ts) before it
+ * restores the state from the changelog (runtime/changelog.ts) before it
  * reads the partition.
  *
  * Exactly-once (`exactlyOnce`): each partition has its own transactional
@@ -49,7 +49,7 @@
  * uncommitted is read again.
  *
  * Threads (`workers`): with 0, every partition's rules run in this thread;
- * with N, partition p runs in worker thread p mod N (engine/worker/), which
+ * with N, partition p runs in worker thread p mod N (runtime/worker/), which
  * owns its RocksDB store. Kafka (reading the changelog for a restore too)
  * and the commit order stay here either way: a worker only evaluates, and
  * writes its store (the restored state included).
@@ -70,14 +70,14 @@ import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch, type SourceRecord } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
 import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
-import type { InputRecord } from './input-record.js';
-import type { Logger } from './log.js';
-import { outputEventJson, type OutputEvent } from './output-event.js';
-import type { BadRecord, CustomerView } from './partition-task.js';
+import type { InputRecord } from '../engine/input-record.js';
+import type { Logger } from '../engine/log.js';
+import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
+import type { BadRecord, CustomerView } from '../engine/partition-task.js';
 import { EngineMetrics } from './metrics.js';
-import { openRocksStore } from './state/rocksdb-store.js';
-import type { PartitionStore } from './state/store.js';
-import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
+import { openRocksStore } from '../engine/state/rocksdb-store.js';
+import type { PartitionStore } from '../engine/state/store.js';
+import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
 import { packColumns } from './worker/messages.js';
 import type { ChangelogCopy, PartitionRunner, StepResult } from './worker/partition-runner.js';
@@ -216,7 +216,7 @@ export class KafkaRuntime {
     return join(this.opts.stateDir, `${topic}-${partition}`);
   }
 
-  // ---- What the query API asks (engine/query-server.ts) ----
+  // ---- What the query API asks (runtime/query-server.ts) ----
 
   /** Ready once started and every owned partition is open and caught up with its input. */
   readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] } {

@@ -16,8 +16,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closest } from '../dsl/suggest.js';
-import type { Logger } from './log.js';
-import type { CustomerView } from './partition-task.js';
+import type { Logger } from '../engine/log.js';
+import type { CustomerView } from '../engine/partition-task.js';
 
 /** What the server asks the engine (KafkaRuntime implements it). */
 export interface QueryBackend {

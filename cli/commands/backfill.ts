@@ -116,7 +116,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       try {
         const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
         const { KafkaSink } = await import('../../connectors/kafka/sink.js');
-        const { changelogTopicFor } = await import('../../engine/changelog.js');
+        const { changelogTopicFor } = await import('../../runtime/changelog.js');
         const count = await partitionCount(kafka, topic);
         if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
         partitions = count;
@@ -138,7 +138,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
 
     const started = Date.now();
     const bar = progressBar(undefined);
-    const { writeCheckpoint } = await import('../../engine/changelog.js');
+    const { writeCheckpoint } = await import('../../runtime/changelog.js');
     try {
       const origins: Origins = new WeakMap();
       const summary = await backfill(plan, inputRecords(args.input, plan, origins), customerField(plan), {

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTopics, endOffsets } from '../../connectors/kafka/admin.js';
 import { createAdmin } from '../../connectors/kafka/client.js';
 import { compileSources } from '../../dsl/compile.js';
-import { changelogTopicFor } from '../../engine/changelog.js';
+import { changelogTopicFor } from '../../runtime/changelog.js';
 import { replay } from '../../engine/replay.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 import { readTopic } from './broker.js';
