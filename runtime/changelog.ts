@@ -35,10 +35,6 @@ import type { PartitionStore, StoreWrite } from '../engine/state/store.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function changelogTopicFor(groupId: string): string {
-  return `${groupId}-state-changelog`;
-}
-
 /** The local store's changelog checkpoint: the offset of the last record it holds, if any. */
 export async function changelogCheckpoint(store: PartitionStore): Promise<bigint | undefined> {
   const [bytes] = await store.getMany([CHANGELOG_CHECKPOINT_KEY]);

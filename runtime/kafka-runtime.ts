@@ -61,7 +61,6 @@
  * queued events would have cancelled.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
@@ -75,6 +74,7 @@ import type { Logger } from '../engine/log.js';
 import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { BadRecord, CustomerView } from '../engine/partition-task.js';
 import { EngineMetrics } from './metrics.js';
+import { partitionStateDir, transactionalIdFor } from './naming.js';
 import { openRocksStore } from '../engine/state/rocksdb-store.js';
 import type { PartitionStore } from '../engine/state/store.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
@@ -213,7 +213,7 @@ export class KafkaRuntime {
   }
 
   private stateDirOf(topic: string, partition: number): string {
-    return join(this.opts.stateDir, `${topic}-${partition}`);
+    return partitionStateDir(this.opts.stateDir, topic, partition);
   }
 
   // ---- What the query API asks (runtime/query-server.ts) ----
@@ -362,7 +362,7 @@ export class KafkaRuntime {
   private async openPartition(topic: string, partition: number): Promise<OpenPartition> {
     let producer: KafkaSink | undefined;
     if (this.opts.exactlyOnce) {
-      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: `${this.opts.groupId}-${topic}-${partition}` });
+      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: transactionalIdFor(this.opts.groupId, topic, partition) });
       await producer.connect();
     }
     const stateDir = this.stateDirOf(topic, partition);

@@ -121,8 +121,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
     const { KafkaRuntime } = await import('../../runtime/kafka-runtime.js');
-    const { changelogTopicFor } = await import('../../runtime/changelog.js');
-    const groupId = args.group ?? `aud-${inputTopic}`;
+    const { changelogTopicFor, deadLetterTopicFor, defaultGroupFor, membershipTopicFor } = await import('../../runtime/naming.js');
+    const groupId = args.group ?? defaultGroupFor(inputTopic);
     log.info('configuration', {
       rules: args.files.join(','), brokers: args.brokers, group: groupId, stateDir: args.stateDir, exactlyOnce: args.exactlyOnce,
       config: args.config ?? 'none', ...(Object.keys(kafkaConfig).length > 0 ? { kafka: JSON.stringify(redactSettings(kafkaConfig)) } : {}),
@@ -148,8 +148,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       stateDir: args.stateDir,
       inputTopic,
       outputTopic,
-      membershipTopic: `${outputTopic}.members`,
-      deadLetterTopic: `${inputTopic}.dlq`,
+      membershipTopic: membershipTopicFor(outputTopic),
+      deadLetterTopic: deadLetterTopicFor(inputTopic),
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,
