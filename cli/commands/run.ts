@@ -7,6 +7,7 @@ import type { ValueDecoder } from '../../engine/value-decoder.js';
 import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../runtime/worker/young-generation.js';
 import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
+import { kafkaSettings } from '../kafka-settings.js';
 import { loadPlan } from '../rules.js';
 
 interface RunArgs {
@@ -42,17 +43,6 @@ const RUN_FLAGS: Record<string, FlagKind> = {
   'avro-schema': 'string', 'schema-registry': 'string', 'output-format': 'string',
   'http-host': 'string', 'advertised-http': 'string', 'log-level': 'string', 'log-format': 'string',
 };
-
-/** `--kafka key=value` pairs: librdkafka settings passed through (SASL, SSL, ...). */
-function kafkaSettings(pairs: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new Error(`--kafka "${p}" is not key=value (for example --kafka security.protocol=SASL_SSL)`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run [files..]',

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
+import { kafkaSettings } from '../kafka-settings.js';
 
 interface WebhookArgs {
   brokers: string;
@@ -18,17 +19,6 @@ interface WebhookArgs {
 }
 
 const DEFAULT_SECRET_ENV = 'AUD_WEBHOOK_SECRET';
-
-/** `--kafka key=value` pairs: librdkafka settings passed through (SASL, SSL, ...). */
-function kafkaSettings(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of list) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new Error(`--kafka "${p}" is not key=value (for example --kafka security.protocol=SASL_SSL)`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
 
 /** `--header Name=value` (or `Name: value`); the value is never echoed, it may be a credential. */
 function extraHeaders(list: string[]): Record<string, string> {
