@@ -87,9 +87,7 @@ import { WorkerPool } from './worker/worker-pool.js';
  * At-least-once commit interval (Kafka Streams' commit.interval.ms). Longer
  * means fewer encodings of a busy customer (one per commit, not per batch),
  * but a longer stall when it comes (the p99 latency) and more output repeated
- * per partition after a crash. Measured on the benchmark (one machine, two
- * runs each): 1 s against 200 ms gave 57.0k/63.7k against 57.2k/59.6k
- * events/s, and a p99 at 20k events/s of 66/82 ms against 55/61 ms.
+ * per partition after a crash. Why 200 ms: docs/decisions/2026-12-03-tuning-figures.md.
  */
 export const DEFAULT_COMMIT_INTERVAL_MS = 200; // also the default of `aud run --commit-interval-ms`
 
