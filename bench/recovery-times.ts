@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { endOffsets } from '../connectors/kafka/admin.js';
 import { createAdmin } from '../connectors/kafka/client.js';
-import { changelogTopicFor } from '../engine/changelog.js';
+import { changelogTopicFor } from '../runtime/naming.js';
 import { generateRetailEvents } from '../examples/retail/generate.js';
 import { createTopic, uniqueTopic } from '../test/support/broker.js';
 import { EngineProcess } from '../test/support/engine-process.js';

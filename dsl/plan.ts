@@ -115,7 +115,9 @@ export interface AudiencePlan {
 export type ArithOp = '+' | '-' | '*' | '/';
 export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 export type StringTestOp = 'contains' | 'starts_with' | 'ends_with';
-export type MathFn = 'logistic' | 'exp' | 'ln' | 'abs' | 'min' | 'max' | 'coalesce';
+/** The built-in functions of one or two values, by name (the planner recognises them from this list). */
+export const MATH_FNS = ['logistic', 'exp', 'ln', 'abs', 'min', 'max', 'coalesce'] as const;
+export type MathFn = (typeof MATH_FNS)[number];
 
 /** A plan expression. `op` says what it is; evaluation is in engine/evaluate.ts. */
 export type PExpr =

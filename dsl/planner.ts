@@ -16,6 +16,7 @@ import {
   bucketWidthFor, DAY_MS, HOUR_MS, MINUTE_MS,
   type AudiencePlan, type CompareOp, type EventPlan, type FieldType, type MathFn, type PExpr,
   type Plan, type SlotPlan, type SourcePlan, type StepPlan, type TraitPlan, type Value,
+  MATH_FNS,
 } from './plan.js';
 import { exprText, durationText } from './plan-text.js';
 
@@ -27,7 +28,7 @@ export class PlanError extends Error {
 }
 
 const COMPARE_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
-const MATH_FNS = new Set(['logistic', 'exp', 'ln', 'abs', 'min', 'max', 'coalesce']);
+const MATH_FN_NAMES = new Set<string>(MATH_FNS);
 const SINCE_UNITS: Record<string, { unitMs: number; unit: 'days' | 'hours' | 'minutes' }> = {
   days_since: { unitMs: DAY_MS, unit: 'days' },
   hours_since: { unitMs: HOUR_MS, unit: 'hours' },
@@ -172,7 +173,7 @@ class Planner {
   private call(fn: string, args: Expr[], filtering: string | undefined): PExpr {
     const since = SINCE_UNITS[fn];
     if (since && args[0]) return { op: 'since', unitMs: since.unitMs, unit: since.unit, operand: this.expr(args[0], filtering) };
-    if (MATH_FNS.has(fn)) return { op: 'math', fn: fn as MathFn, args: args.map((a) => this.expr(a, filtering)) };
+    if (MATH_FN_NAMES.has(fn)) return { op: 'math', fn: fn as MathFn, args: args.map((a) => this.expr(a, filtering)) };
     if (fn === 'now') throw new PlanError('now() outside a comparison');
     throw new PlanError(`function ${fn}`);
   }

@@ -13,7 +13,7 @@
  *     bytes 9..    MessagePack of { s, m, w, n }
  *
  * The timer comes first and fixed so that rebuilding the timer index after a
- * restore (engine/changelog.ts) reads nine bytes per customer instead of
+ * restore (runtime/changelog.ts) reads nine bytes per customer instead of
  * decoding every state. MessagePack rather than JSON: about 1.4 times faster
  * to encode, a third smaller, and encoding a state is the largest cost of a
  * commit (measured in docs/design.md). Values written as JSON by earlier

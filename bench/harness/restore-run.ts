@@ -3,7 +3,7 @@
  * directory is deleted and aud started again with the same group. Its input
  * is all committed, so all it does is read the changelog back into RocksDB.
  * Each partition logs `state restored from changelog` with records and
- * seconds (engine/changelog.ts). The partitions of one assignment restore at
+ * seconds (runtime/changelog.ts). The partitions of one assignment restore at
  * the same time, so the figure is the sum of records over the longest
  * partition's seconds: records per second of the whole process.
  */

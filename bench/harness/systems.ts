@@ -6,6 +6,7 @@
  * writes its own output topic.
  */
 import { join } from 'node:path';
+import { changelogTopicFor, membershipTopicFor } from '../../runtime/naming.js';
 
 export type SystemKind = 'aud' | 'passthrough' | 'streams';
 
@@ -88,7 +89,7 @@ export function streamsJar(repo: string): string {
 /** Topics a system creates for itself, besides the output topic, to delete after the run. */
 export function ownTopicPrefixes(spec: SystemSpec, o: { input: string; output: string; group: string }): string[] {
   switch (spec.kind) {
-    case 'aud': return [`${o.output}.members`, `${o.group}-state-changelog`];
+    case 'aud': return [membershipTopicFor(o.output), changelogTopicFor(o.group)];
     case 'passthrough': return [];
     case 'streams': return [`${o.group}-`];
   }

@@ -1,5 +1,5 @@
 import { access, constants } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { readAvroContainer } from '../../connectors/file/avro-container.js';
 import { readCsvEvents } from '../../connectors/file/csv.js';
@@ -9,6 +9,7 @@ import type { Plan } from '../../dsl/plan.js';
 import { backfill, BackfillTargetNotEmptyError, type CustomerOf } from '../../engine/backfill.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
+import { changelogTopicFor, defaultGroupFor, partitionStateDir } from '../../runtime/naming.js';
 import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
@@ -119,11 +120,10 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
       try {
         const { partitionCount, ensureTopics, endOffsets } = await import('../../connectors/kafka/admin.js');
         const { KafkaSink } = await import('../../connectors/kafka/sink.js');
-        const { changelogTopicFor } = await import('../../engine/changelog.js');
-        const count = await partitionCount(kafka, topic);
+                const count = await partitionCount(kafka, topic);
         if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
         partitions = count;
-        const changelogTopic = changelogTopicFor(args.group ?? `aud-${topic}`);
+        const changelogTopic = changelogTopicFor(args.group ?? defaultGroupFor(topic));
         await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
         const ends = await endOffsets(kafka, changelogTopic);
         if ([...ends.values()].some((o) => o > 0n)) {
@@ -143,13 +143,13 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     const maxClockJump = args.maxClockJump === undefined ? undefined : parseDurationFlag('max-clock-jump', args.maxClockJump);
     if (maxClockJump instanceof Error) return fail(maxClockJump.message);
     const bar = progressBar(undefined);
-    const { writeCheckpoint } = await import('../../engine/changelog.js');
+    const { writeCheckpoint } = await import('../../runtime/changelog.js');
     try {
       const origins: Origins = new WeakMap();
       const summary = await backfill(plan, inputRecords(args.input, plan, origins), customerField(plan), {
         partitions,
         partitionOf: (customer) => partitionFor(args.partitioner, customer, partitions),
-        openStore: (p) => openRocksStore(join(args.stateDir, `${topic}-${p}`)),
+        openStore: (p) => openRocksStore(partitionStateDir(args.stateDir, topic, p)),
         ...(until !== undefined ? { until } : {}),
         ...(maxClockJump !== undefined ? { clockGuard: { maxJumpMs: maxClockJump } } : {}),
         onBad: (b) => process.stderr.write(`${origins.get(b.record) ?? 'record'}: bad record skipped: ${b.reason}\n`),

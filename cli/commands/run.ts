@@ -3,10 +3,10 @@ import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { createLogger, type LogLevel } from '../../engine/log.js';
 import type { OutputEvent } from '../../engine/output-event.js';
-import { accessProblem, isLoopback, type HttpAccess } from '../../engine/http-access.js';
-import { QueryServer } from '../../engine/query-server.js';
+import { accessProblem, isLoopback, type HttpAccess } from '../../runtime/http-access.js';
+import { QueryServer } from '../../runtime/query-server.js';
 import type { ValueDecoder } from '../../engine/value-decoder.js';
-import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../engine/worker/young-generation.js';
+import { DEFAULT_YOUNG_GENERATION_MB, MIN_YOUNG_GENERATION_MB } from '../../runtime/worker/young-generation.js';
 import { avroOutputEncoder, avroValueDecoder } from '../avro-options.js';
 import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings, type FlagKind } from '../config-file.js';
 import { parseDurationFlag } from '../duration.js';
@@ -146,9 +146,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       log.error(`cannot start: ${(err as Error).message}`); process.exitCode = 1; return;
     }
     // Loaded here, not at the top: check, replay and test never load the Kafka client.
-    const { KafkaRuntime } = await import('../../engine/kafka-runtime.js');
-    const { changelogTopicFor } = await import('../../engine/changelog.js');
-    const groupId = args.group ?? `aud-${inputTopic}`;
+    const { KafkaRuntime } = await import('../../runtime/kafka-runtime.js');
+    const { changelogTopicFor, deadLetterTopicFor, defaultGroupFor, membershipTopicFor } = await import('../../runtime/naming.js');
+    const groupId = args.group ?? defaultGroupFor(inputTopic);
     log.info('configuration', {
       rules: args.files.join(','), brokers: args.brokers, group: groupId, stateDir: args.stateDir, exactlyOnce: args.exactlyOnce,
       config: args.config ?? 'none', ...(Object.keys(kafkaConfig).length > 0 ? { kafka: JSON.stringify(redactSettings(kafkaConfig)) } : {}),
@@ -183,8 +183,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       stateDir: args.stateDir,
       inputTopic,
       outputTopic,
-      membershipTopic: `${outputTopic}.members`,
-      deadLetterTopic: `${inputTopic}.dlq`,
+      membershipTopic: membershipTopicFor(outputTopic),
+      deadLetterTopic: deadLetterTopicFor(inputTopic),
       changelogTopic: changelogTopicFor(groupId),
       clock: args.clock,
       tickMs: args.tickMs,

@@ -76,8 +76,7 @@ export class RocksStore implements PartitionStore {
    * @nxtedition/rocksdb 12.2.12 the array form attaches the chained batch it
    * makes to the database as a resource and never detaches it, so every
    * write batch, with a copy of every key and value written, stayed in
-   * memory until the store closed (an engine at 20k events/s grew by about
-   * 4 MB a second; docs/design.md, "State store"). A chained batch detaches
+   * memory until the store closed (docs/design.md, "State store"). A chained batch detaches
    * and clears itself once written.
    */
   async write(batch: readonly StoreWrite[]): Promise<void> {

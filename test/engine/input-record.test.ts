@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileSources } from '../../dsl/compile.js';
 import { parseTime, RecordDecoder, type InputRecord } from '../../engine/input-record.js';
-import { packRecords, unpackRecords } from '../../engine/worker/messages.js';
+import { packRecords, unpackRecords } from '../../runtime/worker/messages.js';
 
 /** The decoder of a rule file given as lines (which must check clean). */
 function decoderFor(...lines: string[]): RecordDecoder {

@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import { AvroInputDecoder, AvroValueDecoder, frameConfluent, parseAvroSchema, RegistryError, type AvroType, type WriterSchemas } from '../../connectors/avro/index.js';
 import { compileFiles } from '../../dsl/compile.js';
-import { changelogTopicFor } from '../../engine/changelog.js';
-import { KafkaRuntime } from '../../engine/kafka-runtime.js';
+import { changelogTopicFor, deadLetterTopicFor, membershipTopicFor } from '../../runtime/naming.js';
+import { KafkaRuntime } from '../../runtime/kafka-runtime.js';
 import { createLogger } from '../../engine/log.js';
 import { createTopic, produceBytes, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { SHOP_EVENT_FIELDS } from '../support/avro-files.js';
@@ -128,7 +128,7 @@ test('aud run, format avro with --avro-schema: replay\'s exact enter/leave seque
 
     const got = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000, settleMs: 2000 })).map((r) => JSON.parse(String(r.value)) as Out);
     assert.deepEqual(got.map(withoutCause), expected.map(withoutCause), 'the output topic carries exactly what replay gives for the JSON events');
-    assertDeadLetters(await readTopic(`${input}.dlq`, { expected: avroCase.dead.length, timeoutMs: 30_000 }), avroCase.dead, input);
+    assertDeadLetters(await readTopic(deadLetterTopicFor(input), { expected: avroCase.dead.length, timeoutMs: 30_000 }), avroCase.dead, input);
     assert.equal(engine.logs.filter((l) => l.includes('bad record sent to dead-letter topic')).length, avroCase.dead.length);
     assert.equal(await engine.stop(), 0);
   } finally {
@@ -208,7 +208,7 @@ test('format avro, Confluent wire format (writer schemas from memory): two write
   assert.ok(compiled.plan, 'the rules compile');
   const runtime = new KafkaRuntime({
     plan: compiled.plan, kafka: { brokers: testBrokers(), clientId: 'aud-avro-test' }, groupId: `g-${input}`, stateDir: join(dir, 'state'),
-    inputTopic: input, outputTopic: output, membershipTopic: `${output}.members`, deadLetterTopic: `${input}.dlq`,
+    inputTopic: input, outputTopic: output, membershipTopic: membershipTopicFor(output), deadLetterTopic: deadLetterTopicFor(input),
     changelogTopic: changelogTopicFor(`g-${input}`), clock: 'event', tickMs: 1000, exactlyOnce: false, workers: 1, log,
     valueDecoder: new AvroValueDecoder(AvroInputDecoder.withRegistry(writers, EVENT_SCHEMA), 'Avro (test)'),
   });
@@ -229,7 +229,7 @@ test('format avro, Confluent wire format (writer schemas from memory): two write
 
     const got = (await readTopic(output, { expected: expected.length, timeoutMs: 60_000, settleMs: 2000 })).map((r) => JSON.parse(String(r.value)) as Out);
     assert.deepEqual(got.map(withoutCause), expected.map(withoutCause), 'both writer versions read as one shape: replay\'s sequence exactly');
-    assertDeadLetters(await readTopic(`${input}.dlq`, { expected: dead.length, timeoutMs: 30_000 }), dead, input);
+    assertDeadLetters(await readTopic(deadLetterTopicFor(input), { expected: dead.length, timeoutMs: 30_000 }), dead, input);
     assert.ok(logs.some((l) => l.includes('cannot decode Avro (test) values now; retrying the batch in 0.5 s (records are not dead-lettered for this)')),
       'the registry failures were retried');
     assert.equal(runtime.counters.bad, dead.length);
@@ -261,7 +261,7 @@ test('aud run --output-format avro: enter/leave events decode with segment-event
       assert.match((g.cause as { offset: string }).offset, /^\d+$/);
     }
     // The membership topic stays JSON: it is aud's own record of who is in, not an interface.
-    const members = await readTopic(`${output}.members`, { expected: 1, timeoutMs: 30_000 });
+    const members = await readTopic(membershipTopicFor(output), { expected: 1, timeoutMs: 30_000 });
     assert.doesNotThrow(() => JSON.parse(members[0]!.value!));
     assert.equal(await engine.stop(), 0);
   } finally {
@@ -306,7 +306,7 @@ test('format avro, Confluent wire format: a registry down for longer than the re
   const compiled = await compileFiles([await avroRules(dir)]);
   const runtime = new KafkaRuntime({
     plan: compiled.plan!, kafka: { brokers: testBrokers(), clientId: 'aud-avro-test' }, groupId: `g-${input}`, stateDir: join(dir, 'state'),
-    inputTopic: input, outputTopic: output, membershipTopic: `${output}.members`, deadLetterTopic: `${input}.dlq`,
+    inputTopic: input, outputTopic: output, membershipTopic: membershipTopicFor(output), deadLetterTopic: deadLetterTopicFor(input),
     changelogTopic: changelogTopicFor(`g-${input}`), clock: 'event', tickMs: 1000, exactlyOnce: false, workers: 0,
     log: createLogger({ level: 'info', write: (l) => logs.push(l) }),
     valueDecoder: new AvroValueDecoder(AvroInputDecoder.withRegistry(writers), 'Avro (test)'),

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTopics, endOffsets } from '../../connectors/kafka/admin.js';
 import { createAdmin } from '../../connectors/kafka/client.js';
 import { compileSources } from '../../dsl/compile.js';
-import { changelogTopicFor } from '../../engine/changelog.js';
+import { changelogTopicFor, deadLetterTopicFor, membershipTopicFor } from '../../runtime/naming.js';
 import { replay } from '../../engine/replay.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 import { readTopic } from './broker.js';
@@ -283,7 +283,7 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     await Promise.all(engines.map((e) => e.exited));
     await flowing.catch(() => undefined);
     for (const l of logs.values()) l.end();
-    const topics = [input, output, `${output}.members`, `${input}.dlq`, changelogTopicFor(group)];
+    const topics = [input, output, membershipTopicFor(output), deadLetterTopicFor(input), changelogTopicFor(group)];
     if (logDir === undefined) {
       await deleteRunTopics(brokers, topics, group);
       await rm(workDir, { recursive: true, force: true });

@@ -10,9 +10,9 @@
  * runner whose commit failed is closed and opened again from the store:
  * nothing uncommitted survives it.
  */
-import type { OutputEvent } from '../output-event.js';
-import type { CustomerView } from '../partition-task.js';
-import type { InputRecord } from '../input-record.js';
+import type { OutputEvent } from '../../engine/output-event.js';
+import type { CustomerView } from '../../engine/partition-task.js';
+import type { InputRecord } from '../../engine/input-record.js';
 import type { PackedRecords } from './messages.js';
 
 export interface StepResult {

@@ -27,7 +27,7 @@
  * lost. A crash between 3 and 4 is harmless: the offset stored with the
  * state is authoritative, and records below it are skipped when they are
  * delivered again. A process that lost its disk (or takes over a partition)
- * restores the state from the changelog (engine/changelog.ts) before it
+ * restores the state from the changelog (runtime/changelog.ts) before it
  * reads the partition.
  *
  * Exactly-once (`exactlyOnce`): each partition has its own transactional
@@ -49,7 +49,7 @@
  * uncommitted is read again.
  *
  * Threads (`workers`): with 0, every partition's rules run in this thread;
- * with N, partition p runs in worker thread p mod N (engine/worker/), which
+ * with N, partition p runs in worker thread p mod N (runtime/worker/), which
  * owns its RocksDB store. Kafka (reading the changelog for a restore too)
  * and the commit order stay here either way: a worker only evaluates, and
  * writes its store (the restored state included).
@@ -61,7 +61,6 @@
  * queued events would have cancelled.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
@@ -70,15 +69,16 @@ import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { KafkaSource, type PartitionBatch, type SourceRecord } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
 import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
-import type { InputRecord } from './input-record.js';
-import type { ClockGuardOptions } from './clock-guard.js';
-import type { Logger } from './log.js';
-import { outputEventJson, type OutputEvent } from './output-event.js';
-import type { BadRecord, CustomerView, PartitionTaskOptions } from './partition-task.js';
+import type { ClockGuardOptions } from '../engine/clock-guard.js';
+import type { InputRecord } from '../engine/input-record.js';
+import type { Logger } from '../engine/log.js';
+import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
+import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { EngineMetrics } from './metrics.js';
-import { openRocksStore } from './state/rocksdb-store.js';
-import type { PartitionStore } from './state/store.js';
-import { decodeThenProcess, type ValueDecoder } from './value-decoder.js';
+import { partitionStateDir, transactionalIdFor } from './naming.js';
+import { openRocksStore } from '../engine/state/rocksdb-store.js';
+import type { PartitionStore } from '../engine/state/store.js';
+import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { LocalPartition } from './worker/local-partition.js';
 import { packColumns } from './worker/messages.js';
 import type { ChangelogCopy, PartitionRunner, StepResult } from './worker/partition-runner.js';
@@ -88,9 +88,7 @@ import { WorkerPool } from './worker/worker-pool.js';
  * At-least-once commit interval (Kafka Streams' commit.interval.ms). Longer
  * means fewer encodings of a busy customer (one per commit, not per batch),
  * but a longer stall when it comes (the p99 latency) and more output repeated
- * per partition after a crash. Measured on the benchmark (one machine, two
- * runs each): 1 s against 200 ms gave 57.0k/63.7k against 57.2k/59.6k
- * events/s, and a p99 at 20k events/s of 66/82 ms against 55/61 ms.
+ * per partition after a crash. Why 200 ms: docs/decisions/2026-12-03-tuning-figures.md.
  */
 export const DEFAULT_COMMIT_INTERVAL_MS = 200; // also the default of `aud run --commit-interval-ms`
 
@@ -216,10 +214,10 @@ export class KafkaRuntime {
   }
 
   private stateDirOf(topic: string, partition: number): string {
-    return join(this.opts.stateDir, `${topic}-${partition}`);
+    return partitionStateDir(this.opts.stateDir, topic, partition);
   }
 
-  // ---- What the query API asks (engine/query-server.ts) ----
+  // ---- What the query API asks (runtime/query-server.ts) ----
 
   /** Ready once started and every owned partition is open and caught up with its input. */
   readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] } {
@@ -365,7 +363,7 @@ export class KafkaRuntime {
   private async openPartition(topic: string, partition: number): Promise<OpenPartition> {
     let producer: KafkaSink | undefined;
     if (this.opts.exactlyOnce) {
-      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: `${this.opts.groupId}-${topic}-${partition}` });
+      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: transactionalIdFor(this.opts.groupId, topic, partition) });
       await producer.connect();
     }
     const stateDir = this.stateDirOf(topic, partition);

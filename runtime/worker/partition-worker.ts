@@ -11,8 +11,8 @@
  * partition's are serialised by the runtime, so they never overlap.
  */
 import { StoreRestoreTarget } from '../changelog.js';
-import { openRocksStore } from '../state/rocksdb-store.js';
-import type { PartitionStore } from '../state/store.js';
+import { openRocksStore } from '../../engine/state/rocksdb-store.js';
+import type { PartitionStore } from '../../engine/state/store.js';
 import { LocalPartition } from './local-partition.js';
 import { packBytes, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { PartitionSnapshot } from './partition-runner.js';

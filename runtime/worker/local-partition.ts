@@ -6,10 +6,10 @@
  */
 import type { Plan } from '../../dsl/plan.js';
 import { checkpointWrite } from '../changelog.js';
-import type { InputRecord } from '../input-record.js';
-import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskOptions } from '../partition-task.js';
-import { isLoggedKey } from '../state-keys.js';
-import type { PartitionStore, StoreWrite } from '../state/store.js';
+import type { InputRecord } from '../../engine/input-record.js';
+import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskOptions } from '../../engine/partition-task.js';
+import { isLoggedKey } from '../../engine/state-keys.js';
+import type { PartitionStore, StoreWrite } from '../../engine/state/store.js';
 import { unpackRecords, type PackedRecords } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 

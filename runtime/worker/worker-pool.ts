@@ -12,8 +12,8 @@
  */
 import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
-import type { CustomerView, PartitionTaskOptions } from '../partition-task.js';
-import type { InputRecord } from '../input-record.js';
+import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { InputRecord } from '../../engine/input-record.js';
 import { packedAt, packRecords, type PackedRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';

@@ -27,17 +27,13 @@
  * half a batch.
  */
 import { concatColumns, emptyColumns, keyEquals, keyTexts, sliceColumns, valueAt, type RecordColumns } from '../connectors/kafka/record-columns.js';
-import { customerTimer } from './customer-state.js';
-import type { Logger } from './log.js';
-import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, timerKey } from './state-keys.js';
-import type { PartitionStore, StoreWrite } from './state/store.js';
+import { customerTimer } from '../engine/customer-state.js';
+import type { Logger } from '../engine/log.js';
+import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, timerKey } from '../engine/state-keys.js';
+import type { PartitionStore, StoreWrite } from '../engine/state/store.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-export function changelogTopicFor(groupId: string): string {
-  return `${groupId}-state-changelog`;
-}
 
 /** The local store's changelog checkpoint: the offset of the last record it holds, if any. */
 export async function changelogCheckpoint(store: PartitionStore): Promise<bigint | undefined> {

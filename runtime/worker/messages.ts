@@ -10,9 +10,9 @@
 import type { BatchColumns } from '../../connectors/kafka/pending-records.js';
 import type { RecordColumns } from '../../connectors/kafka/record-columns.js';
 import type { Plan } from '../../dsl/plan.js';
-import type { Cause, InputRecord } from '../input-record.js';
-import type { OutputEvent } from '../output-event.js';
-import type { CustomerView, PartitionTaskOptions } from '../partition-task.js';
+import type { Cause, InputRecord } from '../../engine/input-record.js';
+import type { OutputEvent } from '../../engine/output-event.js';
+import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
 
 /** Byte strings end to end: entry i is bytes[starts[i] .. starts[i] + lengths[i]); length -1 is null. */
 export interface PackedBytes {
@@ -52,7 +52,7 @@ export type WorkerRequest =
   | { op: 'write'; partition: string; changelogCheckpoint: string | null }
   | { op: 'view'; partition: string; customer: string }
   | { op: 'close'; partition: string }
-  /** Restore (engine/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
+  /** Restore (runtime/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
   | { op: 'restore-open'; partition: string; stateDir: string }
   | { op: 'restore-apply'; partition: string; records: RecordColumns; closedAt: string }
   | { op: 'restore-values'; partition: string; keys: string[] };

@@ -5,11 +5,10 @@
  * worker pool.
  *
  * Large by default: most of what a batch allocates dies with it, and fewer
- * scavenges promote less of it (about 8% less CPU in replay; 2–10% more
- * events/s on the benchmark backlog than 32 MB). The price is the pause: a
- * scavenge copies what survives, and with 192 MB the worker's took 5–11 ms
- * at 20k events/s against about 2 ms with 32 MB, which shows in the p99
- * (docs/operations.md, "Latency").
+ * scavenges promote less of it. The price is the pause: a scavenge copies
+ * what survives, and a larger young generation makes each pause longer,
+ * which shows in the p99 (docs/operations.md, "Latency"; the measurements
+ * are in docs/decisions/2026-12-03-tuning-figures.md).
  */
 export const DEFAULT_YOUNG_GENERATION_MB = 192;
 

@@ -9,7 +9,7 @@
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
  *
- * Access: engine/http-access.ts (loopback by default; a bearer token and
+ * Access: runtime/http-access.ts (loopback by default; a bearer token and
  * optionally TLS beyond it).
  *
  * A process answers for the partitions it owns, as a Kafka Streams instance
@@ -20,9 +20,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closest } from '../dsl/suggest.js';
+import type { Logger } from '../engine/log.js';
+import type { CustomerView } from '../engine/partition-task.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
-import type { Logger } from './log.js';
-import type { CustomerView } from './partition-task.js';
 
 /** What the server asks the engine (KafkaRuntime implements it). */
 export interface QueryBackend {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
 import { columnsFromMessages, type RecordColumns } from '../../connectors/kafka/record-columns.js';
-import { changelogCheckpoint, checkpointWrite, restoreFromChangelog, StoreRestoreTarget } from '../../engine/changelog.js';
+import { changelogCheckpoint, checkpointWrite, restoreFromChangelog, StoreRestoreTarget } from '../../runtime/changelog.js';
 import { emptyCustomerState, encodeCustomerState } from '../../engine/customer-state.js';
 import { createLogger } from '../../engine/log.js';
 import { customerKey, META_KEY, TIMER_PREFIX, timerKey } from '../../engine/state-keys.js';
