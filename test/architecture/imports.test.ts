@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root: this file runs as dist/test/architecture/imports.test.js. */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SOURCE_FOLDERS = ['dsl', 'engine', 'runtime', 'connectors', 'cli'];
+const SOURCE_FOLDERS = ['dsl', 'engine', 'runtime', 'connectors', 'cli', 'lsp'];
 const KAFKA_CLIENT = '@confluentinc/kafka-javascript';
 const ROCKSDB_BINDINGS = ['@nxtedition/rocksdb', 'rocksdb'];
 
@@ -28,13 +28,15 @@ function inFolder(path: string, folder: string): boolean {
 }
 
 const RULES: Rule[] = [
-  ({ file, target }) => inFolder(file, 'dsl') && ['engine', 'runtime', 'connectors', 'cli'].some((f) => inFolder(target, f))
+  ({ file, target }) => inFolder(file, 'dsl') && ['engine', 'runtime', 'connectors', 'cli', 'lsp'].some((f) => inFolder(target, f))
     ? 'dsl/ imports nothing of the other folders' : undefined,
   ({ file, target }) => inFolder(file, 'engine') && ['runtime', 'connectors', 'cli'].some((f) => inFolder(target, f))
     ? 'engine/ (the core) imports neither runtime/, connectors/ nor cli/' : undefined,
   ({ file, target }) => inFolder(file, 'connectors') && ['runtime', 'cli'].some((f) => inFolder(target, f))
     ? 'connectors/ implement interfaces of engine/ and import neither runtime/ nor cli/' : undefined,
   ({ file, target }) => inFolder(file, 'runtime') && inFolder(target, 'cli') ? 'runtime/ does not import cli/' : undefined,
+  ({ file, target }) => inFolder(file, 'lsp') && ['engine', 'runtime', 'connectors', 'cli'].some((f) => inFolder(target, f))
+    ? 'lsp/ (the language server) works on the language alone: it imports dsl/ and nothing else of aud' : undefined,
   ({ file, target }) => target === KAFKA_CLIENT && !inFolder(file, 'connectors/kafka')
     ? `only connectors/kafka/ imports ${KAFKA_CLIENT}` : undefined,
   ({ file, target }) => ROCKSDB_BINDINGS.includes(target) && file !== 'engine/state/rocksdb-store.ts'
