@@ -69,7 +69,21 @@ export interface AggregateSlot {
   windowMs?: number;
   /** Bucket width for windowed aggregates: 1 minute up to 2 days, 1 hour beyond. */
   bucketMs?: number;
+  /**
+   * `distinct` and `top`: the most values kept per customer (MAX_TALLY_VALUES).
+   * Past it the least recently seen value is dropped (engine/tally.ts).
+   */
+  maxValues?: number;
 }
+
+/**
+ * The values a customer's `distinct` or `top` keeps, per aggregate. A crawler
+ * with a new URL on every page view would otherwise grow its state, and the
+ * cost of writing it at every commit, without end. Up to this many values
+ * both are exact; past it `distinct` reads this number (a lower bound) and
+ * `top` ranks the most recently seen values only.
+ */
+export const MAX_TALLY_VALUES = 1000;
 
 /** `A then B within W` (two steps) and `sequence(A, B, ...) within W`. The value is the time of the latest match. */
 export interface SequenceSlot {

@@ -16,7 +16,7 @@ import {
   bucketWidthFor, DAY_MS, HOUR_MS, MINUTE_MS,
   type AudiencePlan, type CompareOp, type EventPlan, type FieldType, type MathFn, type PExpr,
   type Plan, type SlotPlan, type SourcePlan, type StepPlan, type TraitPlan, type Value,
-  MATH_FNS,
+  MATH_FNS, MAX_TALLY_VALUES,
 } from './plan.js';
 import { exprText, durationText } from './plan-text.js';
 
@@ -191,6 +191,7 @@ class Planner {
     return this.intern(text, () => ({
       kind: 'aggregate', id: slotId(text), text, ...base,
       ...(windowMs !== undefined ? { windowMs, bucketMs: bucketWidthFor(windowMs) } : {}),
+      ...(e.fn === 'distinct' || e.fn === 'top' ? { maxValues: MAX_TALLY_VALUES } : {}),
     }));
   }
 

@@ -20,8 +20,8 @@
  * before its exact time would, never after. State per customer and slot is
  * at most W / B buckets, and in practice one per active bucket.
  */
-import type { AggregateSlot, Value } from '../dsl/plan.js';
-import { tallyAdd, tallyAddToBucket, tallyAfterLeaving, tallyDistinct, tallyExpire, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
+import { MAX_TALLY_VALUES, type AggregateSlot, type Value } from '../dsl/plan.js';
+import { tallyAdd, tallyAddToBucket, tallyAtBound, tallyBucketsOf, tallyDistinct, tallyExpire, tallyFlipBucket, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
 
 type TallyFn = 'distinct' | 'top';
 
@@ -44,7 +44,7 @@ const FLIP_SEARCH_VALUES = 64;
  */
 function liveTally(slot: AggregateSlot, state: unknown, now: number): Tally | TallyBuckets | undefined {
   if (state === undefined || slot.windowMs === undefined) return state as Tally | undefined;
-  const buckets = bucketsOf(state)!;
+  const buckets = tallyBucketsOf(state)!;
   tallyExpire(buckets, now - slot.windowMs);
   return buckets.length === 0 ? undefined : buckets;
 }
@@ -158,14 +158,14 @@ export const UNCHANGED: unique symbol = Symbol('unchanged');
  */
 export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t: number, seq: number, now: number): unknown {
   if (slot.windowMs === undefined) {
-    if (isTally(slot)) return tallyAdd(state as Tally | undefined, v, t, seq);
+    if (isTally(slot)) return tallyAdd(state as Tally | undefined, v, t, seq, slot.maxValues ?? MAX_TALLY_VALUES);
     const next = monoidOf(slot).add(state, v, t, seq);
     return next === state ? UNCHANGED : next;
   }
   const width = slot.bucketMs!;
   const start = Math.floor(t / width) * width;
   if (start <= now - slot.windowMs) return UNCHANGED;
-  if (isTally(slot)) return tallyAddToBucket(bucketsOf(state) ?? [], v, t, seq, start);
+  if (isTally(slot)) return tallyAddToBucket(tallyBucketsOf(state) ?? [], v, t, seq, start, slot.maxValues ?? MAX_TALLY_VALUES);
   const m = monoidOf(slot);
   const buckets = bucketsOf(state) ?? [];
   // Events arrive nearly in time order: search from the newest bucket.
@@ -179,6 +179,15 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
     buckets.splice(i + 2, 0, start, m.add(undefined, v, t, seq));
   }
   return buckets;
+}
+
+/**
+ * Is the value approximate: a `distinct` or `top` state holding its most
+ * values (tally.ts), so that `distinct` is a lower bound and `top` ranks the
+ * most recently seen values only?
+ */
+export function aggregateAtBound(slot: AggregateSlot, state: unknown, now: number): boolean {
+  return isTally(slot) && tallyAtBound(liveTally(slot, state, now), slot.maxValues ?? MAX_TALLY_VALUES);
 }
 
 export function aggregateValue(slot: AggregateSlot, state: unknown, now: number): Value {
@@ -219,6 +228,10 @@ export function expireAggregate(slot: AggregateSlot, state: unknown, now: number
 /** The next instant after `now` at which the value changes by time alone, or Infinity. */
 export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: number): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
+  if (isTally(slot)) {
+    const live = liveTally(slot, state, now) as TallyBuckets | undefined;
+    return live === undefined ? Infinity : (live[0] as number) + slot.windowMs;
+  }
   const buckets = bucketsOf(state)!;
   for (let i = 0; i < buckets.length; i += 2) {
     const leaves = (buckets[i] as number) + slot.windowMs;
@@ -248,13 +261,8 @@ export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: numb
     const live = liveTally(slot, state, now) as TallyBuckets | undefined;
     if (live === undefined) return Infinity;
     if (tallySize(live) > FLIP_SEARCH_VALUES) return (live[0] as number) + slot.windowMs;
-    const starts = live.slice();
-    let i = 0;
-    for (const after of tallyAfterLeaving(live, slot.fn)) {
-      if (flips(after)) return (starts[i] as number) + slot.windowMs;
-      i += 2;
-    }
-    return Infinity;
+    const start = tallyFlipBucket(live, slot.fn, flips, ordered);
+    return start === undefined ? Infinity : start + slot.windowMs;
   }
   const buckets = bucketsOf(state)!;
   if (slot.fn === 'count') return additiveFlipTime(buckets as number[], slot.windowMs, now, flips, value as number | undefined, ordered);

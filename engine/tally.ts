@@ -1,41 +1,75 @@
 /**
  * The state of `distinct` and `top`, and a running summary of it.
  *
- * What is stored (RocksDB, changelog) is what it always was: all-time, one
- * tally; windowed, a bucket list `[bucketStart, tally, ...]`, oldest first.
- * A tally maps each value (its JSON text, so that 1 and "1" differ) to
- * [count, latest event time, arrival seq of that event].
+ * Values are counted by their JSON text, so that 1 and "1" differ. What is
+ * stored (RocksDB, changelog):
  *
- * Beside each state object, in memory only, a summary: the tally of the
- * whole window (the merge of the buckets), its number of values
- * (`distinct`) and its most frequent value (`top`: ties to the value seen
- * latest, by event time, then arrival). It is kept up to date as events are
- * added and as buckets leave, so reading either is one field and adding an
- * event touches one entry, whether a customer has seen ten values or a
- * hundred thousand (a crawler with a new URL on every page view). Merging
- * every bucket at each read, as the other aggregates do, made such a
- * customer's cost grow with the square of its values. A state read back from
- * the store has no summary yet; the first use builds it, once.
+ *   - all-time: one tally, an object mapping each value to
+ *     [count, latest event time, arrival seq of that event];
+ *   - windowed: one flat list of 5-tuples
+ *     `[bucketStart, value, count, latest time, latest seq, ...]`, oldest
+ *     bucket first, a value at most once per bucket. Flat, like the other
+ *     windows' bucket lists, because a state is encoded at every commit that
+ *     changes it, and a list of strings and numbers encodes about twice as
+ *     fast as an object per bucket with an array per value. Lists written
+ *     as `[bucketStart, tally, ...]` by earlier versions are read too.
+ *
+ * Beside each state, in memory only, a summary: the tally of the whole
+ * window, its number of values (`distinct`) and its most frequent value
+ * (`top`: ties to the value seen latest, by event time, then arrival). It is
+ * kept up to date as events are added and as buckets leave, so reading
+ * either is one field and adding an event touches one entry, whether a
+ * customer has seen ten values or a thousand. A state read back from the
+ * store has no summary yet; the first use builds it, once.
  *
  * Subtracting the oldest bucket leaves every remaining value's latest time
  * right: its latest event is in a newer bucket, whose times are all later.
  * States are changed in place, like the other windows' bucket lists.
+ *
+ * A state keeps at most `max` values (the slot's maxValues). Adding a value
+ * past it drops the value seen least recently (by latest event time, then
+ * arrival) from the summary and from every bucket. The values kept are then
+ * always the `max` most recently seen of the window, whatever the order of
+ * additions and expiries: a dropped value is older than every kept one, so
+ * it would have left the window first. So `distinct` reads
+ * min(exact count, max), and `top` ranks the most recent values, a value
+ * dropped and seen again counting from then. The order of recency is kept
+ * (a Set in order of latest event) only once a state first fills up.
  */
 import type { Value } from '../dsl/plan.js';
 
 export type TallyEntry = [count: number, time: number, seq: number];
 export type Tally = Record<string, TallyEntry>;
-/** [bucketStart, Tally, bucketStart, Tally, ...], oldest first. */
+/** [bucketStart, value, count, time, seq, ...], oldest bucket first. */
 export type TallyBuckets = unknown[];
+
+/** Elements per (bucket, value) in a TallyBuckets list. */
+const TUPLE = 5;
 
 interface Summary {
   /** The window's tally (for an all-time state: the state itself). */
   all: Tally;
   n: number;
   best: string | null;
+  /** The values, least recently seen first; built when the state first fills up. */
+  recency: Set<string> | undefined;
+  /** False once a late event has put `recency` out of order: the next drop sorts it again. */
+  inOrder: boolean;
+  /** [time, seq] of the latest event `recency` has placed last. */
+  lastTime: number;
+  lastSeq: number;
+  /** A large newest bucket's values → tuple position + `shifted` (findInNewest). */
+  newest: Map<string, number> | undefined;
+  newestStart: number;
+  /** Elements removed from the front of the list since the summary was made. */
+  shifted: number;
 }
 
 const summaries = new WeakMap<object, Summary>();
+
+function newSummary(all: Tally, n: number, best: string | null): Summary {
+  return { all, n, best, recency: undefined, inOrder: true, lastTime: -Infinity, lastSeq: -1, newest: undefined, newestStart: Number.NaN, shifted: 0 };
+}
 
 /** Does entry a rank before entry b for `top`? */
 function beats(a: TallyEntry, b: TallyEntry): boolean {
@@ -64,22 +98,37 @@ function rankBest(s: Summary): void {
   s.best = best;
 }
 
-/** The summary of an all-time tally or a bucket list, built on first use. */
+/**
+ * A windowed state as a flat tuple list, whichever way it was stored: lists
+ * of `[bucketStart, tally]` pairs and `[bucketStart, tally, ...]` lists of
+ * earlier versions are converted (once: the converted list is what is kept
+ * and stored from then on).
+ */
+export function tallyBucketsOf(state: unknown): TallyBuckets | undefined {
+  const list = state as unknown[] | undefined;
+  if (list === undefined || list.length === 0 || typeof list[1] === 'string') return list;
+  const pairs = Array.isArray(list[0]) ? (list as [number, Tally][]).flat(1) : list;
+  const out: TallyBuckets = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    const tally = pairs[i + 1] as Tally;
+    for (const key in tally) out.push(pairs[i], key, ...tally[key]!);
+  }
+  return out;
+}
+
+/** The summary of an all-time tally or a tuple list, built on first use. */
 function summaryOf(state: Tally | TallyBuckets): Summary {
   let s = summaries.get(state);
   if (s !== undefined) return s;
   if (Array.isArray(state)) {
-    s = { all: {}, n: 0, best: null };
-    for (let i = 1; i < state.length; i += 2) {
-      const bucket = state[i] as Tally;
-      for (const key in bucket) {
-        const [c, t, q] = bucket[key]!;
-        if (s.all[key] === undefined) s.n++;
-        bump(s.all, key, c, t, q);
-      }
+    s = newSummary({}, 0, null);
+    for (let i = 0; i < state.length; i += TUPLE) {
+      const key = state[i + 1] as string;
+      if (s.all[key] === undefined) s.n++;
+      bump(s.all, key, state[i + 2] as number, state[i + 3] as number, state[i + 4] as number);
     }
   } else {
-    s = { all: state, n: Object.keys(state).length, best: null };
+    s = newSummary(state, Object.keys(state).length, null);
   }
   rankBest(s);
   summaries.set(state, s);
@@ -89,29 +138,132 @@ function summaryOf(state: Tally | TallyBuckets): Summary {
 function count(s: Summary, key: string, t: number, seq: number): void {
   if (s.all[key] === undefined) s.n++;
   const entry = bump(s.all, key, 1, t, seq);
+  if (s.recency !== undefined && entry[1] === t && entry[2] === seq) placeLast(s, key, t, seq);
   // Only this value's count grew: it is the new best, or the old one stays.
   if (s.best === null || s.best === key || beats(entry, s.all[s.best]!)) s.best = key;
 }
 
-/** An all-time tally with value `v` seen at `t` (arrival `seq`) counted, in place. */
-export function tallyAdd(state: Tally | undefined, v: Value, t: number, seq: number): Tally {
+/** `key`'s latest event is now (t, seq): it moves to the recent end. */
+function placeLast(s: Summary, key: string, t: number, seq: number): void {
+  s.recency!.delete(key);
+  s.recency!.add(key);
+  if (t > s.lastTime || (t === s.lastTime && seq > s.lastSeq)) { s.lastTime = t; s.lastSeq = seq; } else s.inOrder = false;
+}
+
+/** The value seen least recently: by latest event time, then arrival. */
+function leastRecent(s: Summary): string {
+  if (s.recency === undefined || !s.inOrder) {
+    const keys = Object.keys(s.all);
+    keys.sort((a, b) => { const x = s.all[a]!; const y = s.all[b]!; return x[1] - y[1] || x[2] - y[2]; });
+    s.recency = new Set(keys);
+    s.inOrder = true;
+    const last = s.all[keys[keys.length - 1]!]!;
+    s.lastTime = last[1];
+    s.lastSeq = last[2];
+  }
+  return s.recency.values().next().value as string;
+}
+
+/** Past `max` values, drop the least recently seen (from the buckets too, when windowed). */
+function keepAtMost(s: Summary, max: number, buckets: TallyBuckets | undefined): void {
+  while (s.n > max) {
+    const key = leastRecent(s);
+    let events = s.all[key]![0];
+    delete s.all[key];
+    s.n--;
+    s.recency!.delete(key);
+    // Its tuples hold all its events; being the least recent value, it is
+    // nearly always in the first ones.
+    for (let i = 0; buckets !== undefined && events > 0 && i < buckets.length;) {
+      if (buckets[i + 1] !== key) { i += TUPLE; continue; }
+      events -= buckets[i + 2] as number;
+      removeTuple(s, buckets, i);
+    }
+    if (key === s.best) rankBest(s);
+  }
+}
+
+/** Remove the tuple at `i`: from the front by shifting (V8 trims the array's start in place), elsewhere by splicing. */
+function removeTuple(s: Summary, buckets: TallyBuckets, i: number): void {
+  if (buckets[i] === s.newestStart) s.newest?.delete(buckets[i + 1] as string);
+  if (i === 0) {
+    for (let k = 0; k < TUPLE; k++) buckets.shift();
+    s.shifted += TUPLE;
+  } else {
+    buckets.splice(i, TUPLE);
+    s.newest = undefined;
+  }
+}
+
+/**
+ * Where value `key` is in the newest bucket (which starts at `start`), or
+ * -1. A bucket of a few values is searched; a large one (a crawler's) is
+ * indexed, the index kept while tuples are only added at the end and
+ * removed from the front.
+ */
+function findInNewest(s: Summary, buckets: TallyBuckets, start: number, key: string): number {
+  const idx = s.newest;
+  if (idx !== undefined && s.newestStart === start) {
+    const p = idx.get(key);
+    return p === undefined ? -1 : p - s.shifted;
+  }
+  let i = buckets.length - TUPLE;
+  let scanned = 0;
+  for (; i >= 0 && buckets[i] === start; i -= TUPLE, scanned++) if (buckets[i + 1] === key) return i;
+  if (scanned >= INDEX_FROM) {
+    const index = new Map<string, number>();
+    for (let j = i + TUPLE; j < buckets.length; j += TUPLE) index.set(buckets[j + 1] as string, j + s.shifted);
+    s.newest = index;
+    s.newestStart = start;
+  }
+  return -1;
+}
+
+/** Values in the newest bucket from which it is indexed rather than searched. */
+const INDEX_FROM = 32;
+
+/** An all-time tally with value `v` seen at `t` (arrival `seq`) counted, in place; at most `max` values. */
+export function tallyAdd(state: Tally | undefined, v: Value, t: number, seq: number, max: number): Tally {
   const tally = state ?? {};
   const s = summaryOf(tally);
   // The summary's tally is the state itself: counting there counts in both.
   count(s, JSON.stringify(v), t, seq);
+  keepAtMost(s, max, undefined);
   return tally;
 }
 
-/** A bucket list with value `v` counted in the bucket starting at `start`, in place. */
-export function tallyAddToBucket(buckets: TallyBuckets, v: Value, t: number, seq: number, start: number): TallyBuckets {
+/** A tuple list with value `v` counted in the bucket starting at `start`, in place; at most `max` values. */
+export function tallyAddToBucket(buckets: TallyBuckets, v: Value, t: number, seq: number, start: number, max: number): TallyBuckets {
   const s = summaryOf(buckets);
   const key = JSON.stringify(v);
   count(s, key, t, seq);
-  let i = buckets.length - 2;
-  while (i >= 0 && (buckets[i] as number) > start) i -= 2;
-  if (i >= 0 && buckets[i] === start) bump(buckets[i + 1] as Tally, key, 1, t, seq);
-  else buckets.splice(i + 2, 0, start, { [key]: [1, t, seq] });
+  const n = buckets.length;
+  if (n > 0 && buckets[n - TUPLE] === start) {
+    // The newest bucket: where nearly every event goes.
+    const i = findInNewest(s, buckets, start, key);
+    if (i >= 0) countInTuple(buckets, i, t, seq);
+    else {
+      buckets.push(start, key, 1, t, seq);
+      s.newest?.set(key, n + s.shifted);
+    }
+  } else {
+    let i = n - TUPLE;
+    while (i >= 0 && (buckets[i] as number) > start) i -= TUPLE;
+    const after = i + TUPLE;
+    while (i >= 0 && buckets[i] === start && buckets[i + 1] !== key) i -= TUPLE;
+    if (i >= 0 && buckets[i] === start) countInTuple(buckets, i, t, seq);
+    else {
+      if (after < n) s.newest = undefined;
+      buckets.splice(after, 0, start, key, 1, t, seq);
+    }
+  }
+  keepAtMost(s, max, buckets);
   return buckets;
+}
+
+function countInTuple(buckets: TallyBuckets, i: number, t: number, seq: number): void {
+  (buckets[i + 2] as number)++;
+  if (t > (buckets[i + 3] as number)) { buckets[i + 3] = t; buckets[i + 4] = seq; } else if (t === buckets[i + 3] && seq > (buckets[i + 4] as number)) buckets[i + 4] = seq;
 }
 
 /** Drop the buckets that started at or before `cut` (in place), subtracting them from the summary. */
@@ -120,18 +272,22 @@ export function tallyExpire(buckets: TallyBuckets, cut: number): void {
   const s = summaryOf(buckets);
   let i = 0;
   let bestLost = false;
-  for (; i < buckets.length && (buckets[i] as number) <= cut; i += 2) {
-    const bucket = buckets[i + 1] as Tally;
-    for (const key in bucket) {
-      const entry = s.all[key]!;
-      entry[0] -= bucket[key]![0];
-      if (key === s.best) bestLost = true;
-      if (entry[0] <= 0) { delete s.all[key]; s.n--; }
-    }
+  for (; i < buckets.length && (buckets[i] as number) <= cut; i += TUPLE) {
+    if (subtract(s, buckets[i + 1] as string, buckets[i + 2] as number)) bestLost = true;
   }
   buckets.splice(0, i);
+  s.shifted += i;
+  if (s.newestStart <= cut) s.newest = undefined;
   // The others' counts only fell: the best changes only if its own count did.
   if (bestLost) rankBest(s);
+}
+
+/** Take one (bucket, value) count out of the summary; true when it was the best value's. */
+function subtract(s: Summary, key: string, n: number): boolean {
+  const entry = s.all[key]!;
+  entry[0] -= n;
+  if (entry[0] <= 0) { delete s.all[key]; s.n--; s.recency?.delete(key); }
+  return key === s.best;
 }
 
 /** How many values: `distinct`. */
@@ -145,24 +301,51 @@ export function tallyTop(state: Tally | TallyBuckets | undefined): Value {
   return best === null ? null : (JSON.parse(best) as Value);
 }
 
+/** Does the state hold `max` values, so that `distinct` is a lower bound and `top` ranks the most recent only? */
+export function tallyAtBound(state: Tally | TallyBuckets | undefined, max: number): boolean {
+  return state !== undefined && summaryOf(state).n >= max;
+}
+
 /** How many values the window holds, for the caller's choice of search. */
 export function tallySize(state: Tally | TallyBuckets): number {
   return summaryOf(state).n;
 }
 
+/** When the oldest bucket started (it leaves first), or undefined for an empty list. */
+export function tallyOldestBucket(buckets: TallyBuckets): number | undefined {
+  return buckets.length === 0 ? undefined : (buckets[0] as number);
+}
+
 /**
- * What `distinct` or `top` reads after each bucket in turn has left, oldest
- * first: for the flip-instant search. It works on a copy, in time linear in
- * the window's values and events, so callers keep it to small states.
+ * The first bucket start, oldest first, whose leaving makes `flips` true of
+ * what `distinct` or `top` then reads (the flip-instant search), or
+ * undefined. It subtracts the buckets in turn from a copy of the summary, in
+ * time linear in the window's values and events, so callers keep it to small
+ * states. `ordered`: `flips` is a threshold on `distinct`, which only falls
+ * as buckets leave, so it flips at all only if it flips once all have left.
  */
-export function* tallyAfterLeaving(buckets: TallyBuckets, fn: 'distinct' | 'top'): Generator<Value> {
-  const copy = buckets.slice();
+export function tallyFlipBucket(buckets: TallyBuckets, fn: 'distinct' | 'top', flips: (value: Value) => boolean, ordered: boolean): number | undefined {
+  if (ordered && fn === 'distinct' && !flips(0)) return undefined;
   const s = summaryOf(buckets);
   const all: Tally = {};
   for (const key in s.all) all[key] = [...s.all[key]!];
-  summaries.set(copy, { all, n: s.n, best: s.best });
-  while (copy.length > 0) {
-    tallyExpire(copy, copy[0] as number);
-    yield fn === 'distinct' ? tallyDistinct(copy) : tallyTop(copy);
+  const left = newSummary(all, s.n, s.best);
+  let lastTop: string | null | undefined;
+  let bestLost = false;
+  for (let i = 0; i < buckets.length; i += TUPLE) {
+    if (subtract(left, buckets[i + 1] as string, buckets[i + 2] as number)) bestLost = true;
+    const start = buckets[i] as number;
+    if (i + TUPLE < buckets.length && buckets[i + TUPLE] === start) continue;
+    // The whole bucket has left: what the aggregate reads now.
+    if (fn === 'distinct') {
+      if (flips(left.n)) return start;
+      continue;
+    }
+    if (bestLost) { rankBest(left); bestLost = false; }
+    // `top` is tried again only when it changed.
+    if (left.best === lastTop) continue;
+    lastTop = left.best;
+    if (flips(left.best === null ? null : (JSON.parse(left.best) as Value))) return start;
   }
+  return undefined;
 }

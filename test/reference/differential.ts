@@ -28,12 +28,15 @@ export async function runCase(seed: number): Promise<CaseResult> {
   if (!compiled.plan) {
     return { case: c, engine: [], reference: [], mismatch: `the generated rules do not check:\n${formatDiagnostics(compiled)}` };
   }
+  if (c.maxTallyValues !== undefined) {
+    for (const slot of compiled.plan.slots) if (slot.kind === 'aggregate' && slot.maxValues !== undefined) slot.maxValues = c.maxTallyValues;
+  }
   const engine: RefOutput[] = [];
   const batchSize = 1 + (seed % 7) * 5;
   await replay(compiled.plan, c.events.map((value) => ({ value })), {
     until: c.until, batchSize, onOutput: (events) => { engine.push(...events.map(strip)); },
   });
-  const reference = new ReferenceEvaluator(compiled.files).run(c.events, c.until);
+  const reference = new ReferenceEvaluator(compiled.files, c.maxTallyValues).run(c.events, c.until);
   let mismatch = '';
   const n = Math.max(engine.length, reference.length);
   for (let i = 0; i < n; i++) {
@@ -50,6 +53,7 @@ export function describeMismatch(r: CaseResult): string {
     '--- rules', r.case.rules,
     '--- events', ...r.case.events.map((e) => JSON.stringify(e)),
     `--- until ${new Date(r.case.until).toISOString()}`,
+    ...(r.case.maxTallyValues !== undefined ? [`--- at most ${r.case.maxTallyValues} values per distinct/top`] : []),
     `--- engine (${r.engine.length})`, ...r.engine.map((e) => JSON.stringify(e)),
     `--- reference (${r.reference.length})`, ...r.reference.map((e) => JSON.stringify(e)),
   ].join('\n');

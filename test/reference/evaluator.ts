@@ -16,6 +16,7 @@
  * test generates.
  */
 import type { AggregateExpr, AudienceDecl, Expr, RuleFile, Step, TraitDecl } from '../../dsl/ast.js';
+import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
 
 type V = number | string | boolean | null;
 
@@ -39,7 +40,8 @@ export class ReferenceEvaluator {
   private readonly typeField: string;
   private readonly timeField: string;
 
-  constructor(files: RuleFile[]) {
+  /** `maxValues`: the most values a `distinct` or `top` keeps per customer (docs/language.md). */
+  constructor(files: RuleFile[], private readonly maxValues = MAX_TALLY_VALUES) {
     for (const f of files) {
       for (const t of f.traits) this.traits.set(t.name.name, t);
       for (const e of f.events) this.fieldTypes.set(e.name.name, new Map(e.fields.map((x) => [x.name.name, x.type.name])));
@@ -275,16 +277,12 @@ export class ReferenceEvaluator {
       case 'avg': return nums.length ? nums.reduce((s, x) => s + x, 0) / nums.length : null;
       case 'min': return nums.length ? Math.min(...nums) : null;
       case 'max': return nums.length ? Math.max(...nums) : null;
-      case 'distinct': return new Set(valued.map((x) => JSON.stringify(x.v))).size;
+      case 'distinct': return this.keptValues(a, windowMs, ctx).size;
       case 'top': {
-        const by = new Map<string, { n: number; t: number; i: number; v: V }>();
-        for (const { e, v } of valued) {
-          const k = JSON.stringify(v);
-          const p = by.get(k) ?? { n: 0, t: -Infinity, i: -1, v };
-          by.set(k, { n: p.n + 1, t: Math.max(p.t, e.time), i: e.time >= p.t ? e.index : p.i, v });
-        }
         let best: { n: number; t: number; i: number; v: V } | undefined;
-        for (const x of by.values()) {
+        for (const kept of this.keptValues(a, windowMs, ctx).values()) {
+          const latest = kept[kept.length - 1]!;
+          const x = { n: kept.length, t: latest.e.time, i: latest.e.index, v: latest.v };
           if (!best || x.n > best.n || (x.n === best.n && (x.t > best.t || (x.t === best.t && x.i > best.i)))) best = x;
         }
         return best ? best.v : null;
@@ -298,6 +296,44 @@ export class ReferenceEvaluator {
         return sorted.length ? sorted[sorted.length - 1]!.v : null;
       }
     }
+  }
+
+  /**
+   * What `distinct` and `top` count at ctx.now: per value (its JSON text),
+   * its events in the window, in arrival order. At most `maxValues` values
+   * are kept: adding one past that drops the value whose latest event is
+   * the earliest (by time, then arrival), with all its events, so that a
+   * value dropped and seen again counts from then. Events come in time
+   * order, so the clock at each addition is that event's time.
+   */
+  private keptValues(a: AggregateExpr, windowMs: number | undefined, ctx: Ctx): Map<string, { e: Ev; v: V }[]> {
+    const b = windowMs === undefined ? 0 : bucketOf(windowMs);
+    const inWindow = (e: Ev, at: number): boolean => windowMs === undefined || at - windowMs < Math.floor(e.time / b) * b;
+    const kept = new Map<string, { e: Ev; v: V }[]>();
+    const leaveWindow = (at: number): void => {
+      for (const [k, xs] of [...kept]) {
+        const live = xs.filter((x) => inWindow(x.e, at));
+        if (live.length > 0) kept.set(k, live); else kept.delete(k);
+      }
+    };
+    for (const e of ctx.history) {
+      if (!this.passes(a, e, ctx)) continue;
+      const v = e.fields[a.field!.name] ?? null;
+      if (v === null) continue;
+      leaveWindow(e.time);
+      const k = JSON.stringify(v);
+      kept.set(k, [...(kept.get(k) ?? []), { e, v }]);
+      if (kept.size > this.maxValues) {
+        let oldest: [string, Ev] | undefined;
+        for (const [k2, xs] of kept) {
+          const latest = xs[xs.length - 1]!.e;
+          if (!oldest || latest.time < oldest[1].time || (latest.time === oldest[1].time && latest.index < oldest[1].index)) oldest = [k2, latest];
+        }
+        kept.delete(oldest![0]);
+      }
+    }
+    leaveWindow(ctx.now);
+    return kept;
   }
 
   /** The time of the latest event that completes a match of the steps within W, or null. */

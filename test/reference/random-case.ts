@@ -4,7 +4,8 @@
  * (with filters and over), traits, in AUDIENCE, arithmetic, null, string
  * tests, lists, coalesce, *_since and now() comparisons. Events come in
  * non-decreasing time order with ties, gaps from seconds to days, and null
- * fields. A seed gives one case, so any mismatch can be replayed by its seed.
+ * fields. Some cases keep at most one to three values per `distinct`/`top`,
+ * so that the bound on their state (engine/tally.ts) is reached. A seed gives one case, so any mismatch can be replayed by its seed.
  */
 import { prng } from '../../examples/retail/generate.js';
 
@@ -13,6 +14,8 @@ export interface RandomCase {
   rules: string;
   events: Record<string, unknown>[];
   until: number;
+  /** The most values a `distinct` or `top` keeps; small in some cases so that the bound is reached. */
+  maxTallyValues?: number;
 }
 
 const HEADER = [
@@ -137,5 +140,7 @@ export function randomCase(seed: number): RandomCase {
   const g = new Gen(prng(seed));
   const rules = g.rules();
   const { events, until } = g.events();
-  return { seed, rules, events, until };
+  // Drawn last, so that a seed's rules and events are those of earlier versions.
+  const maxTallyValues = g.chance(0.4) ? g.int(1, 3) : undefined;
+  return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}) };
 }
