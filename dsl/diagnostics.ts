@@ -33,6 +33,7 @@ export type DiagnosticCode =
   | 'time-dependent'   // something that changes with time alone in a form the engine cannot schedule
   | 'bad-duration'
   | 'bad-declaration'  // source/output/event declarations that make no sense
+  | 'beyond-bound'     // a threshold on distinct past the values it keeps
   | 'arity';
 
 export interface Diagnostic {

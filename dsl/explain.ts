@@ -7,10 +7,12 @@ import type { Plan, SlotPlan } from './plan.js';
 
 function slotState(slot: SlotPlan): string {
   switch (slot.kind) {
-    case 'aggregate':
-      return slot.windowMs === undefined
+    case 'aggregate': {
+      const kept = slot.windowMs === undefined
         ? 'all time, one value'
         : `window ${durationText(slot.windowMs)} in ${durationText(slot.bucketMs!)} buckets (expires by timer)`;
+      return slot.maxValues === undefined ? kept : `${kept}; at most ${slot.maxValues} values, the most recently seen (past them approximate)`;
+    }
     case 'sequence':
       return `sequence of ${slot.steps.length} steps within ${durationText(slot.withinMs)}: latest partial match per step + latest match time`;
     case 'absence':

@@ -37,7 +37,7 @@
  * ignored by the others.
  */
 import type { Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
-import { addToAggregate, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
+import { addToAggregate, aggregateAtBound, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
 import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
 import { evaluate, type EvalScope } from './evaluate.js';
@@ -75,6 +75,12 @@ export interface CustomerView {
   /** Every audience: inside or not, and the version of the last enter/leave (0: never entered). */
   audiences: Record<string, { member: boolean; version: number }>;
   eventsApplied: number;
+  /**
+   * The `distinct` and `top` aggregates (by their text) whose state holds its
+   * most values for this customer: `distinct` reads a lower bound, `top`
+   * ranks the most recently seen values. Empty when every value is exact.
+   */
+  approximate: string[];
 }
 
 interface CachedCustomer {
@@ -127,6 +133,8 @@ export class PartitionTask {
   private readonly membershipChanged: Uint8Array;
   private readonly scope: CustomerScope;
   private readonly filterScope = new FilterScope();
+  private largestState = 0;
+  private atBound = 0;
 
   private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, options: PartitionTaskOptions) {
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
@@ -182,8 +190,11 @@ export class PartitionTask {
     scope.reset(this.now, state);
     const view: CustomerView = {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
-      traits: {}, scores: {}, audiences: {}, eventsApplied: state.n,
+      traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
     };
+    for (const slot of this.plan.slots) {
+      if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[slot.id], this.now)) view.approximate.push(slot.text);
+    }
     for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
     for (const a of this.plan.audiences) {
       const m = state.m[a.name];
@@ -199,6 +210,12 @@ export class PartitionTask {
   get nextOffset(): bigint | undefined { return this.nextOffsetValue; }
 
   get pendingTimers(): number { return this.timers.size; }
+
+  /** The largest customer state a commit has written since the partition was opened, in bytes. */
+  get largestStateBytes(): number { return this.largestState; }
+
+  /** Events added to a `distinct` or `top` state holding its most values, since the partition was opened. */
+  get boundedAdds(): number { return this.atBound; }
 
   async process(records: readonly InputRecord[]): Promise<BatchResult> {
     const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0 };
@@ -255,7 +272,9 @@ export class PartitionTask {
     const committing = new Map<string, number | null>();
     for (const customer of this.changed) {
       const c = this.cached(customer);
-      batch.push({ type: 'put', key: customerKey(customer), value: encodeCustomerState(c.state) });
+      const value = encodeCustomerState(c.state);
+      if (value.length > this.largestState) this.largestState = value.length;
+      batch.push({ type: 'put', key: customerKey(customer), value });
       if (c.persistedTimer !== c.state.t) {
         if (c.persistedTimer !== null) batch.push({ type: 'del', key: timerKey(c.persistedTimer, customer) });
         if (c.state.t !== null) batch.push({ type: 'put', key: timerKey(c.state.t, customer), value: new Uint8Array(0) });
@@ -392,6 +411,7 @@ export class PartitionTask {
           // Changed, possibly in place (a window's buckets, a tally): the same object.
           changed = true;
           after = expireAggregate(slot, added, this.now);
+          if (slot.maxValues !== undefined && aggregateAtBound(slot, after, this.now)) this.atBound++;
           break;
         }
         case 'sequence':

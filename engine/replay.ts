@@ -33,11 +33,13 @@ export interface ReplaySummary {
   outputs: number;
   /** The clock at the end (epoch ms), or null when no event was applied. */
   clock: number | null;
+  /** Events added to a `distinct` or `top` holding its most values: approximate past them. */
+  boundedAdds: number;
 }
 
 export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | Iterable<InputRecord>, opts: ReplayOptions): Promise<ReplaySummary> {
   const task = await PartitionTask.open(plan, new MemoryStore(), opts.clockGuard ? { clockGuard: opts.clockGuard } : {});
-  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null };
+  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null, boundedAdds: 0 };
   const batchSize = opts.batchSize ?? 1000;
   let batch: InputRecord[] = [];
 
@@ -68,5 +70,6 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
     await task.commit();
   }
   summary.clock = Number.isFinite(task.clock) ? task.clock : null;
+  summary.boundedAdds = task.boundedAdds;
   return summary;
 }

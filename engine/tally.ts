@@ -323,10 +323,18 @@ export function tallyOldestBucket(buckets: TallyBuckets): number | undefined {
  * time linear in the window's values and events, so callers keep it to small
  * states. `ordered`: `flips` is a threshold on `distinct`, which only falls
  * as buckets leave, so it flips at all only if it flips once all have left.
+ * `top` flips at all only if it flips for nothing left or for one of the
+ * values in the window now.
  */
 export function tallyFlipBucket(buckets: TallyBuckets, fn: 'distinct' | 'top', flips: (value: Value) => boolean, ordered: boolean): number | undefined {
   if (ordered && fn === 'distinct' && !flips(0)) return undefined;
   const s = summaryOf(buckets);
+  if (fn === 'top' && !flips(null)) {
+    // As buckets leave, `top` can only become one of the values there now.
+    let some = false;
+    for (const key in s.all) if (key !== s.best && flips(JSON.parse(key) as Value)) { some = true; break; }
+    if (!some) return undefined;
+  }
   const all: Tally = {};
   for (const key in s.all) all[key] = [...s.all[key]!];
   const left = newSummary(all, s.n, s.best);

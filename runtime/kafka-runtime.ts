@@ -76,6 +76,7 @@ import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { EngineMetrics } from './metrics.js';
 import { partitionStateDir, transactionalIdFor } from './naming.js';
+import { StateBounds } from './state-bounds.js';
 import { openRocksStore } from '../engine/state/rocksdb-store.js';
 import type { PartitionStore } from '../engine/state/store.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
@@ -199,6 +200,7 @@ export class KafkaRuntime {
   private stopping = false;
   readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
   readonly metrics: EngineMetrics;
+  private readonly stateBounds: StateBounds;
   private started = false;
   private partitionCount = 0;
 
@@ -211,6 +213,7 @@ export class KafkaRuntime {
       audienceSizes: () => this.audienceSizes().sizes,
       stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),
     });
+    this.stateBounds = new StateBounds(this.metrics, opts.log);
   }
 
   private stateDirOf(topic: string, partition: number): string {
@@ -452,6 +455,7 @@ export class KafkaRuntime {
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.consumerLag.remove({ topic, partition: String(partition) });
       this.metrics.timersPending.remove({ partition: String(partition) });
+      this.stateBounds.forget(partition);
       this.opts.log.info('partition revoked', { topic, partition });
     }
   }
@@ -549,6 +553,7 @@ export class KafkaRuntime {
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
     this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
+    this.stateBounds.observe(entry.topic, entry.partition, entry.runner.snapshot);
   }
 
   /**

@@ -32,6 +32,8 @@ export class EngineMetrics {
   readonly partitionsAssigned: client.Gauge;
   readonly restoredRecords: client.Counter;
   readonly timersPending: client.Gauge<'partition'>;
+  readonly largestState: client.Gauge<'partition'>;
+  readonly boundedEvents: client.Counter<'partition'>;
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -59,6 +61,11 @@ export class EngineMetrics {
     this.partitionsAssigned = new client.Gauge({ name: 'aud_partitions_assigned', help: 'Input partitions this process owns', registers });
     this.restoredRecords = new client.Counter({ name: 'aud_restored_records_total', help: 'Changelog records applied while restoring state', registers });
     this.timersPending = new client.Gauge({ name: 'aud_timers_pending', help: 'Customers with a scheduled re-evaluation, per partition', labelNames: ['partition'], registers });
+    this.largestState = new client.Gauge({ name: 'aud_customer_state_largest_bytes', help: 'The largest customer state written since the partition was opened (encoded bytes), per partition', labelNames: ['partition'], registers });
+    this.boundedEvents = new client.Counter({
+      name: 'aud_bounded_state_events_total', help: 'Events added to a customer\'s distinct or top holding its most values (past them: approximate), per partition',
+      labelNames: ['partition'], registers,
+    });
     new client.Gauge({
       name: 'aud_audience_size', help: 'Members per audience over the partitions this process owns', labelNames: ['audience'], registers,
       collect() {

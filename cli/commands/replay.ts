@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { readAvroContainer } from '../../connectors/file/avro-container.js';
 import { JsonLinesWriter, readJsonLines } from '../../connectors/file/jsonl.js';
+import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
 import { parseTime, type InputRecord } from '../../engine/input-record.js';
 import { outputEventJson } from '../../engine/output-event.js';
 import { replay } from '../../engine/replay.js';
@@ -82,5 +83,9 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}replayed ${summary.records} records in ${secs.toFixed(1)} s: ${summary.applied} applied, ` +
       `${summary.skipped} of undeclared types skipped, ${summary.bad} bad; ${summary.outputs} enter/leave events; ` +
       `clock ${summary.clock === null ? 'not started' : new Date(summary.clock).toISOString()}\n`);
+    if (summary.boundedAdds > 0) {
+      process.stderr.write(`note: ${summary.boundedAdds} events went to a customer's distinct or top holding its most values (${MAX_TALLY_VALUES}): ` +
+        'past them distinct reads a lower bound and top ranks the most recently seen values (docs/language.md, "Aggregates")\n');
+    }
   },
 };

@@ -16,6 +16,16 @@ import { didYouMean } from '../suggest.js';
 import { findAudienceCycles } from './cycles.js';
 import { collectDeclarations, type Declarations } from './declarations.js';
 import { arithmeticResult, comparable, fits, typeName, type ValueType } from './types.js';
+import { MAX_TALLY_VALUES } from '../plan.js';
+
+/** `c OP x` as `x OP' c`. */
+const MIRRORED: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
+/** `distinct(...)`, windowed or not. */
+function isDistinct(e: Expr): boolean {
+  const inner = e.kind === 'over' ? e.operand : e;
+  return inner.kind === 'aggregate' && inner.fn === 'distinct';
+}
 
 export type { ValueType } from './types.js';
 
@@ -237,6 +247,25 @@ class Checker {
     return FIELD_TYPES[ft] ?? 'error';
   }
 
+  /**
+   * `distinct` keeps at most MAX_TALLY_VALUES values per customer, so a
+   * comparison with a constant that tells apart counts above that would
+   * silently never (or always) hold: refuse it.
+   */
+  private checkDistinctBound(e: BinaryExpr): void {
+    const distinctLeft = isDistinct(e.left);
+    if (!distinctLeft && !isDistinct(e.right)) return;
+    const constant = distinctLeft ? e.right : e.left;
+    if (constant.kind !== 'number') return;
+    // As `distinct OP c`: the counts it must tell apart are c-1 and c (>=, <), or c and c+1 (>, <=, ==, !=).
+    const op = distinctLeft ? e.op : MIRRORED[e.op] ?? e.op;
+    const highest = op === '>=' || op === '<' ? constant.value : constant.value + 1;
+    if (highest <= MAX_TALLY_VALUES) return;
+    this.report('beyond-bound', constant.span,
+      `distinct reads at most ${MAX_TALLY_VALUES} (it keeps the ${MAX_TALLY_VALUES} most recently seen values per customer), so comparing it with ${constant.value} cannot tell whether a customer has more`,
+      `compare with a number up to ${MAX_TALLY_VALUES}, e.g. ">= ${MAX_TALLY_VALUES}"`);
+  }
+
   private binary(e: BinaryExpr, scope: Scope): ValueType {
     const op = e.op;
     if (op === 'and' || op === 'or') {
@@ -277,6 +306,7 @@ class Checker {
           ? 'a duration where a number is expected: write a plain number' : undefined;
         this.report('type-mismatch', e.span, hint ? `cannot compare ${typeName(l)} with ${typeName(r)}: ${hint}` : `cannot compare ${typeName(l)} with ${typeName(r)} using "${op}"`);
       }
+      this.checkDistinctBound(e);
       return 'bool';
     }
     const l = this.typeOf(e.left, scope);

@@ -24,7 +24,9 @@ export class LocalPartition implements PartitionRunner {
   }
 
   get snapshot(): PartitionSnapshot {
-    return { clock: this.task.clock, nextOffset: this.task.nextOffset, pendingTimers: this.task.pendingTimers, sizes: this.task.audienceSizes() };
+    return { clock: this.task.clock, nextOffset: this.task.nextOffset, pendingTimers: this.task.pendingTimers, sizes: this.task.audienceSizes(),
+      largestStateBytes: this.task.largestStateBytes, boundedAdds: this.task.boundedAdds,
+    };
   }
 
   async process(records: readonly InputRecord[]): Promise<StepResult> {

@@ -42,6 +42,8 @@ export interface PackedSnapshot {
   nextOffset: string | null;
   pendingTimers: number;
   sizes: Record<string, number>;
+  largestStateBytes: number;
+  boundedAdds: number;
 }
 
 export type WorkerRequest =

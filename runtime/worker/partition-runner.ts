@@ -32,6 +32,10 @@ export interface PartitionSnapshot {
   nextOffset: bigint | undefined;
   pendingTimers: number;
   sizes: Record<string, number>;
+  /** The largest customer state written since the partition was opened, in bytes. */
+  largestStateBytes: number;
+  /** Events added to a distinct/top state holding its most values, since the partition was opened. */
+  boundedAdds: number;
 }
 
 export interface PartitionRunner {

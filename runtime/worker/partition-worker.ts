@@ -34,7 +34,7 @@ function owned(partition: string): LocalPartition {
 }
 
 function packSnapshot(s: PartitionSnapshot): PackedSnapshot {
-  return { clock: s.clock, nextOffset: s.nextOffset === undefined ? null : s.nextOffset.toString(), pendingTimers: s.pendingTimers, sizes: s.sizes };
+  return { clock: s.clock, nextOffset: s.nextOffset === undefined ? null : s.nextOffset.toString(), pendingTimers: s.pendingTimers, sizes: s.sizes, largestStateBytes: s.largestStateBytes, boundedAdds: s.boundedAdds };
 }
 
 export default async function handle(req: WorkerRequest): Promise<WorkerResponse> {

@@ -60,7 +60,7 @@ function expect<K extends WorkerResponse['op']>(res: WorkerResponse, op: K): Ext
 }
 
 function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
-  return { clock: s.clock, nextOffset: s.nextOffset === null ? undefined : BigInt(s.nextOffset), pendingTimers: s.pendingTimers, sizes: s.sizes };
+  return { clock: s.clock, nextOffset: s.nextOffset === null ? undefined : BigInt(s.nextOffset), pendingTimers: s.pendingTimers, sizes: s.sizes, largestStateBytes: s.largestStateBytes, boundedAdds: s.boundedAdds };
 }
 
 /** A partition running in a worker thread, seen from the main thread. */

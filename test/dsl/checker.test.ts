@@ -110,6 +110,17 @@ test('every accepted form of the spec yields no diagnostic', () => {
   for (const text of ok) assert.deepEqual(check(text), [], text);
 });
 
+test('a threshold on distinct past the values it keeps is refused at the number, and one within them checks', () => {
+  const msg = (n: number) => `beyond-bound distinct reads at most 1000 (it keeps the 1000 most recently seen values per customer), so comparing it with ${n} cannot tell whether a customer has more / compare with a number up to 1000, e.g. ">= 1000"`;
+  assert.deepEqual(check([
+    'audience a { distinct(page_view.url) over 30 days >= 1000 }',
+    'audience b { distinct(page_view.url) over 30 days > 1000 }',
+    'audience c { 5000 <= distinct(page_view.url) }',
+    'audience d { distinct(page_view.url) < 1001 }',
+    'audience e { distinct(page_view.url) == 999 }',
+  ].join('\n')), [`7:53 ${msg(1000)}`, `8:14 ${msg(5000)}`, `9:40 ${msg(1001)}`]);
+});
+
 test('five different errors are all reported, with no cascade from an unknown event', () => {
   const got = check([
     'audience a { count(purchse) > 1 and sum(purchse.amount) > 2 }',

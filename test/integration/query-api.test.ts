@@ -76,7 +76,12 @@ test('query API and metrics on a running engine, configured by file and environm
       { customer_id: 'q-1', type: 'purchase', ts: '2026-01-03T10:00:00Z', amount: 10, category: 'socks', sku: 's3', channel: 'web' },
     ];
     const crowd = [...generateRetailEvents({ customers: 300, days: 10, seed: 3, start: new Date('2025-12-20T00:00:00Z') })];
-    const events = [...crowd.filter((e) => Date.parse(String(e.ts)) < Date.parse('2026-01-01T00:00:00Z')), ...vip];
+    // A reseller buying from a new category every ten minutes: past the 1,000 values top keeps.
+    const reseller = Array.from({ length: 1002 }, (_, i) => ({
+      customer_id: 'q-reseller', type: 'purchase', ts: new Date(Date.parse('2025-12-22T00:00:00Z') + i * 600_000).toISOString(),
+      amount: 1, category: `c${i}`, sku: `k${i}`, channel: 'web',
+    }));
+    const events = [...crowd.filter((e) => Date.parse(String(e.ts)) < Date.parse('2026-01-01T00:00:00Z')), ...reseller, ...vip];
     await produceEvents(input, PARTITIONS, events);
     const segments = (await readTopic(output, { expected: 1, timeoutMs: 60_000, settleMs: 4000 })).map((r) => JSON.parse(String(r.value)) as { type: string; audience: string; customer: string });
     assert.ok(segments.some((s) => s.type === 'enter' && s.audience === 'vip' && s.customer === 'q-1'), 'q-1 entered vip');
@@ -94,6 +99,10 @@ test('query API and metrics on a running engine, configured by file and environm
     assert.deepEqual((q1.body.audiences as Record<string, unknown>).store_only, { member: false, version: 0 });
     assert.equal(typeof (q1.body.scores as Record<string, unknown>).churn, 'number');
     assert.equal(q1.body.eventsApplied, 3);
+    assert.deepEqual(q1.body.approximate, []);
+    const reseller1 = await getJson(base, '/customers/q-reseller');
+    assert.deepEqual(reseller1.body.approximate, ['top(purchase.category) over 180 days']);
+    assert.equal((reseller1.body.traits as Record<string, unknown>).top_category, 'c1001', 'ties go to the latest');
 
     const unknown = await getJson(base, '/customers/nobody');
     assert.equal(unknown.status, 404);
@@ -125,6 +134,15 @@ test('query API and metrics on a running engine, configured by file and environm
     assert.ok((sample(families, 'aud_record_latency_seconds_sum') ?? 0) > 0);
     assert.ok((sample(families, 'aud_state_size_bytes', { partition: '0' }) ?? 0) > 0);
     assert.ok((sample(families, 'aud_process_resident_memory_bytes') ?? 0) > 0);
+    // The 1,000th category fills the reseller's top; the 1,001st and 1,002nd go to a full one.
+    const bounded = ['0', '1'].map((partition) => sample(families, 'aud_bounded_state_events_total', { partition }) ?? 0);
+    assert.equal(bounded[0]! + bounded[1]!, 3);
+    const largest = ['0', '1'].map((partition) => sample(families, 'aud_customer_state_largest_bytes', { partition }) ?? 0);
+    assert.ok(Math.max(...largest) > 10_000, `largest states ${largest.join(', ')}`);
+    const boundWarnings = engine.logs.filter((l) => /holds its most values/.test(l));
+    assert.equal(boundWarnings.length, 1, 'one warning for the partition');
+    assert.match(boundWarnings[0]!, new RegExp(`partition=${bounded.findIndex((n) => n > 0)}`));
+    assert.ok(!engine.logs.some((l) => l.includes('q-reseller')), 'no log line names the customer');
 
     assert.equal(await engine.stop(), 0);
     assert.ok(engine.logs.some((l) => /kafka=.*ssl\.key\.password.*\*\*\*/.test(l)), 'the setting is logged, redacted');
