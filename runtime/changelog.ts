@@ -4,7 +4,7 @@
  * loss of its disk and follows the partition to another process.
  *
  * Written by the runtime in the same produce as the output of a batch, before
- * the local RocksDB write (see the commit order in kafka-runtime.ts). Keys are
+ * the local RocksDB write (see the commit order in partition-commits.ts). Keys are
  * the store's keys (`c/<customer>`, `m/partition`); a deletion is a tombstone.
  *
  * Restore, when a partition is assigned: the local store names the last

@@ -1,58 +1,26 @@
 /**
- * The long-lived engine on Kafka (`aud run`).
+ * The long-lived engine on Kafka (`aud run`): the partitions this process
+ * owns, and what happens to each.
  *
  * One PartitionTask per assigned input partition, each with its own RocksDB
- * store under `<state-dir>/<topic>-<partition>`. Work on one partition is
- * serialised (batches and clock ticks queue behind each other); partitions
- * proceed independently.
+ * store under `<state-dir>/<topic>-<partition>` (naming.ts), opened and
+ * restored from the changelog by open-partition.ts, in this thread or in a
+ * worker thread (worker/). Work on one partition is serialised (batches,
+ * clock ticks and commits queue behind each other); partitions proceed
+ * independently. What a partition has applied and not committed, in either
+ * delivery mode, is its PartitionCommits' (partition-commits.ts: the commit
+ * protocol, step by step).
  *
- * At-least-once, per partition:
- *   1. each batch: process the records (state changes stay in memory), then
- *      produce its enter/leave events, membership updates and dead letters.
- *      The partition's next batch does not wait for their acknowledgement
- *      (up to MAX_UNACKED_BATCHES batches' worth); the commit does;
- *   2. every `commitIntervalMs` (200 ms), and when the partition is revoked:
- *      once all output so far is acknowledged, produce the changelog copy
- *      of everything changed since the last commit and wait for it. Always
- *      after the output it covers: a changelog that got ahead of the output
- *      would make a restart skip batches whose output never arrived;
- *   3. write that state, the timer index, the partition's next input offset
- *      and the changelog checkpoint to RocksDB in one atomic batch;
- *   4. commit the next offset to the consumer group (asynchronous, several
- *      partitions' in one request: see KafkaSource.commitSoon).
- *   The state is taken (prepareCommit) in the partition's turn; steps 2 to 4
- *   then run while its next batches go on, one commit at a time.
- * A crash before 3 replays everything since the last commit: its output may
- * be produced twice (same `version`, so consumers can drop it) but never
- * lost. A crash between 3 and 4 is harmless: the offset stored with the
- * state is authoritative, and records below it are skipped when they are
- * delivered again. A process that lost its disk (or takes over a partition)
- * restores the state from the changelog (runtime/changelog.ts) before it
- * reads the partition.
- *
- * Exactly-once (`exactlyOnce`): each partition has its own transactional
- * producer, transactional id `<group>-<topic>-<partition>`. Steps 2 and 4
- * become one transaction: output, membership, dead letters, the changelog
- * copy and the input offset commit together or not at all; the local write
- * (3) follows the commit. A crash before the commit aborts everything; a
- * crash after it leaves the local store behind the changelog, and the restore
- * on the next start (which reads committed records only) brings it level.
- * Opening a partition initialises its transactional id before the restore:
- * that fences a zombie (a process that lost the partition but still runs)
- * and aborts the open transaction of a killed one, so the restore reads the
- * final outcome. A fenced process gives the partition up.
- *
- * A commit that fails (a broker outage, a timeout) leaves the task's memory
- * ahead of what was committed: the partition is reopened from its committed
- * state (store plus changelog) and the consumer moved back to the first
- * record applied since the last commit written, so that everything
- * uncommitted is read again.
+ * A commit that fails leaves the rules' memory ahead of what was committed:
+ * the partition is opened again from its committed state (store plus
+ * changelog) and the consumer moved back to the first record applied since
+ * the last commit written, so that everything uncommitted is read again. A
+ * fenced partition (exactly-once: another process owns it now) is given up.
  *
  * Threads (`workers`): with 0, every partition's rules run in this thread;
- * with N, partition p runs in worker thread p mod N (runtime/worker/), which
- * owns its RocksDB store. Kafka (reading the changelog for a restore too)
- * and the commit order stay here either way: a worker only evaluates, and
- * writes its store (the restored state included).
+ * with N, partition p runs in worker thread p mod N, which owns its RocksDB
+ * store. Kafka (reading the changelog for a restore too) and the commit order
+ * stay here either way: a worker only evaluates, and writes its store.
  *
  * Clock: each partition follows the event time of the records it reads while
  * it has a backlog, and the wall clock once it has caught up (its last record
@@ -64,25 +32,26 @@ import { mkdir } from 'node:fs/promises';
 import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
-import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
-import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
-import { KafkaSource, type PartitionBatch, type SourceRecord } from '../connectors/kafka/source.js';
+import { KafkaSink } from '../connectors/kafka/sink.js';
+import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
-import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from './changelog.js';
 import type { ClockGuardOptions } from '../engine/clock-guard.js';
 import type { InputRecord } from '../engine/input-record.js';
 import type { Logger } from '../engine/log.js';
-import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
+import type { OutputEvent } from '../engine/output-event.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
-import { EngineMetrics } from './metrics.js';
-import { partitionStateDir, transactionalIdFor } from './naming.js';
-import { StateBounds } from './state-bounds.js';
-import { openRocksStore } from '../engine/state/rocksdb-store.js';
-import type { PartitionStore } from '../engine/state/store.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
-import { LocalPartition } from './worker/local-partition.js';
+import { BadRecordLog } from './bad-record-log.js';
+import { EngineMetrics } from './metrics.js';
+import { partitionStateDir } from './naming.js';
+import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
+import { deadLetters, inputRecordOf, outputRecords } from './output-records.js';
+import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
+import { StateBounds } from './state-bounds.js';
+import { LocalHost } from './worker/local-host.js';
 import { packColumns } from './worker/messages.js';
-import type { ChangelogCopy, PartitionRunner, StepResult } from './worker/partition-runner.js';
+import type { PartitionHost } from './worker/partition-host.js';
+import type { PartitionRunner, StepResult } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 /**
@@ -92,20 +61,6 @@ import { WorkerPool } from './worker/worker-pool.js';
  * per partition after a crash. Why 200 ms: docs/decisions/2026-12-03-tuning-figures.md.
  */
 export const DEFAULT_COMMIT_INTERVAL_MS = 200; // also the default of `aud run --commit-interval-ms`
-
-/**
- * A partition that applied nothing for this long commits what it holds at
- * once: the end of a backlog, or a quiet partition, should not wait out the
- * interval (nor hold back the group's committed offset that long).
- */
-const IDLE_COMMIT_MS = 50;
-
-/**
- * At-least-once: batches of one partition whose output may be unacknowledged
- * at once. The next batch need not wait for the broker's answer (a round trip
- * per batch, most of a batch's time at moderate rates); the commit does.
- */
-const MAX_UNACKED_BATCHES = 4;
 
 export interface KafkaRuntimeOptions {
   plan: Plan;
@@ -159,48 +114,26 @@ interface PartitionEntry {
   topic: string;
   partition: number;
   runner: PartitionRunner;
+  /** What it applied and has not committed, and how it commits (replaced when the partition is opened again). */
+  commits: PartitionCommits;
   caughtUp: boolean;
   /** Work on this partition, in order. */
   queue: Promise<void>;
-  /** Exactly-once: the partition's transactional producer. */
-  producer: KafkaSink | undefined;
-  /** The offset after the last record applied, committed or not. */
-  appliedNext: bigint | undefined;
-  /** At-least-once: the first offset applied since the last commit written, where to read again if a commit fails. */
-  uncommittedFrom: bigint | undefined;
-  /** State changed since the last commit was prepared. */
-  dirty: boolean;
-  lastCommitAt: number;
-  /** When the last batch was applied: a partition idle for IDLE_COMMIT_MS commits without waiting for the interval. */
-  lastBatchAt: number;
-  /** At-least-once: the output of batches not yet acknowledged, oldest first; the next commit waits for all of it. */
-  unacked: Promise<unknown>[];
-  /** At-least-once: the commit being written while the partition's batches go on, if any (commitState). */
-  committing: Promise<void> | undefined;
-}
-
-/** What opening a partition yields: its rules over its restored store. */
-type OpenPartition = Pick<PartitionEntry, 'runner' | 'producer'> & { restoredRecords: number };
-
-/** The fields of a partition entry that say where its state stands, fresh from its committed state. */
-function committedPosition(runner: PartitionRunner): Pick<PartitionEntry, 'appliedNext' | 'uncommittedFrom' | 'dirty' | 'lastCommitAt' | 'lastBatchAt' | 'unacked' | 'committing'> {
-  return {
-    appliedNext: runner.snapshot.nextOffset, uncommittedFrom: undefined, dirty: false, lastCommitAt: performance.now(), lastBatchAt: performance.now(),
-    unacked: [], committing: undefined,
-  };
 }
 
 export class KafkaRuntime {
   private readonly partitions = new Map<string, PartitionEntry>();
   private readonly source: KafkaSource;
   private readonly sink: KafkaSink;
-  private readonly pool: WorkerPool | undefined;
+  /** Where the partitions' stores and rules live: worker threads, or this thread. */
+  private readonly host: PartitionHost;
   private ticker: NodeJS.Timeout | undefined;
   private committer: NodeJS.Timeout | undefined;
   private stopping = false;
   readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
   readonly metrics: EngineMetrics;
   private readonly stateBounds: StateBounds;
+  private readonly badRecordLog: BadRecordLog;
   private started = false;
   private partitionCount = 0;
 
@@ -208,12 +141,13 @@ export class KafkaRuntime {
     // The engine reads no input headers: the source may keep its prefetch as columns.
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
-    this.pool = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb) : undefined;
+    this.host = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb) : new LocalHost();
     this.metrics = new EngineMetrics({
       audienceSizes: () => this.audienceSizes().sizes,
       stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),
     });
     this.stateBounds = new StateBounds(this.metrics, opts.log);
+    this.badRecordLog = new BadRecordLog(opts.log);
   }
 
   private stateDirOf(topic: string, partition: number): string {
@@ -324,7 +258,8 @@ export class KafkaRuntime {
     // The source revokes every partition on stop; close what may remain.
     await this.revoke([...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.partition })));
     await this.sink.disconnect();
-    await this.pool?.close();
+    await this.host.close();
+    this.badRecordLog.close();
     this.opts.log.info('engine stopped', { ...this.counters });
   }
 
@@ -343,7 +278,7 @@ export class KafkaRuntime {
       const end = ends.get(partition) ?? 0n;
       const { nextOffset, pendingTimers } = opened.runner.snapshot;
       const caughtUp = (nextOffset ?? 0n) >= end;
-      this.partitions.set(`${topic}/${partition}`, { topic, partition, ...opened, caughtUp, queue: Promise.resolve(), ...committedPosition(opened.runner) });
+      this.partitions.set(`${topic}/${partition}`, { topic, partition, runner: opened.runner, commits: this.commitsFor(topic, partition, opened), caughtUp, queue: Promise.resolve() });
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.restoredRecords.inc(opened.restoredRecords);
       this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (nextOffset ?? 0n)));
@@ -356,79 +291,20 @@ export class KafkaRuntime {
     if (failed) throw failed.reason;
   }
 
-  /**
-   * Open a partition's state: the transactional producer first (exactly-once:
-   * fencing and aborting whatever an earlier owner left open), then the
-   * store, brought level with the changelog, then the rules over it, in
-   * this thread or (closed here and reopened there) in the partition's
-   * worker thread.
-   */
-  private async openPartition(topic: string, partition: number): Promise<OpenPartition> {
-    let producer: KafkaSink | undefined;
-    if (this.opts.exactlyOnce) {
-      producer = new KafkaSink({ ...this.opts.kafka, transactionalId: transactionalIdFor(this.opts.groupId, topic, partition) });
-      await producer.connect();
-    }
-    const stateDir = this.stateDirOf(topic, partition);
-    const label = `${topic}/${partition}`;
-    // The store is restored where it will be used: in the partition's worker
-    // thread, which writes RocksDB while this thread reads the changelog; or here.
-    let store: PartitionStore | undefined;
-    let target: RestoreTarget;
-    let closeStore: () => Promise<void>;
-    try {
-      if (this.pool) {
-        const remote = await this.pool.openForRestore(partition, label, stateDir);
-        target = remote;
-        closeStore = () => remote.close();
-      } else {
-        const local = await openRocksStore(stateDir);
-        store = local;
-        closeStore = () => local.close();
-        target = await StoreRestoreTarget.open(local).catch(async (err: unknown) => { await local.close().catch(() => undefined); throw err; });
-      }
-    } catch (err) {
-      await producer?.disconnect().catch(() => undefined);
-      throw err;
-    }
-    try {
-      const restored = await restoreFromChangelog(target, label, this.opts.log,
-        (from, onBatch) => readPartitionColumns(this.opts.kafka, this.opts.changelogTopic, partition, from, onBatch));
-      if (restored.unfinishedKeys.length > 0) {
-        const repair = (await repairWrites(target, restored.unfinishedKeys)).map((w) => ({
-          topic: this.opts.changelogTopic, partition, key: w.key, value: w.value === null ? null : Buffer.from(w.value),
-        }));
-        const first = (await this.produce(producer, repair, undefined)).get(`${this.opts.changelogTopic}/${partition}`);
-        if (first !== undefined) await target.apply(checkpointOnly(first + BigInt(repair.length) - 1n));
-      }
-      const runner = this.pool
-        ? await this.pool.open(partition, label, stateDir, this.opts.plan, this.taskOptions())
-        : await LocalPartition.open(this.opts.plan, store!, this.taskOptions());
-      return { runner, producer, restoredRecords: restored.records };
-    } catch (err) {
-      await closeStore().catch(() => undefined);
-      await producer?.disconnect().catch(() => undefined);
-      throw err;
-    }
+  private openPartition(topic: string, partition: number): Promise<OpenedPartition> {
+    const ctx: OpenContext = {
+      kafka: this.opts.kafka, groupId: this.opts.groupId, stateDir: this.opts.stateDir, changelogTopic: this.opts.changelogTopic,
+      exactlyOnce: this.opts.exactlyOnce, plan: this.opts.plan, taskOptions: this.taskOptions(), host: this.host, sink: this.sink,
+      groupMember: () => this.source.groupMember, log: this.opts.log,
+    };
+    return openPartition(ctx, topic, partition);
   }
 
-  /**
-   * Produce records and wait for their acknowledgement; exactly-once: in one
-   * transaction, with the input offset when given.
-   */
-  private async produce(producer: KafkaSink | undefined, records: SinkRecord[], offset: { topic: string; partition: number; nextOffset: bigint } | undefined): Promise<Map<string, bigint>> {
-    if (!producer) return this.sink.send(records);
-    if (records.length === 0 && !offset) return new Map();
-    await producer.begin();
-    try {
-      const firsts = await producer.send(records);
-      if (offset) await producer.sendOffsets(this.source.groupMember, [offset]);
-      await producer.commitTransaction();
-      return firsts;
-    } catch (err) {
-      await producer.abortTransaction();
-      throw err;
-    }
+  /** A freshly opened partition's commits: from its committed state. */
+  private commitsFor(topic: string, partition: number, opened: OpenedPartition): PartitionCommits {
+    const ctx: CommitContext = { topics: this.opts, sink: this.sink, group: this.source, commitIntervalMs: this.commitIntervalMs };
+    const commits: PartitionCommits = new PartitionCommits(ctx, topic, partition, opened.runner, opened.producer, (err) => this.commitFailed(topic, partition, commits, err));
+    return commits;
   }
 
   private async revoke(parts: { topic: string; partition: number }[]): Promise<void> {
@@ -438,20 +314,15 @@ export class KafkaRuntime {
       if (!entry) continue;
       this.partitions.delete(key);
       await entry.queue.catch(() => undefined);
-      if (!entry.producer) {
-        try {
-          await entry.committing;
-          if (entry.dirty) {
-            await this.commitState(entry);
-            await entry.committing;
-          }
-        } catch (err) {
-          this.opts.log.warn('could not commit a revoked partition\'s state; its next owner reads again from the last commit (duplicate output, nothing lost)',
-            { topic, partition, error: (err as Error).message });
-        }
+      try {
+        await entry.commits.commitBeforeRevoke();
+      } catch (err) {
+        this.opts.log.warn('could not commit a revoked partition\'s state; its next owner reads again from the last commit (duplicate output, nothing lost)',
+          { topic, partition, error: (err as Error).message });
       }
+      await entry.commits.retire();
       await entry.runner.close();
-      await entry.producer?.disconnect().catch(() => undefined);
+      await entry.commits.producer?.disconnect().catch(() => undefined);
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.consumerLag.remove({ topic, partition: String(partition) });
       this.metrics.timersPending.remove({ partition: String(partition) });
@@ -471,7 +342,8 @@ export class KafkaRuntime {
 
   private async processBatch(entry: PartitionEntry, batch: PartitionBatch): Promise<void> {
     const started = performance.now();
-    const from = entry.appliedNext;
+    const commits = entry.commits;
+    const from = commits.appliedNext;
     // Offsets from the batch's columns when it has them: no record objects are made for them.
     const columns = batch.columns;
     const count = columns ? columns.count : batch.records.length;
@@ -489,12 +361,7 @@ export class KafkaRuntime {
     if (skip === count) {
       // Nothing to apply, and nothing to write: the stored offset must never move back.
       if (from !== undefined) entry.caughtUp = from >= batch.highWatermark;
-      // The group's offset is behind the state's (a process killed between writing its state and
-      // committing): bring it level, or it stays behind, as lag, until the next record arrives.
-      // (Exactly-once commits both in one transaction: they cannot differ.)
-      if (from !== undefined && !entry.producer && entry.uncommittedFrom === undefined) {
-        await this.source.commit([{ topic: entry.topic, partition: entry.partition, nextOffset: from }]);
-      }
+      await commits.levelGroupOffset();
       return;
     }
     const fresh = count - skip;
@@ -509,10 +376,7 @@ export class KafkaRuntime {
       input = batch.records.slice(skip).map(inputRecordOf);
       result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records), this.opts.log);
     }
-    entry.uncommittedFrom ??= offsetAt(skip);
-    entry.appliedNext = next;
-    entry.dirty = true;
-    entry.lastBatchAt = performance.now();
+    commits.applied(offsetAt(skip), next);
     const bad: BadRecord[] = result.bad.map((b) => ({ record: input?.[b.index] ?? inputRecordOf(batch.records[skip + b.index]!), index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) }));
     this.counters.recordsIn += fresh;
     this.counters.applied += result.applied;
@@ -526,25 +390,18 @@ export class KafkaRuntime {
       const clock = bad.filter((b) => b.clock).length;
       if (clock > 0) this.metrics.clockRefused.inc({ topic: entry.topic }, clock);
     }
-    const records = [...this.outputRecords(result.outputs), ...this.deadLetters(bad)];
+    this.countOutputs(result.outputs);
+    const records = [...outputRecords(this.opts, result.outputs), ...deadLetters(this.opts, bad)];
     for (const b of bad) {
-      this.opts.log.warn('bad record sent to dead-letter topic', {
+      this.badRecordLog.report({
         topic: entry.topic, partition: entry.partition,
         offset: b.record.cause && 'offset' in b.record.cause ? b.record.cause.offset : undefined, reason: b.reason,
       });
     }
     try {
-      if (entry.producer) {
-        await this.commitExactlyOnce(entry, records, next);
-        this.observeLatency(batch, skip, count);
-      } else {
-        // Output first: it goes out now, in batch order, and the commit waits
-        // until all of it is acknowledged, so that a changelog copy can never
-        // get ahead of the output it covers.
-        await this.sendOutput(entry, records);
-        this.observeLatency(batch, skip, count);
-        if (performance.now() - entry.lastCommitAt >= this.commitIntervalMs) await this.commitState(entry);
-      }
+      await commits.deliver(records, next);
+      this.observeLatency(batch, skip, count);
+      await commits.commitIfDue();
     } catch (err) {
       await this.reopen(entry, err);
       throw err;
@@ -585,9 +442,10 @@ export class KafkaRuntime {
   private async reopen(entry: PartitionEntry, cause: unknown): Promise<void> {
     const key = `${entry.topic}/${entry.partition}`;
     // A commit still being written goes on with the runner: let it finish first.
-    await entry.committing?.catch(() => undefined);
+    await entry.commits.retire();
+    const rewindTo = entry.commits.uncommittedFrom;
     await entry.runner.close().catch(() => undefined);
-    await entry.producer?.disconnect().catch(() => undefined);
+    await entry.commits.producer?.disconnect().catch(() => undefined);
     if (cause instanceof KafkaConnectorError && cause.code === 'fenced') {
       this.partitions.delete(key);
       this.opts.log.error('partition given up: another instance took it over (this process was fenced); ' +
@@ -596,106 +454,24 @@ export class KafkaRuntime {
     }
     this.counters.reopened++;
     this.metrics.commitFailures.inc();
-    const rewindTo = entry.uncommittedFrom;
     this.opts.log.warn('commit failed; reopening the partition from its committed state, the batch will be read again',
       { topic: entry.topic, partition: entry.partition, error: (cause as Error).message, readAgainFrom: rewindTo?.toString() });
     const opened = await this.untilKafkaAnswers(() => this.openPartition(entry.topic, entry.partition));
     entry.runner = opened.runner;
-    entry.producer = opened.producer;
-    Object.assign(entry, committedPosition(opened.runner));
+    entry.commits = this.commitsFor(entry.topic, entry.partition, opened);
     if (rewindTo !== undefined) this.source.seek(entry.topic, entry.partition, rewindTo);
   }
 
-  private changelogRecords(entry: PartitionEntry, copy: ChangelogCopy): SinkRecord[] {
-    return copy.map((w) => ({
-      topic: this.opts.changelogTopic, partition: entry.partition, key: w.key,
-      value: w.value === null ? null : Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength),
-    }));
-  }
-
-  private committed(entry: PartitionEntry): void {
-    entry.dirty = false;
-    entry.uncommittedFrom = undefined;
-    entry.lastCommitAt = performance.now();
-  }
-
-  /**
-   * At-least-once: produce a batch's output without waiting for its
-   * acknowledgement, unless MAX_UNACKED_BATCHES are waiting already. A
-   * failed send surfaces at the next wait for it (here or in the commit),
-   * which reopens the partition: its output is produced again.
-   */
-  private async sendOutput(entry: PartitionEntry, records: SinkRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const sent = this.sink.send(records);
-    sent.catch(() => undefined); // awaited below or by the commit
-    entry.unacked.push(sent);
-    if (entry.unacked.length > MAX_UNACKED_BATCHES) await entry.unacked.shift();
-  }
-
-  /**
-   * At-least-once, steps 2 to 4 of the commit order, for everything applied
-   * since the last commit. In the partition's turn, only the state is taken
-   * (prepareCommit); the rest goes on while the partition's next batches
-   * run, so that they do not wait for the broker twice and for RocksDB: once
-   * the output the commit covers is acknowledged, the changelog copy,
-   * acknowledged; the local write; the input offset. One commit at a time:
-   * the next one waits until this one is written. A commit that fails
-   * reopens the partition, which reads everything since the last commit
-   * written again.
-   */
-  private async commitState(entry: PartitionEntry): Promise<void> {
-    if (entry.committing) {
-      try {
-        await entry.committing;
-      } catch {
-        return; // its failure reopens the partition (commitFailed), which commits nothing of this runner
-      }
-    }
-    const next = entry.appliedNext;
-    const unacked = entry.unacked;
-    entry.unacked = [];
-    const runner = entry.runner;
-    const copy = await runner.prepareCommit(next);
-    entry.dirty = false;
-    entry.lastCommitAt = performance.now();
-    const written = (async () => {
-      await Promise.all(unacked);
-      const changelog = this.changelogRecords(entry, copy);
-      const first = (await this.sink.send(changelog)).get(`${this.opts.changelogTopic}/${entry.partition}`);
-      await runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
-    })();
-    entry.committing = written;
-    written.then(() => {
-      if (entry.committing === written) entry.committing = undefined;
-      if (entry.runner !== runner) return; // reopened meanwhile: its position is the reopened one's
-      // Applied since the prepare: read again from there if the next commit fails.
-      entry.uncommittedFrom = entry.appliedNext === next ? undefined : next;
-      // Only where a new owner starts reading (the state's own offset decides
-      // what is applied), so it need not hold anything up.
-      if (next !== undefined) this.source.commitSoon({ topic: entry.topic, partition: entry.partition, nextOffset: next });
-    }, (err: unknown) => this.commitFailed(entry, runner, err));
-  }
-
   /** A commit written in the background failed: reopen the partition in its turn, unless that happened already. */
-  private commitFailed(entry: PartitionEntry, runner: PartitionRunner, err: unknown): void {
-    const key = `${entry.topic}/${entry.partition}`;
-    if (this.partitions.get(key) !== entry || entry.runner !== runner) return;
+  private commitFailed(topic: string, partition: number, commits: PartitionCommits, err: unknown): void {
+    const key = `${topic}/${partition}`;
+    if (this.partitions.get(key)?.commits !== commits) return;
     this.enqueue(key, async (e) => {
-      if (e.runner === runner) await this.reopen(e, err);
+      if (e.commits === commits) await this.reopen(e, err);
     }).catch((reopenErr: unknown) => {
       this.opts.log.error('reopening the partition after a failed commit failed; will retry with the next batch',
-        { topic: entry.topic, partition: entry.partition, error: (reopenErr as Error).message });
+        { topic, partition, error: (reopenErr as Error).message });
     });
-  }
-
-  /** Exactly-once: output, changelog copy and input offset in one transaction, then the local state. */
-  private async commitExactlyOnce(entry: PartitionEntry, records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
-    const changelog = this.changelogRecords(entry, await entry.runner.prepareCommit(nextOffset));
-    const offset = nextOffset === undefined ? undefined : { topic: entry.topic, partition: entry.partition, nextOffset };
-    const first = (await this.produce(entry.producer, [...records, ...changelog], offset)).get(`${this.opts.changelogTopic}/${entry.partition}`);
-    await entry.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
-    this.committed(entry);
   }
 
   /** Every tickMs (wall clock): caught-up partitions move to the machine's time, and the timers due by then fire. */
@@ -706,9 +482,9 @@ export class KafkaRuntime {
       this.onPartition(entry, 'clock tick', async (e) => {
         const step = await e.runner.advanceTo(now);
         if (step.outputs.length === 0) return;
-        e.dirty = true;
-        if (e.producer) await this.commitExactlyOnce(e, this.outputRecords(step.outputs), undefined);
-        else await this.sendOutput(e, this.outputRecords(step.outputs));
+        e.commits.changedByClock();
+        this.countOutputs(step.outputs);
+        await e.commits.deliver(outputRecords(this.opts, step.outputs), undefined);
       });
     }
   }
@@ -719,12 +495,10 @@ export class KafkaRuntime {
    * idle for IDLE_COMMIT_MS.
    */
   private commitIdle(): void {
-    const due = (e: PartitionEntry, now: number): boolean =>
-      e.dirty && (now - e.lastCommitAt >= this.commitIntervalMs || now - e.lastBatchAt >= IDLE_COMMIT_MS);
     for (const entry of this.partitions.values()) {
-      if (entry.producer || !due(entry, performance.now())) continue;
+      if (!entry.commits.idleCommitDue(performance.now())) continue;
       this.onPartition(entry, 'commit', async (e) => {
-        if (due(e, performance.now())) await this.commitState(e);
+        if (e.commits.idleCommitDue(performance.now())) await e.commits.commit();
       });
     }
   }
@@ -743,19 +517,11 @@ export class KafkaRuntime {
     });
   }
 
-  private outputRecords(outputs: OutputEvent[]): SinkRecord[] {
-    const records: SinkRecord[] = [];
+  private countOutputs(outputs: OutputEvent[]): void {
     for (const o of outputs) {
       if (o.type === 'enter') this.counters.enters++; else this.counters.leaves++;
       this.metrics.segmentEvents.inc({ audience: o.audience, type: o.type });
-      records.push({ topic: this.opts.outputTopic, key: o.customer, value: (this.opts.encodeOutput ?? outputEventJson)(o) });
-      records.push({
-        topic: this.opts.membershipTopic,
-        key: `${o.audience}/${o.customer}`,
-        value: o.type === 'enter' ? JSON.stringify({ audience: o.audience, customer: o.customer, since: o.at, version: o.version }) : null,
-      });
     }
-    return records;
   }
 
   private taskOptions(): PartitionTaskOptions {
@@ -764,33 +530,4 @@ export class KafkaRuntime {
       ...(this.opts.clockGuard ? { clockGuard: this.opts.clockGuard } : {}),
     };
   }
-
-  private deadLetters(bad: BadRecord[]): SinkRecord[] {
-    return bad.map((b) => {
-      const cause = b.record.cause && 'offset' in b.record.cause ? b.record.cause : undefined;
-      const value = b.record.value;
-      const headers: Record<string, string> = { 'aud.error': b.reason };
-      if (cause) {
-        headers['aud.source.topic'] = cause.topic;
-        headers['aud.source.partition'] = String(cause.partition);
-        headers['aud.source.offset'] = cause.offset;
-      }
-      return {
-        topic: this.opts.deadLetterTopic,
-        key: b.record.key ?? null,
-        value: value === null ? null : typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value) : JSON.stringify(value),
-        headers,
-      };
-    });
-  }
-}
-
-/** A consumed record as the rules take it, with its Kafka position as the cause. */
-function inputRecordOf(r: SourceRecord): InputRecord {
-  return {
-    value: r.value,
-    key: r.key ? r.key.toString('utf8') : null,
-    timestamp: r.timestamp,
-    cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
-  };
 }

@@ -39,7 +39,7 @@ export class KafkaSink {
       'linger.ms': 1,
       'compression.type': 'lz4',
       // A process may have, per partition, up to 4 batches of output in flight
-      // plus a changelog copy (runtime/kafka-runtime.ts): with many partitions
+      // plus a changelog copy (runtime/partition-commits.ts): with many partitions
       // that can pass librdkafka's default of 100,000 queued records, and a
       // full queue fails the send (the partition is then read again).
       'queue.buffering.max.messages': 1_000_000,

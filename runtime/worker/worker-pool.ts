@@ -17,11 +17,12 @@ import type { InputRecord } from '../../engine/input-record.js';
 import { packedAt, packRecords, type PackedRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
+import type { PartitionHost } from './partition-host.js';
 import { DEFAULT_YOUNG_GENERATION_MB } from './young-generation.js';
 
 const WORKER_FILE = new URL('./partition-worker.js', import.meta.url).href;
 
-export class WorkerPool {
+export class WorkerPool implements PartitionHost {
   private readonly threads: Piscina<WorkerRequest, WorkerResponse>[];
 
   constructor(readonly size: number, youngGenerationMb = DEFAULT_YOUNG_GENERATION_MB) {
