@@ -6,7 +6,8 @@
  *       [--customers 100000] [--brokers 127.0.0.1:9092] [--out bench/RESULTS-soak.md]
  *
  * The traffic, every second at --rate events:
- *   - the bench's retail mix over --customers customers (bench/rules/bench.aud);
+ *   - the bench's retail mix over --customers customers, their activity
+ *     Zipf-distributed as in the bench's workload (bench/rules/bench.aud);
  *   - 5% from one hot customer, a page view with a new URL each time, against
  *     `distinct(page_view.url) over 1 day` and `top(page_view.url) over 1 hour`;
  *   - 1% bad records: not JSON, not UTF-8, a customer id of the wrong type, a
@@ -41,6 +42,8 @@ import { compileSources, formatDiagnostics } from '../dsl/compile.js';
 import { PartitionTask } from '../engine/partition-task.js';
 import { MemoryStore } from '../engine/state/memory-store.js';
 import { changelogTopicFor, deadLetterTopicFor, membershipTopicFor } from '../runtime/naming.js';
+import { customerId } from './workload/retail-workload.js';
+import { rankShuffle, ZipfSampler } from './workload/zipf.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(repo, 'dist/cli/aud.js');
@@ -90,6 +93,9 @@ const DEEP = '['.repeat(10_000) + ']'.repeat(10_000);
 const LONG = 'x'.repeat(70_000);
 const NOT_UTF8 = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
 
+const zipf = new ZipfSampler(customers, 0.8);
+const shuffle = rankShuffle(customers);
+
 function hash(i: number): number {
   let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b);
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
@@ -116,7 +122,7 @@ function record(topic: string, i: number, now: number): { record: SinkRecord; ki
     return { record: { topic, key: 'hot', value: JSON.stringify({ customer_id: 'hot', type: 'page_view', ts, url: `/item/${i}`, brand: 'Nova' }) }, kind: 'hot' };
   }
   const h = hash(i);
-  const customer = `c-${(h % customers) + 1}`;
+  const customer = customerId(shuffle(zipf.rank(hash(i ^ 0x5bd1e995) / 4294967296)), customers);
   const skewed = i % 1000 === 501;
   const t = skewed ? new Date(now + 365 * 86_400_000).toISOString() : ts;
   const roll = (h >>> 20) % 100;

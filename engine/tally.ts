@@ -7,12 +7,15 @@
  *   - all-time: one tally, an object mapping each value to
  *     [count, latest event time, arrival seq of that event];
  *   - windowed: one flat list of 5-tuples
- *     `[bucketStart, value, count, latest time, latest seq, ...]`, oldest
- *     bucket first, a value at most once per bucket. Flat, like the other
- *     windows' bucket lists, because a state is encoded at every commit that
- *     changes it, and a list of strings and numbers encodes about twice as
- *     fast as an object per bucket with an array per value. Lists written
- *     as `[bucketStart, tally, ...]` by earlier versions are read too.
+ *     `[bucketStart, value, count, latest time - bucketStart, latest seq, ...]`,
+ *     oldest bucket first, a value at most once per bucket. Flat, like the
+ *     other windows' bucket lists, because a state is encoded at every
+ *     commit that changes it, and a list of strings and numbers encodes
+ *     about twice as fast as an object per bucket with an array per value.
+ *     The time within the bucket, not since the epoch: a small integer,
+ *     which V8 keeps unboxed and MessagePack writes in 5 bytes instead of 9.
+ *     Lists written as `[bucketStart, tally, ...]` by earlier versions are
+ *     read too.
  *
  * Beside each state, in memory only, a summary: the tally of the whole
  * window, its number of values (`distinct`) and its most frequent value
@@ -38,9 +41,10 @@
  */
 import type { Value } from '../dsl/plan.js';
 
-export type TallyEntry = [count: number, time: number, seq: number];
+/** `left`: in a windowed state's summary only, what the flip search has left of `count` (never stored). */
+export type TallyEntry = [count: number, time: number, seq: number, left?: number];
 export type Tally = Record<string, TallyEntry>;
-/** [bucketStart, value, count, time, seq, ...], oldest bucket first. */
+/** [bucketStart, value, count, time - bucketStart, seq, ...], oldest bucket first. */
 export type TallyBuckets = unknown[];
 
 /** Elements per (bucket, value) in a TallyBuckets list. */
@@ -111,7 +115,10 @@ export function tallyBucketsOf(state: unknown): TallyBuckets | undefined {
   const out: TallyBuckets = [];
   for (let i = 0; i < pairs.length; i += 2) {
     const tally = pairs[i + 1] as Tally;
-    for (const key in tally) out.push(pairs[i], key, ...tally[key]!);
+    for (const key in tally) {
+      const [n, time, seq] = tally[key]!;
+      out.push(pairs[i], key, n, time - (pairs[i] as number), seq);
+    }
   }
   return out;
 }
@@ -125,7 +132,7 @@ function summaryOf(state: Tally | TallyBuckets): Summary {
     for (let i = 0; i < state.length; i += TUPLE) {
       const key = state[i + 1] as string;
       if (s.all[key] === undefined) s.n++;
-      bump(s.all, key, state[i + 2] as number, state[i + 3] as number, state[i + 4] as number);
+      bump(s.all, key, state[i + 2] as number, (state[i] as number) + (state[i + 3] as number), state[i + 4] as number);
     }
   } else {
     s = newSummary(state, Object.keys(state).length, null);
@@ -243,7 +250,7 @@ export function tallyAddToBucket(buckets: TallyBuckets, v: Value, t: number, seq
     const i = findInNewest(s, buckets, start, key);
     if (i >= 0) countInTuple(buckets, i, t, seq);
     else {
-      buckets.push(start, key, 1, t, seq);
+      buckets.push(start, key, 1, t - start, seq);
       s.newest?.set(key, n + s.shifted);
     }
   } else {
@@ -254,7 +261,7 @@ export function tallyAddToBucket(buckets: TallyBuckets, v: Value, t: number, seq
     if (i >= 0 && buckets[i] === start) countInTuple(buckets, i, t, seq);
     else {
       if (after < n) s.newest = undefined;
-      buckets.splice(after, 0, start, key, 1, t, seq);
+      buckets.splice(after, 0, start, key, 1, t - start, seq);
     }
   }
   keepAtMost(s, max, buckets);
@@ -263,7 +270,8 @@ export function tallyAddToBucket(buckets: TallyBuckets, v: Value, t: number, seq
 
 function countInTuple(buckets: TallyBuckets, i: number, t: number, seq: number): void {
   (buckets[i + 2] as number)++;
-  if (t > (buckets[i + 3] as number)) { buckets[i + 3] = t; buckets[i + 4] = seq; } else if (t === buckets[i + 3] && seq > (buckets[i + 4] as number)) buckets[i + 4] = seq;
+  const dt = t - (buckets[i] as number);
+  if (dt > (buckets[i + 3] as number)) { buckets[i + 3] = dt; buckets[i + 4] = seq; } else if (dt === buckets[i + 3] && seq > (buckets[i + 4] as number)) buckets[i + 4] = seq;
 }
 
 /** Drop the buckets that started at or before `cut` (in place), subtracting them from the summary. */
@@ -298,7 +306,7 @@ export function tallyDistinct(state: Tally | TallyBuckets | undefined): number {
 /** The most frequent value: `top`. */
 export function tallyTop(state: Tally | TallyBuckets | undefined): Value {
   const best = state === undefined ? null : summaryOf(state).best;
-  return best === null ? null : (JSON.parse(best) as Value);
+  return best === null ? null : valueOf(best);
 }
 
 /** Does the state hold `max` values, so that `distinct` is a lower bound and `top` ranks the most recent only? */
@@ -319,41 +327,88 @@ export function tallyOldestBucket(buckets: TallyBuckets): number | undefined {
 /**
  * The first bucket start, oldest first, whose leaving makes `flips` true of
  * what `distinct` or `top` then reads (the flip-instant search), or
- * undefined. It subtracts the buckets in turn from a copy of the summary, in
- * time linear in the window's values and events, so callers keep it to small
- * states. `ordered`: `flips` is a threshold on `distinct`, which only falls
- * as buckets leave, so it flips at all only if it flips once all have left.
- * `top` flips at all only if it flips for nothing left or for one of the
- * values in the window now.
+ * undefined. Nothing of the state is copied but the counts `top` needs.
+ *
+ * `distinct` once the buckets up to some bucket have left is the number of
+ * values whose newest tuple is in a later bucket (a value leaves with its
+ * newest tuple), so it is counted from the newest bucket back. `ordered`:
+ * `flips` is a threshold on `distinct`, which only falls as buckets leave,
+ * so it flips at all only if it flips once all have left, and the scan back
+ * stops at the first bucket whose leaving no longer flips it: a window of a
+ * thousand values under `distinct(...) >= 50` looks at its newest fifty.
+ *
+ * `top` subtracts the buckets in turn from a copy of the counts (a value's
+ * latest time does not change as older buckets leave), ranking again only
+ * when the best value lost count. It flips at all only if it flips for
+ * nothing left or for one of the values in the window now.
  */
 export function tallyFlipBucket(buckets: TallyBuckets, fn: 'distinct' | 'top', flips: (value: Value) => boolean, ordered: boolean): number | undefined {
-  if (ordered && fn === 'distinct' && !flips(0)) return undefined;
-  const s = summaryOf(buckets);
-  if (fn === 'top' && !flips(null)) {
+  if (buckets.length === 0) return undefined;
+  return fn === 'distinct' ? distinctFlipBucket(buckets, flips, ordered) : topFlipBucket(buckets, summaryOf(buckets), flips);
+}
+
+function distinctFlipBucket(buckets: TallyBuckets, flips: (value: Value) => boolean, ordered: boolean): number | undefined {
+  if (ordered && !flips(0)) return undefined;
+  const seen = new Set<string>();
+  // found: the oldest bucket found so far whose leaving flips it.
+  let found: number | undefined;
+  let i = buckets.length - TUPLE;
+  while (i >= 0) {
+    const start = buckets[i] as number;
+    // seen.size: distinct once this bucket and all before it have left.
+    if (flips(seen.size)) found = start;
+    else if (ordered) break;
+    for (; i >= 0 && buckets[i] === start; i -= TUPLE) seen.add(buckets[i + 1] as string);
+  }
+  return found;
+}
+
+function topFlipBucket(buckets: TallyBuckets, s: Summary, flips: (value: Value) => boolean): number | undefined {
+  if (!flips(null)) {
     // As buckets leave, `top` can only become one of the values there now.
     let some = false;
-    for (const key in s.all) if (key !== s.best && flips(JSON.parse(key) as Value)) { some = true; break; }
+    for (const key in s.all) if (key !== s.best && flips(valueOf(key))) { some = true; break; }
     if (!some) return undefined;
   }
-  const all: Tally = {};
-  for (const key in s.all) all[key] = [...s.all[key]!];
-  const left = newSummary(all, s.n, s.best);
-  let lastTop: string | null | undefined;
+  // What is left of each value's count, in its summary entry (`left`).
+  const all = s.all;
+  for (const key in all) all[key]![3] = all[key]![0];
+  let best = s.best;
   let bestLost = false;
+  let lastTop: string | null | undefined;
   for (let i = 0; i < buckets.length; i += TUPLE) {
-    if (subtract(left, buckets[i + 1] as string, buckets[i + 2] as number)) bestLost = true;
+    const key = buckets[i + 1] as string;
+    (all[key]![3] as number) -= buckets[i + 2] as number;
+    if (key === best) bestLost = true;
     const start = buckets[i] as number;
     if (i + TUPLE < buckets.length && buckets[i + TUPLE] === start) continue;
-    // The whole bucket has left: what the aggregate reads now.
-    if (fn === 'distinct') {
-      if (flips(left.n)) return start;
-      continue;
+    // The whole bucket has left: what `top` reads now. The others' counts
+    // only fell: the best changes only if its own count did.
+    if (bestLost) {
+      best = null;
+      let bestEntry: TallyEntry | undefined;
+      for (const k in all) {
+        const e = all[k]!;
+        const n = e[3]!;
+        if (n > 0 && (bestEntry === undefined || n > bestEntry[3]! || (n === bestEntry[3] && recentFirst(e, bestEntry)))) { best = k; bestEntry = e; }
+      }
+      bestLost = false;
     }
-    if (bestLost) { rankBest(left); bestLost = false; }
-    // `top` is tried again only when it changed.
-    if (left.best === lastTop) continue;
-    lastTop = left.best;
-    if (flips(left.best === null ? null : (JSON.parse(left.best) as Value))) return start;
+    // Tried again only when it changed.
+    if (best === lastTop) continue;
+    lastTop = best;
+    if (flips(best === null ? null : valueOf(best))) return start;
   }
   return undefined;
+}
+
+/** A value from its JSON text; a plain string without parsing. */
+function valueOf(key: string): Value {
+  if (key.charCodeAt(0) === 34 && key.indexOf('\\') < 0) return key.slice(1, -1);
+  return JSON.parse(key) as Value;
+}
+
+/** Between two values of equal count: is a's latest event later than b's? */
+function recentFirst(a: TallyEntry, b: TallyEntry): boolean {
+  return a[1] > b[1] || (a[1] === b[1] && a[2] > b[2]);
 }
