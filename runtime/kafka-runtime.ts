@@ -30,6 +30,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
+import { clientPatches } from '../connectors/kafka/client-patches.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink } from '../connectors/kafka/sink.js';
@@ -225,10 +226,17 @@ export class KafkaRuntime {
       this.committer.unref();
     }
     this.started = true;
+    const patches = clientPatches();
+    const unpatched = [...(patches.consumePacked ? [] : ['consume-packed']), ...(patches.produceBatch ? [] : ['produce-batch'])];
     opts.log.info('engine started', {
       input: opts.inputTopic, partitions, output: opts.outputTopic, group: opts.groupId, clock: opts.clock, stateDir: opts.stateDir,
       workers: opts.workers, delivery: opts.exactlyOnce ? 'exactly-once' : 'at-least-once',
+      kafkaClient: unpatched.length === 0 ? 'patched' : `unpatched: ${unpatched.join(', ')}`,
     });
+    if (unpatched.length > 0) {
+      opts.log.warn(`the Kafka client lacks aud's ${unpatched.join(' and ')} patch: correct, but slower. ` +
+        'Run `bash scripts/patch-kafka-client.sh` in aud\'s folder, which builds it patched (patches/README.md)', { unpatched: unpatched.join(',') });
+    }
   }
 
   /**

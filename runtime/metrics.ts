@@ -9,6 +9,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import client from 'prom-client';
+import { clientPatches } from '../connectors/kafka/client-patches.js';
 
 export interface ScrapeSources {
   /** Members per audience over the partitions this process owns. */
@@ -62,6 +63,13 @@ export class EngineMetrics {
     this.restoredRecords = new client.Counter({ name: 'aud_restored_records_total', help: 'Changelog records applied while restoring state', registers });
     this.timersPending = new client.Gauge({ name: 'aud_timers_pending', help: 'Customers with a scheduled re-evaluation, per partition', labelNames: ['partition'], registers });
     this.largestState = new client.Gauge({ name: 'aud_customer_state_largest_bytes', help: 'The largest customer state written since the partition was opened (encoded bytes), per partition', labelNames: ['partition'], registers });
+    const patches = clientPatches();
+    const patched = new client.Gauge({
+      name: 'aud_kafka_client_patched', help: 'Whether the Kafka client carries each of aud\'s patches (1) or not (0): unpatched is correct, only slower (patches/README.md)',
+      labelNames: ['patch'], registers,
+    });
+    patched.set({ patch: 'consume-packed' }, patches.consumePacked ? 1 : 0);
+    patched.set({ patch: 'produce-batch' }, patches.produceBatch ? 1 : 0);
     this.boundedEvents = new client.Counter({
       name: 'aud_bounded_state_events_total', help: 'Events added to a customer\'s distinct or top holding its most values (past them: approximate), per partition',
       labelNames: ['partition'], registers,

@@ -13,9 +13,16 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[patch-kafka-client]\033[0m %s\n' "$*" >&2; }
 
-KJS=node_modules/@confluentinc/kafka-javascript
-[ -f "$KJS/package.json" ] || exit 0
-version=$(node -p "require('./$KJS/package.json').version")
+# Where Node finds the client from aud's folder: ./node_modules when aud is
+# the project, a parent's node_modules when aud is installed as a dependency
+# and npm hoisted the client there (patched there too: the client is then
+# shared, and the patches only add calls).
+if ! KJS=$(node -p "require('path').dirname(require.resolve('@confluentinc/kafka-javascript/package.json'))" 2>/dev/null); then
+  say "error: @confluentinc/kafka-javascript is not installed where Node finds it from $(pwd): run npm install here first"
+  exit 1
+fi
+[ "$KJS" = "$(pwd)/node_modules/@confluentinc/kafka-javascript" ] || say "patching the client found at $KJS (hoisted out of aud's node_modules)"
+version=$(node -p "require('$KJS/package.json').version")
 BINARY=$KJS/build/Release/confluent-kafka-javascript.node
 # Each patch, and a word that only its applied sources contain.
 PATCHES=(

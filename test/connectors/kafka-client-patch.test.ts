@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { KafkaConnectorError } from '../../connectors/kafka/errors.js';
 import kafkaJavascript, { type Message } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer } from '../../connectors/kafka/client.js';
+import { clientPatches } from '../../connectors/kafka/client-patches.js';
 import { readPartition, readPartitionColumns, type PartitionRecord } from '../../connectors/kafka/partition-reader.js';
 import { concatColumns, emptyColumns, keyAt, valueAt } from '../../connectors/kafka/record-columns.js';
 import { partitionFor } from '../../connectors/kafka/partitioner.js';
@@ -41,6 +42,10 @@ function someRecords(): { key: string | null; value: Buffer | null }[] {
     value: i % 11 === 5 ? null : i % 11 === 6 ? Buffer.alloc(0) : Buffer.from(`{"n":${i},"pad":"${'x'.repeat(i * 13 % 900)}"}`),
   }));
 }
+
+test('the probe the engine reports at start-up (aud_kafka_client_patched) finds both calls the patches add', () => {
+  assert.deepEqual(clientPatches(), { consumePacked: true, produceBatch: true });
+});
 
 test('consumed records: every key and value as produced, one ArrayBuffer per consumed batch (the client is patched)', async () => {
   const topic = uniqueTopic('client-patch');

@@ -134,6 +134,9 @@ test('query API and metrics on a running engine, configured by file and environm
     assert.ok((sample(families, 'aud_record_latency_seconds_sum') ?? 0) > 0);
     assert.ok((sample(families, 'aud_state_size_bytes', { partition: '0' }) ?? 0) > 0);
     assert.ok((sample(families, 'aud_process_resident_memory_bytes') ?? 0) > 0);
+    // The client set up by scripts/setup.sh is patched, and the engine says so.
+    assert.equal(sample(families, 'aud_kafka_client_patched', { patch: 'consume-packed' }), 1);
+    assert.equal(sample(families, 'aud_kafka_client_patched', { patch: 'produce-batch' }), 1);
     // The 1,000th category fills the reseller's top; the 1,001st and 1,002nd go to a full one.
     const bounded = ['0', '1'].map((partition) => sample(families, 'aud_bounded_state_events_total', { partition }) ?? 0);
     assert.equal(bounded[0]! + bounded[1]!, 3);
