@@ -5,7 +5,8 @@
  * tests, lists, coalesce, *_since and now() comparisons. Events come in
  * non-decreasing time order with ties, gaps from seconds to days, and null
  * fields. Some cases keep at most one to three values per `distinct`/`top`,
- * so that the bound on their state (engine/tally.ts) is reached. A seed gives one case, so any mismatch can be replayed by its seed.
+ * so that the bound on their state (engine/tally.ts) is reached. A seed
+ * gives one case, so any mismatch can be replayed by its seed.
  */
 import { prng } from '../../examples/retail/generate.js';
 
