@@ -77,7 +77,7 @@ function newSummary(all: Tally, n: number, best: string | null): Summary {
 
 /** Does entry a rank before entry b for `top`? */
 function beats(a: TallyEntry, b: TallyEntry): boolean {
-  return a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])));
+  return a[0] > b[0] || (a[0] === b[0] && recentFirst(a, b));
 }
 
 function bump(tally: Tally, key: string, count: number, t: number, seq: number): TallyEntry {

@@ -30,7 +30,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { ensureTopics, endOffsets, groupMembers, partitionCount } from '../connectors/kafka/admin.js';
-import { clientPatches } from '../connectors/kafka/client-patches.js';
+import { missingPatches } from '../connectors/kafka/client-patches.js';
 import { KafkaConnectorError } from '../connectors/kafka/errors.js';
 import type { KafkaOptions } from '../connectors/kafka/options.js';
 import { KafkaSink } from '../connectors/kafka/sink.js';
@@ -226,8 +226,7 @@ export class KafkaRuntime {
       this.committer.unref();
     }
     this.started = true;
-    const patches = clientPatches();
-    const unpatched = [...(patches.consumePacked ? [] : ['consume-packed']), ...(patches.produceBatch ? [] : ['produce-batch'])];
+    const unpatched = missingPatches();
     opts.log.info('engine started', {
       input: opts.inputTopic, partitions, output: opts.outputTopic, group: opts.groupId, clock: opts.clock, stateDir: opts.stateDir,
       workers: opts.workers, delivery: opts.exactlyOnce ? 'exactly-once' : 'at-least-once',
@@ -506,7 +505,10 @@ export class KafkaRuntime {
     for (const entry of this.partitions.values()) {
       if (!entry.commits.idleCommitDue(performance.now())) continue;
       this.onPartition(entry, 'commit', async (e) => {
-        if (e.commits.idleCommitDue(performance.now())) await e.commits.commit();
+        if (!e.commits.idleCommitDue(performance.now())) return;
+        await e.commits.commit();
+        // The commit measured the states it encoded: the largest may be new.
+        this.stateBounds.observe(e.topic, e.partition, e.runner.snapshot);
       });
     }
   }

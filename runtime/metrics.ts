@@ -68,8 +68,7 @@ export class EngineMetrics {
       name: 'aud_kafka_client_patched', help: 'Whether the Kafka client carries each of aud\'s patches (1) or not (0): unpatched is correct, only slower (patches/README.md)',
       labelNames: ['patch'], registers,
     });
-    patched.set({ patch: 'consume-packed' }, patches.consumePacked ? 1 : 0);
-    patched.set({ patch: 'produce-batch' }, patches.produceBatch ? 1 : 0);
+    for (const [patch, has] of Object.entries(patches)) patched.set({ patch }, has ? 1 : 0);
     this.boundedEvents = new client.Counter({
       name: 'aud_bounded_state_events_total', help: 'Events added to a customer\'s distinct or top holding its most values (past them: approximate), per partition',
       labelNames: ['partition'], registers,

@@ -29,7 +29,7 @@ export class StateBounds {
 
   constructor(private readonly metrics: EngineMetrics, private readonly log: Logger) {}
 
-  /** After a batch: what the partition's snapshot says of its states. */
+  /** After a batch or a commit: what the partition's snapshot says of its states. */
   observe(topic: string, partition: number, snapshot: PartitionSnapshot): void {
     const label = String(partition);
     let w = this.watches.get(label);

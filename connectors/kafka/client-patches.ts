@@ -9,11 +9,12 @@
 import { createRequire } from 'node:module';
 import kafkaJavascript from '@confluentinc/kafka-javascript';
 
+/** Each patch the engine calls, by its name in patches/, and whether the loaded client has it. */
 export interface ClientPatches {
-  /** Consumed batches come as columns in one buffer (consume-arena and consume-packed). */
-  consumePacked: boolean;
-  /** Records are produced in batches through one binding call (produce-batch). */
-  produceBatch: boolean;
+  /** Consumed batches come as columns in one buffer (built on consume-arena). */
+  'consume-packed': boolean;
+  /** Records are produced in batches through one binding call. */
+  'produce-batch': boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -29,5 +30,10 @@ export function clientPatches(): ClientPatches {
   } catch {
     produceBatch = false;
   }
-  return { consumePacked: typeof consumer.prototype.consumePacked === 'function', produceBatch };
+  return { 'consume-packed': typeof consumer.prototype.consumePacked === 'function', 'produce-batch': produceBatch };
+}
+
+/** The names of the patches the loaded client lacks. */
+export function missingPatches(): string[] {
+  return Object.entries(clientPatches()).filter(([, has]) => !has).map(([name]) => name);
 }

@@ -44,7 +44,7 @@ function someRecords(): { key: string | null; value: Buffer | null }[] {
 }
 
 test('the probe the engine reports at start-up (aud_kafka_client_patched) finds both calls the patches add', () => {
-  assert.deepEqual(clientPatches(), { consumePacked: true, produceBatch: true });
+  assert.deepEqual(clientPatches(), { 'consume-packed': true, 'produce-batch': true });
 });
 
 test('consumed records: every key and value as produced, one ArrayBuffer per consumed batch (the client is patched)', async () => {
