@@ -10,7 +10,7 @@
  *
  *   node dist/bench/consumer-read.js --topic T [--work-us 12] [--spin] [--kafka key=value ...]
  *
- * docs/design.md ("Consuming") has the figures that chose the consumer.
+ * docs/decisions/2026-12-04-own-fetch-loop.md has the figures that chose the consumer.
  */
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';

@@ -10,9 +10,10 @@
  *     [bucketStart, partial, bucketStart, partial, ...]
  *
  * Flat, because a busy customer has hundreds of buckets: for counts and sums
- * the list is one array of doubles to V8 (a pair per bucket was an object
- * per bucket to allocate, collect and encode at every commit). States written
- * by earlier versions as [[bucketStart, partial], ...] are read too.
+ * the list is one array of doubles to V8, where a pair per bucket would be an
+ * object per bucket to allocate, collect and encode at every commit
+ * (docs/decisions/2026-12-04-flat-bucket-lists.md). States written by earlier
+ * versions as [[bucketStart, partial], ...] are read too.
  *
  * An event at time t belongs to the bucket starting at floor(t / B) * B, and
  * counts in `over W` while `now - W < bucketStart`. So it leaves the window
@@ -153,8 +154,8 @@ export const UNCHANGED: unique symbol = Symbol('unchanged');
  * Add an event's contribution; returns the state, or UNCHANGED when the
  * state did not change (an event too old for the window; an all-time `max`
  * of something smaller). A windowed state's bucket list, and a distinct/top
- * tally, are changed in place (copying them for every event was the engine's
- * largest source of garbage): the state returned may be the one given.
+ * tally, are changed in place (a copy per event would be garbage per event,
+ * and a busy customer's list is long): the state returned may be the one given.
  */
 export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t: number, seq: number, now: number): unknown {
   if (slot.windowMs === undefined) {
@@ -306,8 +307,8 @@ const NOT_INTEGERS = -1;
  * the comparison changes at most once, and it has changed by the end exactly
  * when it differs at 0 (nothing left). The instant is then found from the
  * newest buckets back: `count(x) over 90 days >= 3` looks at the last three
- * buckets or so, where the scan from the oldest went through a busy
- * customer's hundred (on the bench rules, 13 buckets a call on average).
+ * buckets or so, where a scan from the oldest goes through a busy
+ * customer's hundreds (docs/decisions/2026-12-04-flip-search-from-newest.md).
  */
 function additiveFlipTime(buckets: number[], windowMs: number, now: number, flips: (value: Value) => boolean, total: number | undefined, ordered: boolean): number {
   let left = 0;

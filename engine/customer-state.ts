@@ -14,10 +14,10 @@
  *
  * The timer comes first and fixed so that rebuilding the timer index after a
  * restore (runtime/changelog.ts) reads nine bytes per customer instead of
- * decoding every state. MessagePack rather than JSON: about 1.4 times faster
- * to encode, a third smaller, and encoding a state is the largest cost of a
- * commit (measured in docs/design.md). Values written as JSON by earlier
- * versions are still read.
+ * decoding every state. MessagePack rather than JSON: encoding a state is the
+ * largest cost of a commit, and MessagePack is faster to encode and smaller
+ * (docs/decisions/2026-12-04-messagepack-customer-state.md). Values written
+ * as JSON by earlier versions are still read.
  */
 import { Packr } from 'msgpackr';
 

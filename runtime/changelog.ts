@@ -13,9 +13,10 @@
  * timer index entries of its customers and the checkpoint in the same atomic
  * write, so that a process killed in the middle of a restore leaves a store
  * whose index matches its customers at every checkpoint: the next restore
- * goes on from there. (An index rebuilt once at the end was lost by a kill
- * between the last batch and the rebuild; the next restore then had nothing
- * to apply and the timers of every customer changed in between never fired.)
+ * goes on from there. (An index rebuilt once at the end would be lost by a
+ * kill between the last batch and the rebuild: the next restore would have
+ * nothing to apply, and the timers of every customer changed in between
+ * would never fire; docs/decisions/2026-12-04-restore-timer-index-per-batch.md.)
  *
  * A commit's changelog records end with its `m/partition` record, and within
  * one partition they are written in order, so a batch is complete in the log
@@ -197,7 +198,8 @@ export async function repairWrites(target: RestoreTarget, keys: string[]): Promi
  * A key written more than once in the chunk is written once, with its last
  * value: the chunk is one atomic write, so the store ends the same, and a
  * changelog whose newest segments are not compacted yet holds several
- * copies of every busy customer (about two records per key in the benchmark).
+ * copies of every busy customer
+ * (docs/decisions/2026-12-04-restore-split-between-threads.md).
  */
 async function withTimerIndex(store: PartitionStore, chunk: ChangelogChunk, restoredTimers: Map<string, number | null> | undefined): Promise<StoreWrite[]> {
   const { records } = chunk;

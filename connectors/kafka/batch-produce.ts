@@ -5,12 +5,13 @@
  * The client's own `send` makes, per record, a promise, an opaque object
  * kept as a persistent handle, a produce call that looks the topic up by
  * name, and then a delivery report that becomes a JavaScript object and an
- * event: about a third of the main thread's time in a benchmark run (and
- * much of its garbage). Here a batch is one Buffer of keys and values, two typed
- * arrays and one call; the binding counts the delivery reports and calls
- * back once, when the last one is in. The records and their order per
- * partition are the same; so are the idempotent producer, the partitioner
- * (`partition` -1 runs the one configured) and transactions.
+ * event: a large share of the main thread's time and garbage
+ * (docs/decisions/2026-12-04-produce-batch-patch.md). Here a batch is one
+ * Buffer of keys and values, two typed arrays and one call; the binding
+ * counts the delivery reports and calls back once, when the last one is in.
+ * The records and their order per partition are the same; so are the
+ * idempotent producer, the partitioner (`partition` -1 runs the one
+ * configured) and transactions.
  *
  * An unpatched binding has no `produceBatch`: `NativeBatchProducer.of`
  * returns undefined and the sink uses the client's `send`.

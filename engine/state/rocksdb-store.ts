@@ -1,7 +1,7 @@
 /**
  * PartitionStore on RocksDB, through @nxtedition/rocksdb (the maintained fork
- * of Level/rocksdb; see docs/design.md for why and the figures). The only
- * file of aud that imports a RocksDB binding.
+ * of Level/rocksdb; docs/decisions/2026-12-04-rocksdb-binding.md says why).
+ * The only file of aud that imports a RocksDB binding.
  *
  * One database per input partition. Reads are bulk (`getMany`), writes are
  * one atomic write batch per commit, scans are bounded iterators.
@@ -75,9 +75,10 @@ export class RocksStore implements PartitionStore {
    * One chained batch per write, never the array form `db.batch(ops)`: in
    * @nxtedition/rocksdb 12.2.12 the array form attaches the chained batch it
    * makes to the database as a resource and never detaches it, so every
-   * write batch, with a copy of every key and value written, stayed in
-   * memory until the store closed (docs/design.md, "State store"). A chained batch detaches
-   * and clears itself once written.
+   * write batch, with a copy of every key and value written, stays in
+   * memory until the store closes
+   * (docs/decisions/2026-12-04-rocksdb-chained-write-batches.md). A chained
+   * batch detaches and clears itself once written.
    */
   async write(batch: readonly StoreWrite[]): Promise<void> {
     if (batch.length === 0) return;
