@@ -23,6 +23,7 @@
  */
 import { MAX_TALLY_VALUES, type AggregateSlot, type Value } from '../dsl/plan.js';
 import { tallyAdd, tallyAddToBucket, tallyAtBound, tallyBucketsOf, tallyDistinct, tallyExpire, tallyFlipBucket, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
+import { latestValuesAdd, latestValuesCount, latestValuesExpire, latestValuesFlipBucket, latestValuesOf, latestValuesOldestBucket, type LatestValues } from './latest-values.js';
 
 type TallyFn = 'distinct' | 'top';
 
@@ -48,6 +49,19 @@ function liveTally(slot: AggregateSlot, state: unknown, now: number): Tally | Ta
   const buckets = tallyBucketsOf(state)!;
   tallyExpire(buckets, now - slot.windowMs);
   return buckets.length === 0 ? undefined : buckets;
+}
+
+/** A windowed `distinct`'s state as it reads at `now` (latest-values.ts), in place. */
+function liveLatest(slot: AggregateSlot, state: unknown, now: number): LatestValues | undefined {
+  if (state === undefined) return undefined;
+  const list = latestValuesOf(state)!;
+  latestValuesExpire(list, now - slot.windowMs!, slot.bucketMs!);
+  return list.length === 0 ? undefined : list;
+}
+
+/** Is this a windowed `distinct`, kept as latest values rather than a tally per bucket? */
+function isWindowedDistinct(slot: AggregateSlot): boolean {
+  return slot.fn === 'distinct' && slot.windowMs !== undefined;
 }
 
 function tallyResult(slot: AggregateSlot, state: Tally | TallyBuckets | undefined): Value {
@@ -166,6 +180,7 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
   const width = slot.bucketMs!;
   const start = Math.floor(t / width) * width;
   if (start <= now - slot.windowMs) return UNCHANGED;
+  if (isWindowedDistinct(slot)) return latestValuesAdd(latestValuesOf(state) ?? [], v, t, seq, slot.maxValues ?? MAX_TALLY_VALUES);
   if (isTally(slot)) return tallyAddToBucket(tallyBucketsOf(state) ?? [], v, t, seq, start, slot.maxValues ?? MAX_TALLY_VALUES);
   const m = monoidOf(slot);
   const buckets = bucketsOf(state) ?? [];
@@ -188,10 +203,12 @@ export function addToAggregate(slot: AggregateSlot, state: unknown, v: Value, t:
  * most recently seen values only?
  */
 export function aggregateAtBound(slot: AggregateSlot, state: unknown, now: number): boolean {
+  if (isWindowedDistinct(slot)) return latestValuesCount(liveLatest(slot, state, now)) >= (slot.maxValues ?? MAX_TALLY_VALUES);
   return isTally(slot) && tallyAtBound(liveTally(slot, state, now), slot.maxValues ?? MAX_TALLY_VALUES);
 }
 
 export function aggregateValue(slot: AggregateSlot, state: unknown, now: number): Value {
+  if (isWindowedDistinct(slot)) return latestValuesCount(liveLatest(slot, state, now));
   if (isTally(slot)) return tallyResult(slot, liveTally(slot, state, now));
   const m = monoidOf(slot);
   if (slot.windowMs === undefined) return m.result(state);
@@ -215,6 +232,7 @@ export function aggregateValue(slot: AggregateSlot, state: unknown, now: number)
 /** Drop buckets that left the window (in place); `undefined` when nothing is left. */
 export function expireAggregate(slot: AggregateSlot, state: unknown, now: number): unknown {
   if (slot.windowMs === undefined || state === undefined) return state;
+  if (isWindowedDistinct(slot)) return liveLatest(slot, state, now);
   if (isTally(slot)) return liveTally(slot, state, now);
   const buckets = bucketsOf(state)!;
   const cut = now - slot.windowMs;
@@ -229,6 +247,10 @@ export function expireAggregate(slot: AggregateSlot, state: unknown, now: number
 /** The next instant after `now` at which the value changes by time alone, or Infinity. */
 export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: number): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
+  if (isWindowedDistinct(slot)) {
+    const live = liveLatest(slot, state, now);
+    return live === undefined ? Infinity : latestValuesOldestBucket(live, slot.bucketMs!)! + slot.windowMs;
+  }
   if (isTally(slot)) {
     const live = liveTally(slot, state, now) as TallyBuckets | undefined;
     return live === undefined ? Infinity : (live[0] as number) + slot.windowMs;
@@ -258,11 +280,18 @@ export function aggregateNextChange(slot: AggregateSlot, state: unknown, now: nu
  */
 export function aggregateFlipTime(slot: AggregateSlot, state: unknown, now: number, flips: (value: Value) => boolean, value?: Value, ordered = false): number {
   if (slot.windowMs === undefined || state === undefined) return Infinity;
+  if (isWindowedDistinct(slot)) {
+    const live = liveLatest(slot, state, now);
+    if (live === undefined) return Infinity;
+    if (!ordered && latestValuesCount(live) > FLIP_SEARCH_VALUES) return latestValuesOldestBucket(live, slot.bucketMs!)! + slot.windowMs;
+    const start = latestValuesFlipBucket(live, slot.bucketMs!, flips, ordered);
+    return start === undefined ? Infinity : start + slot.windowMs;
+  }
   if (isTally(slot)) {
     const live = liveTally(slot, state, now) as TallyBuckets | undefined;
     if (live === undefined) return Infinity;
     if (tallySize(live) > FLIP_SEARCH_VALUES) return (live[0] as number) + slot.windowMs;
-    const start = tallyFlipBucket(live, slot.fn, flips, ordered);
+    const start = tallyFlipBucket(live, flips);
     return start === undefined ? Infinity : start + slot.windowMs;
   }
   const buckets = bucketsOf(state)!;

@@ -1,5 +1,7 @@
 /**
- * The state of `distinct` and `top`, and a running summary of it.
+ * The state of `top` and of an all-time `distinct`, and a running summary
+ * of it. (A windowed `distinct` needs only each value's latest event:
+ * latest-values.ts, which converts states this file wrote for it.)
  *
  * Values are counted by their JSON text, so that 1 and "1" differ. What is
  * stored (RocksDB, changelog):
@@ -326,41 +328,17 @@ export function tallyOldestBucket(buckets: TallyBuckets): number | undefined {
 
 /**
  * The first bucket start, oldest first, whose leaving makes `flips` true of
- * what `distinct` or `top` then reads (the flip-instant search), or
- * undefined. Nothing of the state is copied but the counts `top` needs.
- *
- * `distinct` once the buckets up to some bucket have left is the number of
- * values whose newest tuple is in a later bucket (a value leaves with its
- * newest tuple), so it is counted from the newest bucket back. `ordered`:
- * `flips` is a threshold on `distinct`, which only falls as buckets leave,
- * so it flips at all only if it flips once all have left, and the scan back
- * stops at the first bucket whose leaving no longer flips it: a window of a
- * thousand values under `distinct(...) >= 50` looks at its newest fifty.
- *
- * `top` subtracts the buckets in turn from a copy of the counts (a value's
- * latest time does not change as older buckets leave), ranking again only
- * when the best value lost count. It flips at all only if it flips for
- * nothing left or for one of the values in the window now.
+ * what `top` then reads (the flip-instant search), or undefined. Nothing of
+ * the state is copied but the counts: the buckets are subtracted in turn
+ * from the summary's counts (a value's latest time does not change as older
+ * buckets leave), ranking again only when the best value lost count. It
+ * flips at all only if it flips for nothing left or for one of the values in
+ * the window now. (A windowed `distinct` keeps latest values instead:
+ * latest-values.ts.)
  */
-export function tallyFlipBucket(buckets: TallyBuckets, fn: 'distinct' | 'top', flips: (value: Value) => boolean, ordered: boolean): number | undefined {
+export function tallyFlipBucket(buckets: TallyBuckets, flips: (value: Value) => boolean): number | undefined {
   if (buckets.length === 0) return undefined;
-  return fn === 'distinct' ? distinctFlipBucket(buckets, flips, ordered) : topFlipBucket(buckets, summaryOf(buckets), flips);
-}
-
-function distinctFlipBucket(buckets: TallyBuckets, flips: (value: Value) => boolean, ordered: boolean): number | undefined {
-  if (ordered && !flips(0)) return undefined;
-  const seen = new Set<string>();
-  // found: the oldest bucket found so far whose leaving flips it.
-  let found: number | undefined;
-  let i = buckets.length - TUPLE;
-  while (i >= 0) {
-    const start = buckets[i] as number;
-    // seen.size: distinct once this bucket and all before it have left.
-    if (flips(seen.size)) found = start;
-    else if (ordered) break;
-    for (; i >= 0 && buckets[i] === start; i -= TUPLE) seen.add(buckets[i + 1] as string);
-  }
-  return found;
+  return topFlipBucket(buckets, summaryOf(buckets), flips);
 }
 
 function topFlipBucket(buckets: TallyBuckets, s: Summary, flips: (value: Value) => boolean): number | undefined {
