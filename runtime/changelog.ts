@@ -13,9 +13,10 @@
  * timer index entries of its customers and the checkpoint in the same atomic
  * write, so that a process killed in the middle of a restore leaves a store
  * whose index matches its customers at every checkpoint: the next restore
- * goes on from there. (An index rebuilt once at the end was lost by a kill
- * between the last batch and the rebuild; the next restore then had nothing
- * to apply and the timers of every customer changed in between never fired.)
+ * goes on from there. (An index rebuilt once at the end would be lost by a
+ * kill between the last batch and the rebuild: the next restore would have
+ * nothing to apply, and the timers of the customers changed in between would
+ * never fire.)
  *
  * A commit's changelog records end with its `m/partition` record, and within
  * one partition they are written in order, so a batch is complete in the log

@@ -271,8 +271,8 @@ export class KafkaRuntime {
 
   /**
    * Open newly assigned partitions, all at once: restoring one is mostly
-   * waiting for the broker and for RocksDB, so eight partitions restore in
-   * about the time of one. Those that opened are kept even when another fails.
+   * waiting for the broker and for RocksDB, so restores side by side overlap
+   * their waits. Those that opened are kept even when another fails.
    */
   private async assign(parts: { topic: string; partition: number }[]): Promise<void> {
     const fresh = parts.filter(({ topic, partition }) => !this.partitions.has(`${topic}/${partition}`));
