@@ -1,8 +1,8 @@
 /**
- * At most `limit` partitions' handlers at once (the source's `concurrency`),
- * the others waiting their turn in the order they asked. A handler that is
- * CPU-bound on this thread gains nothing from running beside many others,
- * and a caller may want to bound what is in flight downstream.
+ * At most `limit` partitions' batches handled at once (the source's
+ * `concurrency`), the others waiting their turn in the order they asked: a
+ * handler that sends each batch somewhere bounds what it has in flight there
+ * (the webhook connector posts at most that many batches at a time).
  */
 export class ConcurrencyGate {
   private running = 0;
