@@ -53,7 +53,8 @@ export class WebhookConsumer {
   private readonly counts = { records: 0, skipped: 0, committedBatches: 0 };
 
   constructor(private readonly opts: WebhookConsumerOptions) {
-    const sourceOpts: ConstructorParameters<typeof KafkaSource>[0] = { ...opts.kafka, groupId: opts.groupId, topics: [opts.topic] };
+    // No headers are read: the source may take the client's packed consume.
+    const sourceOpts: ConstructorParameters<typeof KafkaSource>[0] = { ...opts.kafka, groupId: opts.groupId, topics: [opts.topic], headers: false };
     if (opts.concurrency !== undefined) sourceOpts.concurrency = opts.concurrency;
     this.source = new KafkaSource(sourceOpts);
   }
