@@ -163,7 +163,7 @@ export class RecordDecoder {
    * names no key field) and timestamp (the time when the record has no time
    * field). The caller adds the event's cause.
    */
-  decode(value: RecordValue | undefined, key?: string | null, timestamp?: number): Decoded {
+  decode(value: RecordValue, key?: string | null, timestamp?: number): Decoded {
     let obj: unknown = value;
     if (obj === null || obj === undefined) return { kind: 'bad', reason: 'empty record (no value)' };
     if (typeof obj === 'string' || obj instanceof Uint8Array) {
