@@ -51,14 +51,14 @@ export async function main(argv: string[]): Promise<void> {
       const now = performance.now();
       if (first === 0) first = now;
       if (last !== 0 && now - last > 100) gaps.push(`${((last - first) / 1000).toFixed(2)} s +${(now - last).toFixed(0)} ms`);
-      const workMs = batch.records.length * args['work-us'] / 1000;
+      const workMs = batch.records.count * args['work-us'] / 1000;
       if (args.spin) {
         const until = now + workMs;
         while (performance.now() < until) { /* the rules' stand-in, in this thread */ }
       } else if (workMs > 0) {
         await new Promise((res) => setTimeout(res, workMs));
       }
-      records += batch.records.length;
+      records += batch.records.count;
       last = performance.now();
       if (records >= total) done();
     },

@@ -40,6 +40,7 @@ import { readPartition } from '../connectors/kafka/partition-reader.js';
 import { KafkaSink, type SinkRecord } from '../connectors/kafka/sink.js';
 import { compileSources, formatDiagnostics } from '../dsl/compile.js';
 import { PartitionTask } from '../engine/partition-task.js';
+import { batchOfRecords } from '../engine/record-batch.js';
 import { MemoryStore } from '../engine/state/memory-store.js';
 import { changelogTopicFor, deadLetterTopicFor, membershipTopicFor } from '../runtime/naming.js';
 import { customerId } from './workload/retail-workload.js';
@@ -258,7 +259,7 @@ const replayStarted = Date.now();
 for (let p = 0; p < partitions; p++) {
   const task = await PartitionTask.open(plan, new MemoryStore(), { clockGuard: { maxJumpMs: 10 * 60_000 }, cacheCustomers: 1_000_000 });
   await readPartition(kafka, input, p, undefined, async (records) => {
-    const result = await task.process(records.map((r) => ({ value: r.value ?? new Uint8Array(0) })));
+    const result = await task.process(batchOfRecords(records.map((r) => ({ value: r.value ?? new Uint8Array(0) }))));
     await task.commit();
     replayBad += result.bad.length;
     replayed += records.length;

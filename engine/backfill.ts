@@ -18,6 +18,7 @@ import type { ClockGuardOptions } from './clock-guard.js';
 import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
+import { batchOfRecords } from './record-batch.js';
 import { CUSTOMER_PREFIX, META_KEY } from './state-keys.js';
 import type { PartitionStore } from './state/store.js';
 
@@ -91,11 +92,11 @@ export async function backfill(plan: Plan, records: AsyncIterable<InputRecord>, 
     const batch = pending[p]!;
     if (batch.length === 0) return;
     pending[p] = [];
-    const result = await tasks[p]!.process(batch);
+    const result = await tasks[p]!.process(batchOfRecords(batch));
     summary.applied += result.applied;
     summary.skipped += result.skipped;
     summary.bad += result.bad.length;
-    for (const b of result.bad) opts.onBad?.(b);
+    for (const b of result.bad) opts.onBad?.({ ...b, record: batch[b.index]! });
     count(result.outputs);
     await tasks[p]!.commit();
   };

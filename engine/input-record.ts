@@ -13,9 +13,16 @@ export type Cause =
   | { topic: string; partition: number; offset: string }
   | { line: number };
 
+/** JSON text (bytes or string), or an object decoded before (Avro). */
+export type RecordValue = Uint8Array | string | Record<string, unknown> | null;
+
+/**
+ * A record in object form: what files, tests and backfill have. The rules
+ * take records as a batch (record-batch.ts, batchOfRecords).
+ */
 export interface InputRecord {
   /** JSON text (bytes or string). Avro records are decoded to objects before they get here. */
-  value: Uint8Array | string | Record<string, unknown> | null;
+  value: RecordValue;
   /** The Kafka message key, used as the customer id when the source has no `key` field. */
   key?: string | null;
   /** The Kafka record timestamp (ms), used when a record has no time field. */
@@ -148,8 +155,16 @@ export class RecordDecoder {
     this.fields = new Map(plan.events.map((e) => [e.name, e.fields]));
   }
 
-  decode(record: InputRecord): Decoded {
-    let obj: unknown = record.value;
+  /** Whether decode reads the key: only when the source names no key field. */
+  get readsKey(): boolean { return this.plan.source.keyField === undefined; }
+
+  /**
+   * One record: its value, its Kafka key (the customer id when the source
+   * names no key field) and timestamp (the time when the record has no time
+   * field). The caller adds the event's cause.
+   */
+  decode(value: RecordValue, key?: string | null, timestamp?: number): Decoded {
+    let obj: unknown = value;
     if (obj === null || obj === undefined) return { kind: 'bad', reason: 'empty record (no value)' };
     if (typeof obj === 'string' || obj instanceof Uint8Array) {
       const size = typeof obj === 'string' ? obj.length : obj.byteLength;
@@ -180,8 +195,8 @@ export class RecordDecoder {
       else return { kind: 'bad', reason: k === undefined || k === null || k === ''
         ? `no customer id: field "${src.keyField}" is missing`
         : `customer id field "${src.keyField}" must be a string or number, got ${describe(k)}` };
-    } else if (record.key) {
-      customer = record.key;
+    } else if (key) {
+      customer = key;
     } else {
       return { kind: 'bad', reason: 'no customer id: the record has no key and the source names no key field' };
     }
@@ -198,8 +213,8 @@ export class RecordDecoder {
     let time: number;
     const rawTime = ownField(o, src.timeField);
     if (rawTime === undefined || rawTime === null) {
-      if (record.timestamp === undefined) return { kind: 'bad', reason: `no event time: field "${src.timeField}" is missing` };
-      time = record.timestamp;
+      if (timestamp === undefined) return { kind: 'bad', reason: `no event time: field "${src.timeField}" is missing` };
+      time = timestamp;
     } else {
       const t = parseTime(rawTime);
       if (t === undefined) return { kind: 'bad', reason: `time ${describe(rawTime)} in field "${src.timeField}" does not parse: use epoch milliseconds or ISO-8601` };
@@ -232,9 +247,7 @@ export class RecordDecoder {
         }
       }
     }
-    const event: EngineEvent = { customer, type, time, fields };
-    if (record.cause) event.cause = record.cause;
-    return { kind: 'event', event };
+    return { kind: 'event', event: { customer, type, time, fields } };
   }
 }
 

@@ -43,23 +43,28 @@ import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type Cust
 import { evaluate, type EvalScope } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
+import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { absenceDue, addToAbsence, addToSequence, sequenceMatchTime, type AbsenceState, type SequenceState } from './sequence.js';
 import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
 
-export interface BadRecord {
-  record: InputRecord;
-  /** Its position in the batch given to process(). */
+/** A record the rules could not take, by its position in the batch given to process(). */
+export interface RefusedRecord {
   index: number;
   reason: string;
   /** Refused for its time (clock-guard.ts), not for its content. */
   clock?: boolean;
 }
 
+/** A refused record with the record itself, as its reader reports it. */
+export interface BadRecord extends RefusedRecord {
+  record: InputRecord;
+}
+
 export interface BatchResult {
   outputs: OutputEvent[];
-  bad: BadRecord[];
+  bad: RefusedRecord[];
   /** Records of event types the rules do not declare. */
   skipped: number;
   applied: number;
@@ -217,26 +222,30 @@ export class PartitionTask {
   /** Events added to a `distinct` or `top` state holding its most values, since the partition was opened. */
   get boundedAdds(): number { return this.atBound; }
 
-  async process(records: readonly InputRecord[]): Promise<BatchResult> {
+  async process(batch: RecordBatch): Promise<BatchResult> {
     const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0 };
     const events: (EngineEvent | undefined)[] = [];
     let latest = this.now;
     const touched = new Set<string>();
     const guard = this.clockGuard.active ? this.clockGuard : undefined;
     guard?.startBatch(this.now);
-    for (const [index, record] of records.entries()) {
-      const d = this.decoder.decode(record);
+    const records = new BatchReader(batch);
+    const readsKey = this.decoder.readsKey;
+    for (let index = 0; index < batch.count; index++) {
+      const d = this.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
       const refused = d.kind === 'event' ? guard?.refuse(d.event.time) : undefined;
       if (refused !== undefined) {
         events.push(undefined);
-        result.bad.push({ record, index, reason: refused, clock: true });
+        result.bad.push({ index, reason: refused, clock: true });
       } else if (d.kind === 'event') {
+        const cause = causeAt(batch, index);
+        if (cause) d.event.cause = cause;
         events.push(d.event);
         touched.add(d.event.customer);
         if (d.event.time > latest) latest = d.event.time;
       } else {
         events.push(undefined);
-        if (d.kind === 'bad') result.bad.push({ record, index, reason: d.reason });
+        if (d.kind === 'bad') result.bad.push({ index, reason: d.reason });
         else result.skipped++;
       }
     }

@@ -11,6 +11,7 @@ import type { ClockGuardOptions } from './clock-guard.js';
 import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
+import { batchOfRecords } from './record-batch.js';
 import { MemoryStore } from './state/memory-store.js';
 
 export interface ReplayOptions {
@@ -45,13 +46,13 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const result = await task.process(batch);
+    const result = await task.process(batchOfRecords(batch));
     summary.records += batch.length;
     summary.applied += result.applied;
     summary.skipped += result.skipped;
     summary.bad += result.bad.length;
     summary.outputs += result.outputs.length;
-    for (const b of result.bad) opts.onBad?.(b);
+    for (const b of result.bad) opts.onBad?.({ ...b, record: batch[b.index]! });
     if (result.outputs.length > 0) await opts.onOutput(result.outputs);
     await task.commit();
     batch = [];

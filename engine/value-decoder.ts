@@ -15,8 +15,8 @@
  * Dead letters keep the bytes that were read, not the decoded object, so that
  * whoever repairs them gets what the producer wrote.
  */
-import type { InputRecord } from './input-record.js';
 import type { Logger } from './log.js';
+import { selectRecords, valueAt, type RecordBatch } from './record-batch.js';
 
 export type DecodedValue = { value: Record<string, unknown> } | { bad: string };
 
@@ -49,30 +49,32 @@ export interface DecodeRetry {
 const DEFAULT_RETRY: DecodeRetry = { delaysMs: [500, 1000, 2000, 4000, 8000] };
 
 /**
- * `process(records)` with the values decoded first (no decoder: unchanged).
- * Bad records are reported by their position in `records`: decoding
- * failures and the rules' own, in input order, so that the caller
- * dead-letters the bytes it read, not the decoded object.
+ * `process(batch)` with the values decoded first (no decoder: unchanged):
+ * the decoded objects ride in the batch beside the bytes read. Bad records
+ * are reported by their position in `batch`: decoding failures and the
+ * rules' own, in input order, so that the caller dead-letters the bytes it
+ * read, not the decoded object.
  */
 export async function decodeThenProcess<R extends { bad: { index: number; reason: string }[] }>(
   decoder: ValueDecoder | undefined,
-  records: InputRecord[],
-  process: (records: InputRecord[]) => Promise<R>,
+  batch: RecordBatch,
+  process: (batch: RecordBatch) => Promise<R>,
   log: Logger,
   retry: DecodeRetry = DEFAULT_RETRY,
 ): Promise<R> {
-  if (!decoder) return process(records);
-  const decoded = await untilDecoded(decoder, records, log, retry);
-  const good: InputRecord[] = [];
-  /** good[i] is records[positions[i]]. */
+  if (!decoder) return process(batch);
+  const decoded = await untilDecoded(decoder, batch, log, retry);
+  const objects = new Array<Record<string, unknown> | undefined>(batch.count);
+  /** The records that go to the rules, by position in `batch`. */
   const positions: number[] = [];
   const bad: { index: number; reason: string }[] = [];
-  records.forEach((record, i) => {
-    const d = decoded[i]!;
+  decoded.forEach((d, i) => {
     if (d !== null && 'bad' in d) { bad.push({ index: i, reason: d.bad }); return; }
-    good.push(d === null ? record : { ...record, value: d.value });
+    if (d !== null) objects[i] = d.value;
     positions.push(i);
   });
+  const good = positions.length === batch.count ? { ...batch } : selectRecords(batch, positions);
+  good.objects = positions.length === batch.count ? objects : positions.map((p) => objects[p]);
   const result = await process(good);
   for (const b of result.bad) bad.push({ index: positions[b.index]!, reason: b.reason });
   bad.sort((a, b) => a.index - b.index);
@@ -80,8 +82,9 @@ export async function decodeThenProcess<R extends { bad: { index: number; reason
 }
 
 /** Per record: the decoded value, or null for a record with no bytes (the task reports it). */
-async function untilDecoded(decoder: ValueDecoder, records: InputRecord[], log: Logger, retry: DecodeRetry): Promise<(DecodedValue | null)[]> {
-  const values = records.map((r) => (r.value instanceof Uint8Array ? r.value : null));
+async function untilDecoded(decoder: ValueDecoder, batch: RecordBatch, log: Logger, retry: DecodeRetry): Promise<(DecodedValue | null)[]> {
+  const values: (Uint8Array | null)[] = [];
+  for (let i = 0; i < batch.count; i++) values.push(valueAt(batch, i));
   for (let attempt = 0; ; attempt++) {
     try {
       await decoder.prepare(values);

@@ -27,9 +27,9 @@
  * (repairWrites), so that a later restore, even of a compacted log, never sees
  * half a batch.
  */
-import { concatColumns, emptyColumns, keyEquals, keyTexts, sliceColumns, valueAt, type RecordColumns } from '../connectors/kafka/record-columns.js';
 import { customerTimer } from '../engine/customer-state.js';
 import type { Logger } from '../engine/log.js';
+import { concatBatches, emptyBatch, keyEquals, keyTexts, sliceBatch, valueAt, type RecordBatch } from '../engine/record-batch.js';
 import { CHANGELOG_CHECKPOINT_KEY, CUSTOMER_PREFIX, META_KEY, timerKey } from '../engine/state-keys.js';
 import type { PartitionStore, StoreWrite } from '../engine/state/store.js';
 
@@ -65,13 +65,13 @@ export interface RestoreSummary {
  * last of them: the store's checkpoint once they are applied.
  */
 export interface ChangelogChunk {
-  records: RecordColumns;
+  records: RecordBatch;
   closedAt: bigint;
 }
 
 /** A chunk of no records: applying it writes the checkpoint only. */
 export function checkpointOnly(closedAt: bigint): ChangelogChunk {
-  return { records: emptyColumns(), closedAt };
+  return { records: emptyBatch(), closedAt };
 }
 
 const META_KEY_BYTES = encoder.encode(META_KEY);
@@ -127,24 +127,24 @@ export class StoreRestoreTarget implements RestoreTarget {
  */
 export async function restoreFromChangelog(
   target: RestoreTarget, label: string, log: Logger,
-  read: (from: bigint | undefined, onBatch: (records: RecordColumns, end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
+  read: (from: bigint | undefined, onBatch: (records: RecordBatch, end: bigint) => Promise<void>) => Promise<{ from: bigint; end: bigint }>,
 ): Promise<RestoreSummary> {
   const checkpoint = target.checkpoint;
   const started = Date.now();
   let lastReport = started;
   let records = 0;
   // Records of the batch being read (after the last m/partition record), applied when its m/partition record closes it.
-  let pending = emptyColumns();
+  let pending = emptyBatch();
   let applying: Promise<void> = Promise.resolve();
   let range: { from: bigint; end: bigint };
   try {
     range = await read(checkpoint === undefined ? undefined : checkpoint + 1n, async (fetched, end) => {
-      const batch = concatColumns(pending, fetched);
+      const batch = concatBatches(pending, fetched);
       let closed = 0;
       for (let i = pending.count; i < batch.count; i++) if (keyEquals(batch, i, META_KEY_BYTES)) closed = i + 1;
       if (closed > 0) {
-        const chunk: ChangelogChunk = { records: sliceColumns(batch, 0, closed), closedAt: BigInt(batch.offsets[closed - 1]!) };
-        pending = sliceColumns(batch, closed, batch.count);
+        const chunk: ChangelogChunk = { records: sliceBatch(batch, 0, closed), closedAt: BigInt(batch.offsets[closed - 1]!) };
+        pending = sliceBatch(batch, closed, batch.count);
         records += closed;
         await applying;
         applying = target.apply(chunk);

@@ -37,22 +37,21 @@ import { KafkaSink } from '../connectors/kafka/sink.js';
 import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js';
 import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from '../engine/clock-guard.js';
-import type { InputRecord } from '../engine/input-record.js';
 import type { Logger } from '../engine/log.js';
 import type { OutputEvent } from '../engine/output-event.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
+import { recordAt, sliceBatch } from '../engine/record-batch.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
 import { EngineMetrics } from './metrics.js';
 import { partitionStateDir } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
-import { deadLetters, inputRecordOf, outputRecords } from './output-records.js';
+import { deadLetters, outputRecords } from './output-records.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
-import { packColumns } from './worker/messages.js';
 import type { PartitionHost } from './worker/partition-host.js';
-import type { PartitionRunner, StepResult } from './worker/partition-runner.js';
+import type { PartitionRunner } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 /**
@@ -139,7 +138,7 @@ export class KafkaRuntime {
   private partitionCount = 0;
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
-    // The engine reads no input headers: the source may keep its prefetch as columns.
+    // The engine reads no input headers: the source may take the client's packed consume.
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
     this.host = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb) : new LocalHost();
@@ -272,8 +271,8 @@ export class KafkaRuntime {
 
   /**
    * Open newly assigned partitions, all at once: restoring one is mostly
-   * waiting for the broker and for RocksDB, so eight partitions restore in
-   * about the time of one. Those that opened are kept even when another fails.
+   * waiting for the broker and for RocksDB, so restores side by side overlap
+   * their waits. Those that opened are kept even when another fails.
    */
   private async assign(parts: { topic: string; partition: number }[]): Promise<void> {
     const fresh = parts.filter(({ topic, partition }) => !this.partitions.has(`${topic}/${partition}`));
@@ -351,10 +350,9 @@ export class KafkaRuntime {
     const started = performance.now();
     const commits = entry.commits;
     const from = commits.appliedNext;
-    // Offsets from the batch's columns when it has them: no record objects are made for them.
-    const columns = batch.columns;
-    const count = columns ? columns.count : batch.records.length;
-    const offsetAt = columns ? (i: number): bigint => BigInt(columns.offsets[i]!) : (i: number): bigint => batch.records[i]!.offset;
+    const read = batch.records;
+    const count = read.count;
+    const offsetAt = (i: number): bigint => BigInt(read.offsets[i]!);
     const firstOffset = count > 0 ? offsetAt(0) : undefined;
     if (from !== undefined && firstOffset !== undefined && firstOffset > from) {
       this.opts.log.error('records skipped: the consumer group delivered a later offset than the state holds; ' +
@@ -373,18 +371,11 @@ export class KafkaRuntime {
     }
     const fresh = count - skip;
     const next = offsetAt(count - 1) + 1n;
-    let input: InputRecord[] | undefined;
-    let result: StepResult;
-    if (columns && !this.opts.valueDecoder) {
-      // JSON from a batch of columns: to the rules as columns, no object per record.
-      result = await entry.runner.processPacked(packColumns(columns, skip, { topic: entry.topic, partition: entry.partition }));
-    } else {
-      // Decoded values (Avro) go to the rules; dead letters keep the bytes read.
-      input = batch.records.slice(skip).map(inputRecordOf);
-      result = await decodeThenProcess(this.opts.valueDecoder, input, (records) => entry.runner.process(records), this.opts.log);
-    }
+    const input = skip === 0 ? read : sliceBatch(read, skip, count);
+    // Decoded values (Avro) go to the rules beside the bytes; dead letters keep the bytes read.
+    const result = await decodeThenProcess(this.opts.valueDecoder, input, (b) => entry.runner.process(b), this.opts.log);
     commits.applied(offsetAt(skip), next);
-    const bad: BadRecord[] = result.bad.map((b) => ({ record: input?.[b.index] ?? inputRecordOf(batch.records[skip + b.index]!), index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) }));
+    const bad: BadRecord[] = result.bad.map((b) => ({ record: recordAt(input, b.index), index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) }));
     this.counters.recordsIn += fresh;
     this.counters.applied += result.applied;
     this.counters.skipped += result.skipped;
@@ -428,9 +419,9 @@ export class KafkaRuntime {
    */
   private observeLatency(batch: PartitionBatch, from: number, count: number): void {
     const now = Date.now();
-    const timestamps = batch.columns?.timestamps;
+    const timestamps = batch.records.timestamps;
     for (let i = from; i < count; i++) {
-      const ts = timestamps ? timestamps[i]! : batch.records[i]!.timestamp;
+      const ts = timestamps[i]!;
       if (ts > 0) this.metrics.recordLatency.observe(Math.max(0, now - ts) / 1000);
     }
   }

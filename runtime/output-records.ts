@@ -1,12 +1,9 @@
 /**
  * What the runtime writes to Kafka, built from what the rules return: the
  * enter/leave events and their membership records, dead letters, the
- * changelog copy of a commit; and the other way, a consumed record as the
- * rules take it.
+ * changelog copy of a commit.
  */
 import type { SinkRecord } from '../connectors/kafka/sink.js';
-import type { SourceRecord } from '../connectors/kafka/source.js';
-import type { InputRecord } from '../engine/input-record.js';
 import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { BadRecord } from '../engine/partition-task.js';
 import type { ChangelogCopy } from './worker/partition-runner.js';
@@ -62,14 +59,4 @@ export function changelogRecords(topics: OutputTopics, partition: number, copy: 
     topic: topics.changelogTopic, partition, key: w.key,
     value: w.value === null ? null : Buffer.from(w.value.buffer, w.value.byteOffset, w.value.byteLength),
   }));
-}
-
-/** A consumed record as the rules take it, with its Kafka position as the cause. */
-export function inputRecordOf(r: SourceRecord): InputRecord {
-  return {
-    value: r.value,
-    key: r.key ? r.key.toString('utf8') : null,
-    timestamp: r.timestamp,
-    cause: { topic: r.topic, partition: r.partition, offset: r.offset.toString() },
-  };
 }

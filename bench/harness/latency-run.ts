@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { readPartition } from '../../connectors/kafka/partition-reader.js';
 import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { KafkaSource } from '../../connectors/kafka/source.js';
+import { valueAt } from '../../engine/record-batch.js';
 import { workloadEvents } from '../workload/retail-workload.js';
 import { MeasuredProcess } from './child-process.js';
 import type { KafkaWatch } from './kafka-watch.js';
@@ -110,9 +111,11 @@ export async function latencyRun(
       onAssign: async () => undefined, onRevoke: async () => undefined,
       onBatch: async (batch) => {
         const at = Date.now();
-        for (const r of batch.records) {
-          if (passthrough) { copies.push({ ts: stampOf(r.value!), at }); continue; }
-          const cause = causeOf(r.value!);
+        for (let i = 0; i < batch.records.count; i++) {
+          const v = valueAt(batch.records, i)!;
+          const value = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+          if (passthrough) { copies.push({ ts: stampOf(value), at }); continue; }
+          const cause = causeOf(value);
           if (cause !== undefined) arrivals.push({ cause, at });
         }
       },

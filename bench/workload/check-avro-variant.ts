@@ -22,8 +22,8 @@ export async function checkAvroVariant(events: number): Promise<{ events: number
   const records = new RecordDecoder(plan);
   let differing = 0;
   for (const e of workloadEvents({ customers: 1000, events, days: 30, seed: 3, start: new Date('2026-01-01T00:00:00Z'), zipf: 0.8 })) {
-    const fromAvro = records.decode({ value: await decoder.decode(avro(e)) });
-    const fromJson = records.decode({ value: json(e) });
+    const fromAvro = records.decode(await decoder.decode(avro(e)));
+    const fromJson = records.decode(json(e));
     if (JSON.stringify(fromAvro) !== JSON.stringify(fromJson)) {
       if (differing++ < 3) process.stderr.write(`differs: ${JSON.stringify(fromAvro)} vs ${JSON.stringify(fromJson)}\n`);
     }

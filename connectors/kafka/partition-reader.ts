@@ -8,7 +8,8 @@ import type { KafkaConsumer } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer, type GroupConsumer } from './client.js';
 import { KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
-import { columnsFromMessages, columnsFromPacked, keyAt, sliceColumns, valueAt, type PackedConsume, type RecordColumns } from './record-columns.js';
+import { keyAt, sliceBatch, valueAt, type RecordBatch } from '../../engine/record-batch.js';
+import { batchOfPacked, packedOfMessages, type PackedConsume } from './packed-consume.js';
 
 export interface PartitionRecord {
   offset: bigint;
@@ -55,10 +56,10 @@ interface PackedConsumer extends GroupConsumer {
   consumePacked?(max: number, cb: (err: Error | null, batch: PackedConsume) => void): void;
 }
 
-/** The same as readPartition, each batch as columns (record-columns.ts): what a restore reads. */
+/** The same as readPartition, each batch as a RecordBatch (engine/record-batch.ts): what a restore reads. */
 export async function readPartitionColumns(
   opts: KafkaOptions, topic: string, partition: number, from: bigint | undefined,
-  onBatch: (records: RecordColumns, end: bigint) => Promise<void>,
+  onBatch: (records: RecordBatch, end: bigint) => Promise<void>,
 ): Promise<{ from: bigint; end: bigint }> {
   const consumer: PackedConsumer = createGroupConsumer(opts, {
     'group.id': `aud-restore-${topic}-${partition}`,
@@ -75,10 +76,10 @@ export async function readPartitionColumns(
   await new Promise<void>((res, rej) => {
     consumer.connect({ timeout: 30_000 }, (err) => (err ? rej(new KafkaConnectorError('consume', `connecting to read ${topic}/${partition}: ${err.message}`, { cause: err, retriable: true })) : res()));
   });
-  // Columns straight from the binding when it is patched; from message objects otherwise.
-  const consume = (): Promise<RecordColumns> => new Promise((res, rej) => {
-    if (consumer.consumePacked) consumer.consumePacked(20_000, (err, batch) => (err ? rej(err) : res(columnsFromPacked(batch))));
-    else consumer.consume(20_000, (err, msgs) => (err ? rej(err) : res(columnsFromMessages(msgs))));
+  // Packed by the binding when it is patched; from message objects otherwise.
+  const consume = (): Promise<RecordBatch> => new Promise((res, rej) => {
+    if (consumer.consumePacked) consumer.consumePacked(20_000, (err, batch) => (err ? rej(err) : res(batchOfPacked(batch))));
+    else consumer.consume(20_000, (err, msgs) => (err ? rej(err) : res(batchOfPacked(packedOfMessages(msgs)))));
   });
   try {
     const { low, high } = await partitionBounds(consumer, topic, partition);
@@ -99,7 +100,7 @@ export async function readPartitionColumns(
       while (count > 0 && read.offsets[count - 1]! > last) count--;
       if (count > 0) {
         next = BigInt(read.offsets[count - 1]!) + 1n;
-        await onBatch(count === read.count ? read : sliceColumns(read, 0, count), high);
+        await onBatch(count === read.count ? read : sliceBatch(read, 0, count), high);
       }
       // Compaction may leave gaps below the high watermark: once nothing more comes, the end is reached.
       if (read.count === 0) {

@@ -20,6 +20,7 @@
 import { KafkaSource, type PartitionBatch, type TopicPartition } from '../kafka/source.js';
 import type { KafkaOptions } from '../kafka/options.js';
 import type { Logger } from '../../engine/log.js';
+import { bytesOf } from '../../engine/record-batch.js';
 import { WebhookSinkError, type WebhookSink, type WebhookStats } from './webhook-sink.js';
 
 export interface WebhookConsumerOptions {
@@ -52,7 +53,8 @@ export class WebhookConsumer {
   private readonly counts = { records: 0, skipped: 0, committedBatches: 0 };
 
   constructor(private readonly opts: WebhookConsumerOptions) {
-    const sourceOpts: ConstructorParameters<typeof KafkaSource>[0] = { ...opts.kafka, groupId: opts.groupId, topics: [opts.topic] };
+    // No headers are read: the source may take the client's packed consume.
+    const sourceOpts: ConstructorParameters<typeof KafkaSource>[0] = { ...opts.kafka, groupId: opts.groupId, topics: [opts.topic], headers: false };
     if (opts.concurrency !== undefined) sourceOpts.concurrency = opts.concurrency;
     this.source = new KafkaSource(sourceOpts);
   }
@@ -93,23 +95,26 @@ export class WebhookConsumer {
     const { log, sink } = this.opts;
     const where = `${batch.topic}/${batch.partition}`;
     const events: unknown[] = [];
-    this.counts.records += batch.records.length;
+    const { records } = batch;
+    const bytes = bytesOf(records);
+    this.counts.records += records.count;
     try {
-      for (const r of batch.records) {
-        if (r.value === null) { this.counts.skipped++; continue; }
-        const text = r.value.toString('utf8');
+      for (let i = 0; i < records.count; i++) {
+        if (records.valueLengths[i]! < 0) { this.counts.skipped++; continue; }
+        const start = records.valueStarts[i]!;
+        const text = bytes.toString('utf8', start, start + records.valueLengths[i]!);
         try {
           events.push(JSON.parse(text));
         } catch (err) {
-          await sink.deadLetter([text], `record ${where}@${r.offset} is not JSON: ${(err as Error).message}`);
-          log.warn('record is not JSON; dead-lettered', { partition: where, offset: r.offset.toString() });
+          await sink.deadLetter([text], `record ${where}@${records.offsets[i]} is not JSON: ${(err as Error).message}`);
+          log.warn('record is not JSON; dead-lettered', { partition: where, offset: String(records.offsets[i]) });
         }
       }
       const res = await sink.send(events);
-      log.debug('batch posted', { partition: where, records: batch.records.length, ...res });
+      log.debug('batch posted', { partition: where, records: records.count, ...res });
     } catch (err) {
       if (err instanceof WebhookSinkError && err.code === 'closed') {
-        log.info('stopping: batch not delivered, it will be sent again on the next start', { partition: where, records: batch.records.length });
+        log.info('stopping: batch not delivered, it will be sent again on the next start', { partition: where, records: records.count });
         return;
       }
       log.error('cannot finish a batch; it will be read again', { partition: where, error: (err as Error).message });
@@ -117,9 +122,9 @@ export class WebhookConsumer {
       await new Promise((res) => setTimeout(res, 1000));
       throw err;
     }
-    const last = batch.records[batch.records.length - 1]!;
+    const nextOffset = BigInt(records.offsets[records.count - 1]!) + 1n;
     try {
-      await this.source.commit([{ topic: batch.topic, partition: batch.partition, nextOffset: last.offset + 1n }]);
+      await this.source.commit([{ topic: batch.topic, partition: batch.partition, nextOffset }]);
       this.counts.committedBatches++;
     } catch (err) {
       // Delivered but not committed: whoever reads the partition next sends these again (at-least-once).

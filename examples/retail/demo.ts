@@ -21,6 +21,7 @@ import { hideBin } from 'yargs/helpers';
 import { ensureTopics } from '../../connectors/kafka/admin.js';
 import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { KafkaSource } from '../../connectors/kafka/source.js';
+import { valueAt } from '../../engine/record-batch.js';
 import { generateRetailEvents } from './generate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,6 +59,7 @@ const engine: ChildProcess = spawn(process.execPath, [
 const engineExited = new Promise<number | null>((res) => engine.on('exit', (code) => res(code)));
 
 // Print enter/leave events as they arrive.
+const utf8 = new TextDecoder();
 let enters = 0;
 let leaves = 0;
 const watcher = new KafkaSource({ ...kafka, groupId: `aud-demo-watch-${run}`, topics: [outputTopic] });
@@ -66,9 +68,10 @@ await watcher.start({
   onAssign: async () => undefined,
   onRevoke: async () => undefined,
   onBatch: async (batch) => {
-    for (const r of batch.records) {
-      if (!r.value) continue;
-      const e = JSON.parse(r.value.toString('utf8')) as { type: string; audience: string; customer: string; at: string; reason: string };
+    for (let i = 0; i < batch.records.count; i++) {
+      const value = valueAt(batch.records, i);
+      if (value === null) continue;
+      const e = JSON.parse(utf8.decode(value)) as { type: string; audience: string; customer: string; at: string; reason: string };
       if (e.type === 'enter') enters++; else leaves++;
       const tag = e.type === 'enter' ? colour(32, 'ENTER') : colour(31, 'LEAVE');
       process.stdout.write(`${e.at}  ${tag} ${e.audience.padEnd(20)} ${e.customer}  ${colour(2, `(${e.reason})`)}\n`);

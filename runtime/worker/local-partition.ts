@@ -6,12 +6,11 @@
  */
 import type { Plan } from '../../dsl/plan.js';
 import { checkpointWrite } from '../changelog.js';
-import type { InputRecord } from '../../engine/input-record.js';
 import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { RecordBatch } from '../../engine/record-batch.js';
 import { isLoggedKey } from '../../engine/state-keys.js';
 import type { PartitionStore, StoreWrite } from '../../engine/state/store.js';
-import { unpackRecords, type PackedRecords } from './messages.js';
-import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+import type { ChangelogCopy, PartitionRunner, PartitionSnapshot } from './partition-runner.js';
 
 export class LocalPartition implements PartitionRunner {
   private prepared: StoreWrite[] | undefined;
@@ -29,16 +28,12 @@ export class LocalPartition implements PartitionRunner {
     };
   }
 
-  async process(records: readonly InputRecord[]): Promise<StepResult> {
-    return step(await this.task.process(records));
+  process(batch: RecordBatch): Promise<BatchResult> {
+    return this.task.process(batch);
   }
 
-  async processPacked(records: PackedRecords): Promise<StepResult> {
-    return this.process(unpackRecords(records));
-  }
-
-  async advanceTo(t: number): Promise<StepResult> {
-    return step({ outputs: await this.task.advanceTo(t), bad: [], skipped: 0, applied: 0 });
+  async advanceTo(t: number): Promise<BatchResult> {
+    return { outputs: await this.task.advanceTo(t), bad: [], skipped: 0, applied: 0 };
   }
 
   async prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy> {
@@ -65,8 +60,4 @@ export class LocalPartition implements PartitionRunner {
   async close(): Promise<void> {
     await this.store.close();
   }
-}
-
-function step(result: BatchResult): StepResult {
-  return { outputs: result.outputs, bad: result.bad.map((b) => ({ index: b.index, reason: b.reason, ...(b.clock ? { clock: true } : {}) })), skipped: result.skipped, applied: result.applied };
 }

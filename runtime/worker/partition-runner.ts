@@ -10,18 +10,8 @@
  * runner whose commit failed is closed and opened again from the store:
  * nothing uncommitted survives it.
  */
-import type { OutputEvent } from '../../engine/output-event.js';
-import type { CustomerView } from '../../engine/partition-task.js';
-import type { InputRecord } from '../../engine/input-record.js';
-import type { PackedRecords } from './messages.js';
-
-export interface StepResult {
-  outputs: OutputEvent[];
-  /** Bad records by position in the batch, with the reason. */
-  bad: { index: number; reason: string; clock?: boolean }[];
-  skipped: number;
-  applied: number;
-}
+import type { BatchResult, CustomerView } from '../../engine/partition-task.js';
+import type { RecordBatch } from '../../engine/record-batch.js';
 
 /** The changelog copy of a prepared commit (customers and partition meta), in order. */
 export type ChangelogCopy = { key: string; value: Uint8Array | null }[];
@@ -41,11 +31,9 @@ export interface PartitionSnapshot {
 export interface PartitionRunner {
   readonly snapshot: PartitionSnapshot;
   /** Apply a batch, in memory. */
-  process(records: readonly InputRecord[]): Promise<StepResult>;
-  /** The same, for a batch packed for the crossing (messages.ts): what the runtime sends for a batch of columns. */
-  processPacked(records: PackedRecords): Promise<StepResult>;
+  process(batch: RecordBatch): Promise<BatchResult>;
   /** Move the clock to `t`, firing due timers, in memory. */
-  advanceTo(t: number): Promise<StepResult>;
+  advanceTo(t: number): Promise<BatchResult>;
   /** Every change since the last commit, to be written with `nextOffset` as the next input offset. */
   prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy>;
   /** Write the prepared commit, with the offset of the last changelog record it produced. */

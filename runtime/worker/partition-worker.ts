@@ -14,7 +14,7 @@ import { StoreRestoreTarget } from '../changelog.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import type { PartitionStore } from '../../engine/state/store.js';
 import { LocalPartition } from './local-partition.js';
-import { packBytes, unpackRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import { packBytes, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
 import type { PartitionSnapshot } from './partition-runner.js';
 
 const partitions = new Map<string, LocalPartition>();
@@ -55,7 +55,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     }
     case 'process': {
       const p = owned(req.partition);
-      const step = await p.process(unpackRecords(req.records));
+      const step = await p.process(req.batch);
       return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
     }
     case 'advance': {

@@ -12,10 +12,10 @@
  */
 import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
-import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
-import type { InputRecord } from '../../engine/input-record.js';
-import { packedAt, packRecords, type PackedRecords, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, StepResult } from './partition-runner.js';
+import type { BatchResult, CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { RecordBatch } from '../../engine/record-batch.js';
+import { packedAt, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
+import type { ChangelogCopy, PartitionRunner, PartitionSnapshot } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 import type { PartitionHost } from './partition-host.js';
 import { DEFAULT_YOUNG_GENERATION_MB } from './young-generation.js';
@@ -68,15 +68,11 @@ function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
 class WorkerPartition implements PartitionRunner {
   constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, public snapshot: PartitionSnapshot) {}
 
-  async process(records: readonly InputRecord[]): Promise<StepResult> {
-    return this.processPacked(packRecords(records));
+  async process(batch: RecordBatch): Promise<BatchResult> {
+    return this.step({ op: 'process', partition: this.label, batch });
   }
 
-  async processPacked(records: PackedRecords): Promise<StepResult> {
-    return this.step({ op: 'process', partition: this.label, records });
-  }
-
-  async advanceTo(t: number): Promise<StepResult> {
+  async advanceTo(t: number): Promise<BatchResult> {
     return this.step({ op: 'advance', partition: this.label, to: t });
   }
 
@@ -99,7 +95,7 @@ class WorkerPartition implements PartitionRunner {
     await this.thread.run({ op: 'close', partition: this.label });
   }
 
-  private async step(req: WorkerRequest): Promise<StepResult> {
+  private async step(req: WorkerRequest): Promise<BatchResult> {
     const res = expect(await this.thread.run(req), 'step');
     this.snapshot = unpackSnapshot(res.snapshot);
     return res.step;

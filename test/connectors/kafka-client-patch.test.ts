@@ -13,7 +13,7 @@ import kafkaJavascript, { type Message } from '@confluentinc/kafka-javascript';
 import { createGroupConsumer } from '../../connectors/kafka/client.js';
 import { clientPatches } from '../../connectors/kafka/client-patches.js';
 import { readPartition, readPartitionColumns, type PartitionRecord } from '../../connectors/kafka/partition-reader.js';
-import { concatColumns, emptyColumns, keyAt, valueAt } from '../../connectors/kafka/record-columns.js';
+import { concatBatches, emptyBatch, keyAt, valueAt } from '../../engine/record-batch.js';
 import { partitionFor } from '../../connectors/kafka/partitioner.js';
 import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { createTopic, produceBytes, testBrokers, uniqueTopic } from '../support/broker.js';
@@ -75,11 +75,11 @@ test('consumed as columns (a restore\'s read): the binding packs each batch (the
   const produced = someRecords();
   await produceBytes(topic, produced);
 
-  let read = emptyColumns();
+  let read = emptyBatch();
   let batches = 0;
   const range = await readPartitionColumns({ brokers: testBrokers() }, topic, 0, 100n, async (c, end) => {
     assert.equal(end, 300n);
-    read = concatColumns(read, c);
+    read = concatBatches(read, c);
     batches++;
   });
   assert.deepEqual(range, { from: 100n, end: 300n });

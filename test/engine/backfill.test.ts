@@ -23,6 +23,7 @@ import { CUSTOMER_PREFIX, META_KEY } from '../../engine/state-keys.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 import type { PartitionStore } from '../../engine/state/store.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const r = compileSources(new Map([['retail.aud', readFileSync(join(repo, 'examples/retail/retail.aud'), 'utf8')]]));
@@ -62,9 +63,9 @@ function byCustomer(outputs: OutputEvent[]): Map<string, string[]> {
 /** The whole stream through one task; the outputs of the live part. */
 async function reference(): Promise<OutputEvent[]> {
   const task = await PartitionTask.open(plan, new MemoryStore());
-  await task.process(history);
+  await task.process(batchOfRecords(history));
   await task.advanceTo(lastHistory);
-  const out = [...(await task.process(live)).outputs, ...await task.advanceTo(UNTIL)];
+  const out = [...(await task.process(batchOfRecords(live))).outputs, ...await task.advanceTo(UNTIL)];
   return out;
 }
 
@@ -88,14 +89,14 @@ test('backfill, then the live part on the backfilled stores: each customer\'s en
   const tasks = await Promise.all(stores.map((s) => PartitionTask.open(plan, s)));
   const out: OutputEvent[] = [];
   for (let p = 0; p < PARTITIONS; p++) {
-    out.push(...(await tasks[p]!.process(live.filter((rec) => partitionOf(customerOf(rec)!) === p))).outputs);
+    out.push(...(await tasks[p]!.process(batchOfRecords(live.filter((rec) => partitionOf(customerOf(rec)!) === p)))).outputs);
     out.push(...await tasks[p]!.advanceTo(UNTIL));
   }
   assert.deepEqual(byCustomer(out), byCustomer(expected));
 
   // Members at the end of the history, over the partitions, equal the one task's.
   const one = await PartitionTask.open(plan, new MemoryStore());
-  await one.process(history);
+  await one.process(batchOfRecords(history));
   await one.advanceTo(lastHistory);
   assert.deepEqual(summary.members, one.audienceSizes());
 });

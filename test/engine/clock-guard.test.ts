@@ -15,6 +15,7 @@ import { PartitionTask } from '../../engine/partition-task.js';
 import { replay } from '../../engine/replay.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 import { repo } from '../support/examples.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
 
 function planOf(file: string): Plan {
   const r = compileSources(new Map([[file, readFileSync(join(repo, file), 'utf8')]]));
@@ -59,7 +60,7 @@ test('--max-clock-skew: with the wall clock, a record ahead of this machine\'s c
   const event = (customer: string, at: number) => ({
     value: JSON.stringify({ customer_id: customer, type: 'login', ts: new Date(at).toISOString(), channel: 'web' }),
   });
-  const result = await task.process([event('c1', now - 60_000), event('c2', now + 60_000), event('c3', Date.parse('2030-01-01T00:00:00Z'))]);
+  const result = await task.process(batchOfRecords([event('c1', now - 60_000), event('c2', now + 60_000), event('c3', Date.parse('2030-01-01T00:00:00Z'))]));
   assert.equal(result.applied, 2, 'a minute ahead is within the skew allowed');
   assert.equal(result.bad.length, 1);
   assert.equal(result.bad[0]!.index, 2);

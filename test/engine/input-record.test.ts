@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileSources } from '../../dsl/compile.js';
 import { parseTime, RecordDecoder, type InputRecord } from '../../engine/input-record.js';
-import { packRecords, unpackRecords } from '../../runtime/worker/messages.js';
+import { batchOfRecords, BatchReader, causeAt } from '../../engine/record-batch.js';
 
 /** The decoder of a rule file given as lines (which must check clean). */
 function decoderFor(...lines: string[]): RecordDecoder {
@@ -42,7 +42,7 @@ test('parseTime: canonical UTC times read digit by digit agree with Date.parse, 
   assert.equal(parseTime('2026-12-01T23:20:13.116Z'), Date.UTC(2026, 11, 1, 23, 20, 13, 116));
 });
 
-test('a batch crossing to a worker: ASCII values (one decoded string, sliced) and others (views) give the same events', () => {
+test('a batch crossing to a worker: ASCII values (one string, sliced) and others (views) give the same events', () => {
   const decoder = decoderFor(
     'source "t" { key customer_id }',
     'event purchase { amount: number  note: string }',
@@ -55,19 +55,33 @@ test('a batch crossing to a worker: ASCII values (one decoded string, sliced) an
   const ascii = batch(['plain', 'also plain', 'x', 'last']);
   const mixed = batch(['plain', 'grüße', 'x', 'last']);
   for (const records of [ascii, mixed]) {
-    const crossed = unpackRecords(structuredClone(packRecords(records)));
-    assert.equal(crossed.length, records.length);
-    crossed.forEach((r, i) => {
-      assert.deepEqual(decoder.decode(r), decoder.decode(records[i]!), `record ${i}`);
-      assert.equal(r.key, records[i]!.key);
-      assert.equal(r.timestamp, records[i]!.timestamp);
-      assert.deepEqual(r.cause, records[i]!.cause);
+    const crossed = structuredClone(batchOfRecords(records));
+    const read = new BatchReader(crossed);
+    assert.equal(crossed.count, records.length);
+    records.forEach((r, i) => {
+      assert.deepEqual(decoder.decode(read.value(i), read.key(i), read.timestamp(i)), decoder.decode(r.value, r.key, r.timestamp), `record ${i}`);
+      assert.equal(read.key(i), r.key);
+      assert.equal(read.timestamp(i), r.timestamp);
+      assert.deepEqual(causeAt(crossed, i), r.cause);
     });
-    assert.equal(crossed[2]!.value, null);
+    assert.equal(read.value(2), null);
   }
   // The note survives the crossing as written (UTF-8, not bytes read as Latin-1).
-  const grüße = decoder.decode(unpackRecords(packRecords(mixed))[1]!);
+  const read = new BatchReader(batchOfRecords(mixed));
+  const grüße = decoder.decode(read.value(1), read.key(1), read.timestamp(1));
   assert.equal(grüße.kind === 'event' ? grüße.event.fields['note'] : undefined, 'grüße');
+});
+
+test('a batch whose bytes are not all ASCII: a value that is not UTF-8 is bad, as it is on its own', () => {
+  const decoder = decoderFor(
+    'source "t" { key customer_id }',
+    'event purchase { amount: number }',
+    'audience big { sum(purchase.amount) >= 100 }',
+  );
+  // 0xE9 then an ASCII byte: one replacement character for two bytes would look like ASCII by length.
+  const latin1 = Buffer.from([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]);
+  const read = new BatchReader(batchOfRecords([{ value: latin1 }]));
+  assert.deepEqual(decoder.decode(read.value(0)), { kind: 'bad', reason: 'not UTF-8 text' });
 });
 
 test('a declared field named like an Object.prototype member is the record\'s own or null, never the prototype\'s', () => {
@@ -76,7 +90,7 @@ test('a declared field named like an Object.prototype member is the record\'s ow
     'event visit { constructor: string  toString: number }',
     'audience visitor { count(visit) >= 1 }',
   );
-  const decode = (o: Record<string, unknown>) => decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', ts: 1000, ...o }) });
+  const decode = (o: Record<string, unknown>) => decoder.decode(JSON.stringify({ customer_id: 'c1', type: 'visit', ts: 1000, ...o }));
   const absent = decode({});
   assert.equal(absent.kind, 'event', JSON.stringify(absent));
   assert.deepEqual(absent.kind === 'event' ? absent.event.fields : undefined, { constructor: null, toString: null });
@@ -93,22 +107,22 @@ test('a source time field named like an Object.prototype member falls back to th
     'event visit { }',
     'audience visitor { count(visit) >= 1 }',
   );
-  const absent = decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit' }), timestamp: 1234 });
+  const absent = decoder.decode(JSON.stringify({ customer_id: 'c1', type: 'visit' }), undefined, 1234);
   assert.deepEqual(absent.kind === 'event' ? absent.event.time : absent, 1234);
-  const own = decoder.decode({ value: JSON.stringify({ customer_id: 'c1', type: 'visit', valueOf: 5678 }), timestamp: 1234 });
+  const own = decoder.decode(JSON.stringify({ customer_id: 'c1', type: 'visit', valueOf: 5678 }), undefined, 1234);
   assert.deepEqual(own.kind === 'event' ? own.event.time : own, 5678);
 });
 
 test('hostile records are bad records with a reason, in bounded memory, and never crash the decoder', () => {
   const d = decoderFor('source "x" { key customer_id }', 'event view { url: string, price: number, at: time }');
   const reason = (value: InputRecord['value']): string => {
-    const r = d.decode({ value });
+    const r = d.decode(value);
     assert.equal(r.kind, 'bad', `accepted: ${typeof value === 'string' ? value.slice(0, 80) : String(value)}`);
     return (r as { reason: string }).reason;
   };
   const base = { customer_id: 'c1', type: 'view', ts: '2026-01-01T00:00:00Z', url: '/home', price: 1 };
   const json = (o: object): string => JSON.stringify(o);
-  assert.equal(d.decode({ value: json(base) }).kind, 'event', 'the record the others are made from is good');
+  assert.equal(d.decode(json(base)).kind, 'event', 'the record the others are made from is good');
 
   assert.match(reason(json({ ...base, url: 'x'.repeat(2 * 1024 * 1024) })), /^record of \d+ bytes is larger than the 1048576 a record may have$/);
   assert.match(reason(json({ ...base, url: 'x'.repeat(100_000) })), /^field "url" of view is a string of 100000 characters, more than the 65536 a field may have$/);

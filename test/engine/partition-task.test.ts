@@ -16,6 +16,7 @@ import { replay } from '../../engine/replay.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 import type { StoreWrite } from '../../engine/state/store.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -66,13 +67,13 @@ test('stopping and reopening the state mid-stream changes nothing in the output'
   const cut = Math.floor(events.length / 2);
   let task = await PartitionTask.open(retailPlan, store);
   for (let i = 0; i < cut; i += 250) {
-    out.push(...(await task.process(events.slice(i, Math.min(i + 250, cut)))).outputs);
+    out.push(...(await task.process(batchOfRecords(events.slice(i, Math.min(i + 250, cut))))).outputs);
     await task.commit();
   }
   // A new task on the same store: the clock, the timers and every customer come back from the store.
   task = await PartitionTask.open(retailPlan, store);
   for (let i = cut; i < events.length; i += 250) {
-    out.push(...(await task.process(events.slice(i, Math.min(i + 250, events.length)))).outputs);
+    out.push(...(await task.process(batchOfRecords(events.slice(i, Math.min(i + 250, events.length))))).outputs);
     await task.commit();
   }
   out.push(...await task.advanceTo(UNTIL));
@@ -88,7 +89,7 @@ test('batches between preparing a commit and writing it go into the next commit:
   let task = await PartitionTask.open(retailPlan, store, { cacheCustomers: 20 });
   let prepared: StoreWrite[] | undefined;
   for (let i = 0; i < cut; i += 250) {
-    out.push(...(await task.process(events.slice(i, Math.min(i + 250, cut)))).outputs);
+    out.push(...(await task.process(batchOfRecords(events.slice(i, Math.min(i + 250, cut))))).outputs);
     // The previous commit is written only now, after this batch changed its customers again.
     if (prepared) await task.writeCommit(prepared);
     prepared = task.prepareCommit();
@@ -98,7 +99,7 @@ test('batches between preparing a commit and writing it go into the next commit:
   await task.commit();
   task = await PartitionTask.open(retailPlan, store, { cacheCustomers: 20 });
   for (let i = cut; i < events.length; i += 250) {
-    out.push(...(await task.process(events.slice(i, Math.min(i + 250, events.length)))).outputs);
+    out.push(...(await task.process(batchOfRecords(events.slice(i, Math.min(i + 250, events.length))))).outputs);
     await task.commit();
   }
   out.push(...await task.advanceTo(UNTIL));
@@ -114,11 +115,11 @@ test('timers fire at their due instant, in order, before the event that moved th
   ].join('\n'));
   const task = await PartitionTask.open(p, new MemoryStore());
   const rec = (c: string, type: string, ts: string) => ({ value: JSON.stringify({ c, type, ts, amount: 1 }) });
-  const r = await task.process([
+  const r = await task.process(batchOfRecords([
     rec('a', 'buy', '2026-01-01T10:00:30Z'),
     rec('b', 'buy', '2026-01-01T10:30:00Z'),
     rec('z', 'ping', '2026-01-01T20:00:00Z'), // moves the clock far: a and b leave first, at their own instants
-  ]);
+  ]));
   assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.customer} ${o.at} ${o.reason}`), [
     'enter a 2026-01-01T10:00:30.000Z event',
     'enter b 2026-01-01T10:30:00.000Z event',
@@ -137,11 +138,11 @@ test('a late event counts where its time still falls in the window, and nowhere 
   ].join('\n'));
   const task = await PartitionTask.open(p, new MemoryStore());
   const rec = (amount: number, ts: string) => ({ value: JSON.stringify({ c: 'x', type: 'buy', ts, amount }) });
-  const r = await task.process([
+  const r = await task.process(batchOfRecords([
     rec(60, '2026-01-05T12:00:00Z'),
     rec(50, '2026-01-03T12:00:00Z'), // two days late: too old for the 1-day window
     rec(40, '2026-01-05T06:00:00Z'), // late but inside the window
-  ]);
+  ]));
   assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.audience} ${o.at}`), [
     'enter ever_spender 2026-01-05T12:00:00.000Z',
     'enter day_spender 2026-01-05T12:00:00.000Z',
@@ -154,7 +155,7 @@ test('the record cache changes nothing: a cache of 3 customers, of none, and the
     const task = await PartitionTask.open(retailPlan, store, cacheCustomers === undefined ? {} : { cacheCustomers });
     const out: OutputEvent[] = [];
     for (let i = 0; i < events.length; i += 250) {
-      out.push(...(await task.process(events.slice(i, i + 250))).outputs);
+      out.push(...(await task.process(batchOfRecords(events.slice(i, i + 250)))).outputs);
       await task.commit();
     }
     out.push(...(await task.advanceTo(UNTIL)));
@@ -179,7 +180,7 @@ audience browser { count(page_view) over 1 day >= 5 }`);
   // c1: two views, far below 5: nothing can make it true by time alone.
   // c2: six views at minutes 0..5: a member, who leaves when the view of minute 1
   // leaves the day (minute 0 leaving still leaves five).
-  const r = await task.process([at('c1', 0), at('c1', 10), ...[0, 1, 2, 3, 4, 5].map((m) => at('c2', m))]);
+  const r = await task.process(batchOfRecords([at('c1', 0), at('c1', 10), ...[0, 1, 2, 3, 4, 5].map((m) => at('c2', m))]));
   assert.deepEqual(r.outputs.map((o) => `${o.type} ${o.customer}`), ['enter c2']);
   await task.commit();
   const timers: string[] = [];

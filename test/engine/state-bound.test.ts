@@ -16,6 +16,7 @@ import { PartitionTask } from '../../engine/partition-task.js';
 import { replay } from '../../engine/replay.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 import { repo } from '../support/examples.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
 
 const rules = readFileSync(join(repo, 'bench/hot-customer/distinct-top.aud'), 'utf8').replace(
   'audience explorer {',
@@ -46,7 +47,7 @@ test('a crawler\'s distinct and top stop growing at the bound, read as approxima
   const sizes: number[] = [];
   const records = traffic(3 * MAX_TALLY_VALUES);
   for (let i = 0; i < records.length; i += 500) {
-    await task.process(records.slice(i, i + 500));
+    await task.process(batchOfRecords(records.slice(i, i + 500)));
     await task.commit();
     sizes.push(task.largestStateBytes);
   }

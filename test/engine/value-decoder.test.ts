@@ -11,6 +11,7 @@ import avro from 'avsc';
 import { AvroInputDecoder, AvroValueDecoder, frameConfluent, parseAvroSchema, RegistryError, type WriterSchemas } from '../../connectors/avro/index.js';
 import { compileSources } from '../../dsl/compile.js';
 import type { InputRecord } from '../../engine/input-record.js';
+import { batchOfRecords, type RecordBatch } from '../../engine/record-batch.js';
 import { createLogger } from '../../engine/log.js';
 import { PartitionTask, type BatchResult } from '../../engine/partition-task.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
@@ -44,7 +45,7 @@ test('plain Avro: decoded values reach the task; undecodable and invalid records
   const truncated = good.subarray(0, good.length - 2);
   const noCustomer = raw.toBuffer({ customer_id: null, type: 'purchase', ts: 2000, amount: 1 });
   const input = records([truncated, good, null, noCustomer]);
-  const result = await decodeThenProcess(decoder, input, (r) => task.process(r), silent);
+  const result = await decodeThenProcess(decoder, batchOfRecords(input), (r) => task.process(r), silent);
   assert.equal(result.applied, 1);
   assert.deepEqual(result.outputs.map((o) => [o.type, o.audience, o.customer, o.version]), [['enter', 'big', 'a', 1]]);
   // Bad records by position in the input: the caller dead-letters input[index], the bytes it read.
@@ -72,7 +73,7 @@ test('registry mode: a registry that fails is retried (no bad record); one that 
   const decoder = new AvroValueDecoder(AvroInputDecoder.withRegistry(writers), 'Avro (test registry)');
   const input = records([frameConfluent(4, raw.toBuffer({ customer_id: 'a', type: 'purchase', ts: 1, amount: 5 }))]);
   const task = await PartitionTask.open(plan, new MemoryStore());
-  const result = await decodeThenProcess(decoder, input, (r) => task.process(r), log, { delaysMs: [1, 1, 1] });
+  const result = await decodeThenProcess(decoder, batchOfRecords(input), (r) => task.process(r), log, { delaysMs: [1, 1, 1] });
   assert.equal(result.applied, 1);
   assert.deepEqual(result.bad, []);
   assert.equal(warnings.filter((w) => w.includes('cannot decode Avro (test registry) values now; retrying the batch')).length, 2);
@@ -80,8 +81,8 @@ test('registry mode: a registry that fails is retried (no bad record); one that 
   failures = Infinity;
   const down = new AvroValueDecoder(AvroInputDecoder.withRegistry(writers), 'Avro (down)');
   let processed = false;
-  const process = async (r: InputRecord[]): Promise<BatchResult> => { processed = true; return task.process(r); };
-  await assert.rejects(decodeThenProcess(down, records([frameConfluent(5, Buffer.from([0]))]), process, silent, { delaysMs: [1, 1] }), (err: unknown) => {
+  const process = async (r: RecordBatch): Promise<BatchResult> => { processed = true; return task.process(r); };
+  await assert.rejects(decodeThenProcess(down, batchOfRecords(records([frameConfluent(5, Buffer.from([0]))])), process, silent, { delaysMs: [1, 1] }), (err: unknown) => {
     assert.ok(err instanceof ValueDecoderUnavailableError);
     assert.equal(err.message, 'cannot decode Avro (down) values: connect ECONNREFUSED; the batch is given back to the consumer and read again');
     assert.ok(err.cause instanceof RegistryError);
@@ -92,8 +93,8 @@ test('registry mode: a registry that fails is retried (no bad record); one that 
 
 test('no decoder: the records go to the task unchanged', async () => {
   const task = await PartitionTask.open(plan, new MemoryStore());
-  const input = records([Buffer.from('{"customer_id":"a","type":"purchase","ts":1,"amount":200}')]);
-  let seen: InputRecord[] = [];
+  const input = batchOfRecords(records([Buffer.from('{"customer_id":"a","type":"purchase","ts":1,"amount":200}')]));
+  let seen: RecordBatch | undefined;
   const result = await decodeThenProcess(undefined, input, (r) => { seen = r; return task.process(r); }, silent);
   assert.equal(seen, input);
   assert.equal(result.outputs.length, 1);

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
-import { columnsFromMessages, type RecordColumns } from '../../connectors/kafka/record-columns.js';
+import { batchOfPacked, packedOfMessages } from '../../connectors/kafka/packed-consume.js';
+import type { RecordBatch } from '../../engine/record-batch.js';
 import { changelogCheckpoint, checkpointWrite, restoreFromChangelog, StoreRestoreTarget } from '../../runtime/changelog.js';
 import { emptyCustomerState, encodeCustomerState } from '../../engine/customer-state.js';
 import { createLogger } from '../../engine/log.js';
@@ -19,13 +20,13 @@ const meta = (nextOffset: number): Buffer => Buffer.from(JSON.stringify({ now: 0
 
 /** A reader over `log` from an offset; `dieAfter` batches delivered, it throws as a killed process would stop. */
 function reader(records: PartitionRecord[], opts: { batch?: number; dieAfter?: number } = {}) {
-  return async (from: bigint | undefined, onBatch: (r: RecordColumns, end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
+  return async (from: bigint | undefined, onBatch: (r: RecordBatch, end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
     const start = from ?? 0n;
     const end = records.length === 0 ? start : records[records.length - 1]!.offset + 1n;
     const mine = records.filter((r) => r.offset >= start);
     let delivered = 0;
     for (let i = 0; i < mine.length; i += opts.batch ?? 1000) {
-      await onBatch(columnsFromMessages(mine.slice(i, i + (opts.batch ?? 1000))), end);
+      await onBatch(batchOfPacked(packedOfMessages(mine.slice(i, i + (opts.batch ?? 1000)).map((r) => ({ ...r, topic: 'changelog', partition: 0 })))), end);
       if (++delivered === opts.dieAfter) throw new Error('killed');
     }
     return { from: start, end };

@@ -12,16 +12,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js';
-import { columnsFromMessages, type RecordColumns } from '../../connectors/kafka/record-columns.js';
+import { batchOfPacked, packedOfMessages } from '../../connectors/kafka/packed-consume.js';
 import { compileSources } from '../../dsl/compile.js';
 import { checkpointOnly, repairWrites, restoreFromChangelog, StoreRestoreTarget, type RestoreTarget } from '../../runtime/changelog.js';
 import type { InputRecord } from '../../engine/input-record.js';
+import type { BatchResult } from '../../engine/partition-task.js';
+import { batchOfRecords, type RecordBatch } from '../../engine/record-batch.js';
 import { createLogger } from '../../engine/log.js';
 import { META_KEY } from '../../engine/state-keys.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import { LocalPartition } from '../../runtime/worker/local-partition.js';
-import type { ChangelogCopy, PartitionRunner, StepResult } from '../../runtime/worker/partition-runner.js';
+import type { ChangelogCopy, PartitionRunner } from '../../runtime/worker/partition-runner.js';
 import { WorkerPool } from '../../runtime/worker/worker-pool.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 
@@ -46,7 +48,7 @@ async function drive(open: () => Promise<PartitionRunner>): Promise<unknown[]> {
   const trace: unknown[] = [];
   let runner = await open();
   for (let i = 0, n = 0; i < records.length; i += 300, n++) {
-    trace.push(await runner.process(records.slice(i, i + 300)));
+    trace.push(await runner.process(batchOfRecords(records.slice(i, i + 300))));
     if (n % 2 === 1) {
       trace.push(comparable(await runner.prepareCommit(BigInt(i + 300))));
       await runner.writeCommit(BigInt(i));
@@ -68,12 +70,12 @@ test('a partition in a worker thread gives what it gives in this thread', async 
     const local = await drive(async () => LocalPartition.open(plan, await openRocksStore(join(dir, 'local')), { cacheCustomers: 50 }));
     const inWorker = await drive(() => pool.open(3, 'retail.events/3', join(dir, 'worker'), plan, { cacheCustomers: 50 }));
     assert.deepEqual(inWorker, local);
-    const first = local[0] as StepResult;
+    const first = local[0] as BatchResult;
     assert.deepEqual(first.bad, []);
-    const withBad = local[1] as StepResult;
+    const withBad = local[1] as BatchResult;
     assert.equal(withBad.bad.length, 1, 'the bad record is reported by its position');
     assert.match(withBad.bad[0]!.reason, /JSON/);
-    assert.ok((local as StepResult[]).some((s) => s.outputs?.length > 0), 'enough traffic for enter/leave events');
+    assert.ok((local as BatchResult[]).some((s) => s.outputs?.length > 0), 'enough traffic for enter/leave events');
     assert.equal((local.at(-2) as { eventsApplied: number }).eventsApplied, 1, 'the record without a time field took its timestamp');
   } finally {
     await pool.close();
@@ -93,17 +95,17 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
     };
     const writer = await LocalPartition.open(plan, new MemoryStore(), { cacheCustomers: 50 });
     for (let i = 0; i < records.length; i += 400) {
-      await writer.process(records.slice(i, i + 400));
+      await writer.process(batchOfRecords(records.slice(i, i + 400)));
       for (const c of await writer.prepareCommit(BigInt(i + 400))) append(c);
       await writer.writeCommit(BigInt(changelog.length - 1));
     }
     const lastCommit = changelog.length;
-    await writer.process(records.slice(0, 50));
+    await writer.process(batchOfRecords(records.slice(0, 50)));
     const unfinished = (await writer.prepareCommit(undefined)).filter((c) => c.key !== META_KEY);
     for (const c of unfinished) append(c);
-    const read = async (from: bigint | undefined, onBatch: (r: RecordColumns, end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
+    const read = async (from: bigint | undefined, onBatch: (r: RecordBatch, end: bigint) => Promise<void>): Promise<{ from: bigint; end: bigint }> => {
       const mine = changelog.filter((r) => r.offset >= (from ?? 0n));
-      for (let i = 0; i < mine.length; i += 700) await onBatch(columnsFromMessages(mine.slice(i, i + 700)), BigInt(changelog.length));
+      for (let i = 0; i < mine.length; i += 700) await onBatch(batchOfPacked(packedOfMessages(mine.slice(i, i + 700).map((r) => ({ ...r, topic: 'retail.events-changelog', partition: 3 })))), BigInt(changelog.length));
       return { from: from ?? 0n, end: BigInt(changelog.length) };
     };
     const restore = async (target: RestoreTarget): Promise<unknown> => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTopics } from '../../connectors/kafka/admin.js';
 import { KafkaSink } from '../../connectors/kafka/sink.js';
-import { KafkaSource, type SourceRecord } from '../../connectors/kafka/source.js';
+import { KafkaSource, type PartitionBatch } from '../../connectors/kafka/source.js';
+import { keyAt, valueAt } from '../../engine/record-batch.js';
 
 export function testBrokers(): string {
   return process.env.AUD_TEST_BROKERS ?? '127.0.0.1:9092';
@@ -54,7 +55,7 @@ export async function produceBytes(topic: string, records: { key: string | null;
   }
 }
 
-export interface ReadRecord { key: string | null; value: string | null; partition: number; offset: bigint; headers: Record<string, string>; bytes: Buffer | null }
+export interface ReadRecord { key: string | null; value: string | null; partition: number; offset: bigint; headers: Record<string, string>; bytes: Buffer | null; timestamp: number }
 
 /**
  * Reads a topic from the beginning with a fresh group until `expected`
@@ -62,7 +63,7 @@ export interface ReadRecord { key: string | null; value: string | null; partitio
  * records that should not be there. Returns them in partition, offset order.
  */
 export async function readTopic(topic: string, opts: { expected: number; timeoutMs: number; settleMs?: number }): Promise<ReadRecord[]> {
-  const got: SourceRecord[] = [];
+  const got: ReadRecord[] = [];
   const source = new KafkaSource({ brokers: testBrokers(), clientId: 'aud-test-reader', groupId: `reader-${randomBytes(6).toString('hex')}`, topics: [topic] });
   let reached: () => void = () => undefined;
   const enough = new Promise<void>((res) => { reached = res; });
@@ -70,7 +71,7 @@ export async function readTopic(topic: string, opts: { expected: number; timeout
     onAssign: async () => undefined,
     onRevoke: async () => undefined,
     onBatch: async (batch) => {
-      got.push(...batch.records);
+      got.push(...readRecords(batch));
       if (got.length >= opts.expected) reached();
     },
   });
@@ -79,7 +80,20 @@ export async function readTopic(topic: string, opts: { expected: number; timeout
   clearTimeout(timer);
   await new Promise((res) => setTimeout(res, opts.settleMs ?? 500));
   await source.stop();
-  return got
-    .sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))
-    .map((r) => ({ key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, partition: r.partition, offset: r.offset, headers: r.headers, bytes: r.value }));
+  return got.sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+}
+
+/** A source's batch as records with their own bytes (a batch's are views of its one byte array). */
+export function readRecords(batch: PartitionBatch): ReadRecord[] {
+  const out: ReadRecord[] = [];
+  for (let i = 0; i < batch.records.count; i++) {
+    const key = keyAt(batch.records, i);
+    const value = valueAt(batch.records, i);
+    const bytes = value && Buffer.from(value);
+    out.push({
+      key: key && Buffer.from(key).toString('utf8'), value: bytes && bytes.toString('utf8'), partition: batch.partition,
+      offset: BigInt(batch.records.offsets[i]!), headers: batch.headers?.[i] ?? {}, bytes, timestamp: batch.records.timestamps[i]!,
+    });
+  }
+  return out;
 }

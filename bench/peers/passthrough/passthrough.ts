@@ -16,6 +16,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { KafkaSink } from '../../../connectors/kafka/sink.js';
 import { KafkaSource } from '../../../connectors/kafka/source.js';
+import { keyAt, valueAt } from '../../../engine/record-batch.js';
+
+/** Bytes of a batch as a Buffer view, for the sink. */
+function bufferOf(bytes: Uint8Array | null): Buffer | null {
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 export async function main(argv: string[]): Promise<void> {
   const args = await yargs(argv)
@@ -46,10 +52,12 @@ export async function main(argv: string[]): Promise<void> {
     onAssign: async () => undefined,
     onRevoke: async () => undefined,
     onBatch: async (batch) => {
-      await sink.send(batch.records.map((r) => ({ topic: args.output, key: r.key, value: r.value })));
-      const last = batch.records[batch.records.length - 1]!;
-      await source.commit([{ topic: batch.topic, partition: batch.partition, nextOffset: last.offset + 1n }]);
-      records += batch.records.length;
+      const read = batch.records;
+      const out = [];
+      for (let i = 0; i < read.count; i++) out.push({ topic: args.output, key: bufferOf(keyAt(read, i)), value: bufferOf(valueAt(read, i)) });
+      await sink.send(out);
+      await source.commit([{ topic: batch.topic, partition: batch.partition, nextOffset: BigInt(read.offsets[read.count - 1]!) + 1n }]);
+      records += read.count;
     },
   });
   process.stderr.write(`passthrough started: ${args.input} → ${args.output}, group ${args.group}\n`);
