@@ -55,7 +55,7 @@ const DEFAULT_RETRY: DecodeRetry = { delaysMs: [500, 1000, 2000, 4000, 8000] };
  * rules' own, in input order, so that the caller dead-letters the bytes it
  * read, not the decoded object.
  */
-export async function decodeThenProcess<R extends { bad: { index: number; reason: string }[] }>(
+export async function decodeThenProcess<R extends { bad: { index: number; reason: string; clock?: boolean }[] }>(
   decoder: ValueDecoder | undefined,
   batch: RecordBatch,
   process: (batch: RecordBatch) => Promise<R>,
@@ -67,7 +67,7 @@ export async function decodeThenProcess<R extends { bad: { index: number; reason
   const objects = new Array<Record<string, unknown> | undefined>(batch.count);
   /** The records that go to the rules, by position in `batch`. */
   const positions: number[] = [];
-  const bad: { index: number; reason: string }[] = [];
+  const bad: { index: number; reason: string; clock?: boolean }[] = [];
   decoded.forEach((d, i) => {
     if (d !== null && 'bad' in d) { bad.push({ index: i, reason: d.bad }); return; }
     if (d !== null) objects[i] = d.value;
@@ -76,7 +76,8 @@ export async function decodeThenProcess<R extends { bad: { index: number; reason
   const good = positions.length === batch.count ? { ...batch } : selectRecords(batch, positions);
   good.objects = positions.length === batch.count ? objects : positions.map((p) => objects[p]);
   const result = await process(good);
-  for (const b of result.bad) bad.push({ index: positions[b.index]!, reason: b.reason });
+  // The rules' refusals keep what they say (a clock refusal is counted as one).
+  for (const b of result.bad) bad.push({ ...b, index: positions[b.index]! });
   bad.sort((a, b) => a.index - b.index);
   return { ...result, bad };
 }

@@ -99,3 +99,16 @@ test('no decoder: the records go to the task unchanged', async () => {
   assert.equal(seen, input);
   assert.equal(result.outputs.length, 1);
 });
+
+test('Avro: a record too far ahead of the clock is refused as a clock refusal, at its position in the input', async () => {
+  const task = await PartitionTask.open(plan, new MemoryStore(), { clockGuard: { maxJumpMs: 60_000 } });
+  const decoder = new AvroValueDecoder(AvroInputDecoder.plain(SCHEMA), 'Avro (test)');
+  const first = raw.toBuffer({ customer_id: 'a', type: 'purchase', ts: 1_000_000, amount: 10 });
+  const undecodable = Buffer.from([0xff]);
+  const ahead = raw.toBuffer({ customer_id: 'b', type: 'purchase', ts: 1_000_000 + 365 * 86_400_000, amount: 500 });
+  const input = records([first, undecodable, ahead]);
+  const result = await decodeThenProcess(decoder, batchOfRecords(input), (r) => task.process(r), silent);
+  assert.equal(result.applied, 1);
+  assert.deepEqual(result.outputs, [], 'the year-ahead purchase makes nobody big');
+  assert.deepEqual(result.bad.map((b) => [b.index, b.clock === true]), [[1, false], [2, true]]);
+});
