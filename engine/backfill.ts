@@ -19,7 +19,7 @@ import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type BadRecord } from './partition-task.js';
 import { batchOfRecords } from './record-batch.js';
-import { CUSTOMER_PREFIX, META_KEY } from './state-keys.js';
+import { AUDIENCE_LIST_PREFIX, CUSTOMER_PREFIX, META_KEY } from './state-keys.js';
 import type { PartitionStore } from './state/store.js';
 
 export interface BackfillOptions {
@@ -136,7 +136,7 @@ export async function backfill(plan: Plan, records: AsyncIterable<InputRecord>, 
   return summary;
 }
 
-/** The store's customers and meta, in chunks each closed by the meta record, as restore expects. */
+/** The store's audience lists, customers and meta, in chunks each closed by the meta record, as restore expects. */
 async function copyToChangelog(
   partition: number, store: PartitionStore, write: NonNullable<BackfillOptions['writeChangelog']>,
 ): Promise<{ records: number; lastOffset: bigint | undefined }> {
@@ -151,6 +151,8 @@ async function copyToChangelog(
     records += chunk.length;
     chunk = [];
   };
+  // Audience lists first: the customer states that follow are indexed by them.
+  for await (const [key, value] of store.scan(AUDIENCE_LIST_PREFIX)) chunk.push({ key, value });
   for await (const [key, value] of store.scan(CUSTOMER_PREFIX)) {
     chunk.push({ key, value });
     if (chunk.length >= 5000) await send();

@@ -39,11 +39,13 @@
 import type { Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
 import { addToAggregate, aggregateAtBound, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
-import { decodeCustomerState, emptyCustomerState, encodeCustomerState, type CustomerState } from './customer-state.js';
-import { evaluate, type EvalScope } from './evaluate.js';
+import { AudienceList, AudienceLists } from './audience-list.js';
+import { CustomerStateCodec, emptyCustomerState, isMember, membershipVersion, type CustomerState } from './customer-state.js';
+import type { Compiled, EvalScope, SlotComparison } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
+import { flipsOnlyLater, RuleGraph } from './rule-graph.js';
 import { absenceDue, addToAbsence, addToSequence, sequenceMatchTime, type AbsenceState, type SequenceState } from './sequence.js';
 import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
@@ -123,46 +125,47 @@ export class PartitionTask {
    */
   private committing: Map<string, number | null> | undefined;
   private readonly decoder: RecordDecoder;
-  /** Slot index → indexes of the audiences that read it. */
-  private readonly audiencesBySlot: number[][];
-  private readonly traitByName: Map<string, PExpr>;
+  private readonly graph: RuleGraph;
+  private readonly codec: CustomerStateCodec;
+  /** The rules' audience list, to be written with the next commit when the store does not hold it yet. */
+  private audienceListToWrite: AudienceList | undefined;
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
-  /** Audience index → indexes of the audiences it names with `in`. */
-  private readonly audiencesUsed: number[][];
   // Scratch reused by every event and timer (one customer at a time), so
   // that the hot path allocates nothing for them.
-  /** Audiences to evaluate for the customer at hand (1: dirty). */
+  /** Audiences to evaluate for the customer at hand (1: dirty), and how many. */
   private readonly dirty: Uint8Array;
-  /** Audiences whose membership changed in this evaluation (1: changed). */
-  private readonly membershipChanged: Uint8Array;
+  private dirtyCount = 0;
   private readonly scope: CustomerScope;
+  /** The ISO text of `atText`, the instant of the enter/leave events being made. */
+  private atText = '';
+  private atTextFor = Number.NaN;
   private readonly filterScope = new FilterScope();
   private largestState = 0;
   private atBound = 0;
 
-  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, options: PartitionTaskOptions) {
+  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
+    this.codec = new CustomerStateCodec(lists);
+    if (!listStored) this.audienceListToWrite = lists.current;
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
     this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
     for (const [audience, n] of Object.entries(meta?.sizes ?? {})) this.sizes.set(audience, n);
     this.nextOffsetValue = meta?.nextOffset !== undefined ? BigInt(meta.nextOffset) : undefined;
     this.decoder = new RecordDecoder(plan);
     this.clockGuard = new ClockGuard(options.clockGuard ?? {});
-    this.audiencesBySlot = plan.slots.map(() => []);
-    plan.audiences.forEach((a, ai) => a.slots.forEach((s) => this.audiencesBySlot[s]!.push(ai)));
-    this.traitByName = new Map(plan.traits.map((t) => [t.name, t.expr]));
-    const audienceIndex = new Map(plan.audiences.map((a, i) => [a.name, i]));
-    this.audiencesUsed = plan.audiences.map((a) => a.audiences.flatMap((name) => audienceIndex.get(name) ?? []));
+    this.graph = new RuleGraph(plan);
     this.dirty = new Uint8Array(plan.audiences.length);
-    this.membershipChanged = new Uint8Array(plan.audiences.length);
-    this.scope = new CustomerScope(plan, this.traitByName);
+    this.scope = new CustomerScope(plan, this.graph);
   }
 
   /** Open a partition: read its meta and rebuild the timer index from the store. */
   static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions = {}): Promise<PartitionTask> {
     const [metaBytes] = await store.getMany([META_KEY]);
     const meta = metaBytes ? (JSON.parse(textDecoder.decode(metaBytes)) as PartitionMeta) : undefined;
-    const task = new PartitionTask(plan, store, meta, options);
+    const lists = new AudienceLists(new AudienceList(plan.audiences.map((a) => a.name)));
+    const [listBytes] = await store.getMany([lists.current.key]);
+    await lists.load(store);
+    const task = new PartitionTask(plan, store, meta, lists, listBytes !== undefined, options);
     for await (const [key] of store.scan(TIMER_PREFIX)) {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);
@@ -170,9 +173,8 @@ export class PartitionTask {
     // A store written before sizes were kept: count once; the next commit stores them.
     if (meta && !meta.sizes) {
       for await (const [, value] of store.scan(CUSTOMER_PREFIX)) {
-        for (const [audience, [inside]] of Object.entries(decodeCustomerState(value).m)) {
-          if (inside === 1) task.sizes.set(audience, (task.sizes.get(audience) ?? 0) + 1);
-        }
+        const state = task.codec.decode(value);
+        plan.audiences.forEach((a, i) => { if (isMember(state, i)) task.sizes.set(a.name, (task.sizes.get(a.name) ?? 0) + 1); });
       }
     }
     return task;
@@ -189,9 +191,9 @@ export class PartitionTask {
     if (!state) {
       const [bytes] = await this.store.getMany([customerKey(customer)]);
       if (!bytes) return undefined;
-      state = decodeCustomerState(bytes);
+      state = this.codec.decode(bytes);
     }
-    const scope = new CustomerScope(this.plan, this.traitByName);
+    const scope = new CustomerScope(this.plan, this.graph);
     scope.reset(this.now, state);
     const view: CustomerView = {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
@@ -201,10 +203,9 @@ export class PartitionTask {
       if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[slot.id], this.now)) view.approximate.push(slot.text);
     }
     for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
-    for (const a of this.plan.audiences) {
-      const m = state.m[a.name];
-      view.audiences[a.name] = { member: m?.[0] === 1, version: m?.[1] ?? 0 };
-    }
+    this.plan.audiences.forEach((a, i) => {
+      view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
+    });
     return view;
   }
 
@@ -281,7 +282,7 @@ export class PartitionTask {
     const committing = new Map<string, number | null>();
     for (const customer of this.changed) {
       const c = this.cached(customer);
-      const value = encodeCustomerState(c.state);
+      const value = this.codec.encode(c.state);
       if (value.length > this.largestState) this.largestState = value.length;
       batch.push({ type: 'put', key: customerKey(customer), value });
       if (c.persistedTimer !== c.state.t) {
@@ -293,6 +294,10 @@ export class PartitionTask {
     this.committing = committing;
     this.changed = new Set();
     if (nextOffset !== undefined) this.nextOffsetValue = nextOffset;
+    if (this.audienceListToWrite) {
+      batch.push({ type: 'put', key: this.audienceListToWrite.key, value: this.audienceListToWrite.encode() });
+      this.audienceListToWrite = undefined;
+    }
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
     batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
@@ -348,7 +353,7 @@ export class PartitionTask {
     const values = await this.store.getMany(missing.map(customerKey));
     missing.forEach((customer, i) => {
       const bytes = values[i];
-      const state = bytes ? decodeCustomerState(bytes) : emptyCustomerState();
+      const state = bytes ? this.codec.decode(bytes) : this.codec.empty();
       this.cache.set(customer, { state, persistedTimer: state.t });
     });
   }
@@ -375,26 +380,34 @@ export class PartitionTask {
 
   private fireTimer(customer: string, c: CachedCustomer, out: OutputEvent[]): void {
     const cs = c.state;
-    for (const slot of this.plan.slots) {
-      if (slot.kind === 'aggregate' && slot.windowMs !== undefined && cs.s[slot.id] !== undefined) {
-        const kept = expireAggregate(slot, cs.s[slot.id], this.now);
-        if (kept === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = kept;
+    const { graph } = this;
+    const slots = this.plan.slots;
+    for (const id in cs.s) {
+      const index = graph.slotById.get(id);
+      if (index === undefined) continue; // a slot of other rules
+      const slot = slots[index]!;
+      if (slot.kind === 'aggregate' && slot.windowMs !== undefined) {
+        const kept = expireAggregate(slot, cs.s[id], this.now);
+        if (kept === undefined) delete cs.s[id]; else cs.s[id] = kept;
       }
     }
-    let anyDirty = false;
-    const audiences = this.plan.audiences;
-    for (let i = 0; i < audiences.length; i++) {
-      const w = cs.w[audiences[i]!.name];
-      if (w !== undefined && w <= this.now) { this.dirty[i] = 1; anyDirty = true; }
-    }
+    const w = cs.w;
+    for (let i = 0; i < w.length; i++) if (w[i]! <= this.now) this.markDirty(i);
     this.changed.add(customer);
-    if (anyDirty) this.evaluateCustomer(customer, c, 'timer', undefined, out);
+    if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'timer', undefined, out);
+  }
+
+  private markDirty(audience: number): void {
+    if (this.dirty[audience] === 1) return;
+    this.dirty[audience] = 1;
+    this.dirtyCount++;
   }
 
   private applyEvent(e: EngineEvent, out: OutputEvent[]): void {
     const fed = this.plan.feeds[e.type];
     const c = this.cached(e.customer);
     const cs = c.state;
+    const { graph } = this;
     // A customer is known from their first declared event, and every audience
     // holds a value for them from then on: `count(purchase) over 60 days == 0`
     // is true for a customer whose first event is a page view.
@@ -402,8 +415,10 @@ export class PartitionTask {
     cs.n++;
     this.changed.add(e.customer);
     const seq = cs.n;
-    let anyDirty = firstEvent;
-    if (firstEvent) this.dirty.fill(1);
+    if (firstEvent) {
+      this.dirty.fill(1);
+      this.dirtyCount = this.dirty.length;
+    }
     let matches: ((step: StepPlan) => boolean) | undefined;
     for (const index of fed ?? []) {
       const slot = this.plan.slots[index]!;
@@ -415,12 +430,23 @@ export class PartitionTask {
           if (slot.where && this.filter(slot.where, e.fields) !== true) continue;
           const v = contribution(slot, e.fields, e.time);
           if (v === undefined) continue;
+          const comparisons = firstEvent ? NO_COMPARISONS : graph.comparisonsOfSlot[index]!;
+          // The value before the event, for its comparisons; read before the add, which may change the state in place.
+          const valueBefore = comparisons.length > 0 ? aggregateValue(slot, before, this.now) : null;
           const added = addToAggregate(slot, before, v, e.time, seq, this.now);
           if (added === UNCHANGED) continue;
           // Changed, possibly in place (a window's buckets, a tally): the same object.
           changed = true;
           after = expireAggregate(slot, added, this.now);
           if (slot.maxValues !== undefined && aggregateAtBound(slot, after, this.now)) this.atBound++;
+          if (comparisons.length > 0) {
+            const valueAfter = aggregateValue(slot, after, this.now);
+            for (const cmp of comparisons) {
+              if (cmp.test(valueBefore) !== cmp.test(valueAfter) || !flipsOnlyLater(slot, cmp, v, after)) {
+                for (const a of graph.audiencesOfComparison[cmp.index]!) this.markDirty(a);
+              }
+            }
+          }
           break;
         }
         case 'sequence':
@@ -436,60 +462,63 @@ export class PartitionTask {
       }
       if (!changed) continue;
       if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
-      for (const a of this.audiencesBySlot[index]!) this.dirty[a] = 1;
-      anyDirty = true;
+      if (slot.kind !== 'aggregate') for (const cmp of graph.comparisonsOfSlot[index]!) for (const a of graph.audiencesOfComparison[cmp.index]!) this.markDirty(a);
+      for (const a of graph.readersOfSlot[index]!) this.markDirty(a);
     }
-    if (anyDirty) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
+    if (this.dirtyCount > 0) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
   }
 
   /** A `where` or step filter over one event's fields. */
   private filter(expr: PExpr, fields: Record<string, Value>): Value {
     this.filterScope.now = this.now;
     this.filterScope.fields = fields;
-    return evaluate(expr, this.filterScope);
+    return this.graph.filter(expr)(this.filterScope);
   }
 
   /**
-   * Re-evaluate the dirty audiences (and those using `in` one that changed),
-   * in dependency order; emit enter/leave; reschedule the customer's timer.
+   * Evaluate the dirty audiences (and those using `in` one that changed), in
+   * plan order, which puts an audience after those it names; emit
+   * enter/leave; reschedule the customer's timer.
    */
-  /** Whether an audience that audience `i` names with `in` changed membership in this evaluation. */
-  private namesChanged(i: number): boolean {
-    for (const x of this.audiencesUsed[i]!) if (this.membershipChanged[x] === 1) return true;
-    return false;
-  }
-
   private evaluateCustomer(customer: string, c: CachedCustomer, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
     const cs = c.state;
     const scope = this.scope;
     scope.reset(this.now, cs);
-    const { dirty, membershipChanged } = this;
-    const audiences = this.plan.audiences;
-    for (let i = 0; i < audiences.length; i++) {
-      if (dirty[i] === 0 && !this.namesChanged(i)) continue;
+    const { dirty } = this;
+    const audiences = this.graph.audiences;
+    // The timer is the earliest wake: kept up as wakes change, and found
+    // again over every wake only when the one that was earliest moves later.
+    const timerBefore = cs.t ?? Infinity;
+    let next = timerBefore;
+    let earliestMoved = false;
+    for (let i = 0; i < audiences.length && this.dirtyCount > 0; i++) {
+      if (dirty[i] === 0) continue;
       dirty[i] = 0;
+      this.dirtyCount--;
       const a = audiences[i]!;
-      const value = scope.evaluateTop(a.expr);
-      if (scope.wake < Infinity) cs.w[a.name] = scope.wake; else delete cs.w[a.name];
+      const value = scope.evaluateTop(a.evaluate);
+      const wakeBefore = cs.w[i]!;
+      const wake = scope.wake;
+      if (wake !== wakeBefore) {
+        cs.w[i] = wake;
+        if (wake < next) next = wake;
+        if (wakeBefore === timerBefore) earliestMoved = true;
+      }
       const inside = value === true;
-      const prev = cs.m[a.name];
-      if (inside === (prev?.[0] === 1)) continue;
-      const version = (prev?.[1] ?? 0) + 1;
-      cs.m[a.name] = [inside ? 1 : 0, version];
+      const prev = cs.m[i]!;
+      if (inside === prev > 0) continue;
+      const version = Math.abs(prev) + 1;
+      cs.m[i] = inside ? version : -version;
       this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) + (inside ? 1 : -1));
-      membershipChanged[i] = 1;
-      const event: OutputEvent = {
-        type: inside ? 'enter' : 'leave', audience: a.name, customer,
-        at: new Date(this.now).toISOString(), version, reason,
-      };
+      for (const j of a.usedBy) this.markDirty(j);
+      const event: OutputEvent = { type: inside ? 'enter' : 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
       if (cause) event.cause = cause;
       out.push(event);
     }
-    membershipChanged.fill(0);
-    let next = Infinity;
-    for (const name in cs.w) {
-      const w = cs.w[name]!;
-      if (w < next) next = w;
+    if (earliestMoved) {
+      next = Infinity;
+      const w = cs.w;
+      for (let k = 0; k < w.length; k++) if (w[k]! < next) next = w[k]!;
     }
     const timer = next === Infinity ? null : next;
     if (timer !== cs.t) {
@@ -497,7 +526,18 @@ export class PartitionTask {
       if (timer !== null) this.timers.push(timer, customer);
     }
   }
+
+  /** The clock as ISO text, made once per instant rather than once per enter/leave. */
+  private isoNow(): string {
+    if (this.atTextFor !== this.now) {
+      this.atText = new Date(this.now).toISOString();
+      this.atTextFor = this.now;
+    }
+    return this.atText;
+  }
 }
+
+const NO_COMPARISONS: readonly SlotComparison[] = [];
 
 /** Evaluation of a filter: fields of one event, nothing per customer. */
 class FilterScope implements EvalScope {
@@ -505,7 +545,7 @@ class FilterScope implements EvalScope {
   fields: Record<string, Value> = {};
   field(name: string): Value { return this.fields[name] ?? null; }
   slot(): Value { return null; }
-  slotCompared(_index: number, test: (value: Value) => Value): Value { return test(null); }
+  compared(c: SlotComparison): Value { return c.test(null); }
   matchTime(): number | null { return null; }
   trait(): Value { return null; }
   audience(): boolean { return false; }
@@ -513,26 +553,41 @@ class FilterScope implements EvalScope {
 }
 
 /**
- * Evaluation over one customer's state at one instant. Slot values and traits
- * are computed once per pass and remembered with the instant they may next
- * change, which is added to the wake of every audience that uses them.
+ * Evaluation over one customer's state at one instant. Slot values,
+ * comparisons and traits are computed once per pass and remembered with the
+ * instant they may next change, which is added to the wake of every audience
+ * that uses them.
  */
 class CustomerScope implements EvalScope {
   wake = Infinity;
   now = 0;
-  private cs: CustomerState = emptyCustomerState();
-  // Slot memo: valid where memoPass[i] is the current pass (no clearing between
-  // customers; float64, so it does not wrap in the life of a process).
+  private cs: CustomerState = emptyCustomerState(0);
+  // Memos: valid where their pass entry is the current pass (no clearing
+  // between customers; float64, so it does not wrap in the life of a process).
   private pass = 0;
-  private readonly memoPass: Float64Array;
-  private readonly memoValue: Value[];
-  private readonly memoWake: Float64Array;
-  private readonly traitMemo = new Map<string, { value: Value; wake: number }>();
+  private readonly slotPass: Float64Array;
+  private readonly slotValue: Value[];
+  private readonly slotWake: Float64Array;
+  private readonly comparisonPass: Float64Array;
+  private readonly comparisonValue: Value[];
+  private readonly comparisonWake: Float64Array;
+  private readonly traitPass: Float64Array;
+  private readonly traitValue: Value[];
+  private readonly traitWake: Float64Array;
 
-  constructor(private readonly plan: Plan, private readonly traits: Map<string, PExpr>) {
-    this.memoPass = new Float64Array(plan.slots.length);
-    this.memoValue = new Array<Value>(plan.slots.length).fill(null);
-    this.memoWake = new Float64Array(plan.slots.length);
+  constructor(private readonly plan: Plan, private readonly graph: RuleGraph) {
+    const slots = plan.slots.length;
+    this.slotPass = new Float64Array(slots);
+    this.slotValue = new Array<Value>(slots).fill(null);
+    this.slotWake = new Float64Array(slots);
+    const comparisons = graph.comparisons.length;
+    this.comparisonPass = new Float64Array(comparisons);
+    this.comparisonValue = new Array<Value>(comparisons).fill(null);
+    this.comparisonWake = new Float64Array(comparisons);
+    const traits = plan.traits.length;
+    this.traitPass = new Float64Array(traits);
+    this.traitValue = new Array<Value>(traits).fill(null);
+    this.traitWake = new Float64Array(traits);
   }
 
   /** Start a pass over one customer's state at one instant. */
@@ -540,12 +595,11 @@ class CustomerScope implements EvalScope {
     this.now = now;
     this.cs = cs;
     this.pass++;
-    if (this.traitMemo.size > 0) this.traitMemo.clear();
   }
 
-  evaluateTop(expr: PExpr): Value {
+  evaluateTop(fn: Compiled): Value {
     this.wake = Infinity;
-    return evaluate(expr, this);
+    return fn(this);
   }
 
   wakeAt(t: number): void {
@@ -554,28 +608,39 @@ class CustomerScope implements EvalScope {
 
   field(): Value { return null; }
 
-  audience(name: string): boolean { return this.cs.m[name]?.[0] === 1; }
+  audience(name: string): boolean {
+    const i = this.graph.audienceByName.get(name);
+    return i !== undefined && isMember(this.cs, i);
+  }
 
   slot(index: number): Value {
     this.memoize(index);
-    this.wakeAt(this.memoWake[index]!);
-    return this.memoValue[index]!;
+    this.wakeAt(this.slotWake[index]!);
+    return this.slotValue[index]!;
   }
 
-  slotCompared(index: number, test: (value: Value) => Value, ordered: boolean): Value {
-    const slot = this.plan.slots[index]!;
-    this.memoize(index);
-    const value = this.memoValue[index]!;
-    const wake = this.memoWake[index]!;
-    const result = test(value);
-    if (wake === Infinity) return result;
-    if (slot.kind !== 'aggregate') { this.wakeAt(wake); return result; }
-    this.wakeAt(aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => test(later) !== result, value, ordered));
-    return result;
+  compared(c: SlotComparison): Value {
+    const i = c.index;
+    if (this.comparisonPass[i] !== this.pass) {
+      const slot = this.plan.slots[c.slot]!;
+      this.memoize(c.slot);
+      const value = this.slotValue[c.slot]!;
+      const slotWake = this.slotWake[c.slot]!;
+      const result = c.test(value);
+      let wake: number;
+      if (slotWake === Infinity) wake = Infinity;
+      else if (slot.kind !== 'aggregate') wake = slotWake;
+      else wake = aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => c.test(later) !== result, value, c.ordered);
+      this.comparisonPass[i] = this.pass;
+      this.comparisonValue[i] = result;
+      this.comparisonWake[i] = wake;
+    }
+    this.wakeAt(this.comparisonWake[i]!);
+    return this.comparisonValue[i]!;
   }
 
   private memoize(index: number): void {
-    if (this.memoPass[index] === this.pass) return;
+    if (this.slotPass[index] === this.pass) return;
     const slot = this.plan.slots[index]!;
     const state = this.cs.s[slot.id];
     const now = this.now;
@@ -596,9 +661,9 @@ class CustomerScope implements EvalScope {
         break;
       }
     }
-    this.memoPass[index] = this.pass;
-    this.memoValue[index] = value;
-    this.memoWake[index] = wake;
+    this.slotPass[index] = this.pass;
+    this.slotValue[index] = value;
+    this.slotWake[index] = wake;
   }
 
   matchTime(index: number): number | null {
@@ -615,17 +680,18 @@ class CustomerScope implements EvalScope {
   }
 
   trait(name: string): Value {
-    let memo = this.traitMemo.get(name);
-    if (!memo) {
+    const t = this.graph.traits.get(name);
+    if (!t) return null;
+    const i = t.index;
+    if (this.traitPass[i] !== this.pass) {
       const outer = this.wake;
       this.wake = Infinity;
-      const expr = this.traits.get(name);
-      const value = expr ? evaluate(expr, this) : null;
-      memo = { value, wake: this.wake };
-      this.traitMemo.set(name, memo);
+      this.traitValue[i] = t.evaluate(this);
+      this.traitWake[i] = this.wake;
+      this.traitPass[i] = this.pass;
       this.wake = outer;
     }
-    this.wakeAt(memo.wake);
-    return memo.value;
+    this.wakeAt(this.traitWake[i]!);
+    return this.traitValue[i]!;
   }
 }

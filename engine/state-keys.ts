@@ -6,19 +6,21 @@
  *     t/<due, 15 digits>/<customer>  empty: the timer index
  *     m/partition                  PartitionMeta: clock, next offset, plan fingerprint
  *     m/changelog                  offset of the last changelog record this store holds
+ *     a/<id>                       an audience list customer states are indexed by (audience-list.ts)
  *
- * The changelog topic carries `c/` and `m/partition`: everything but the timer
+ * The changelog topic carries `c/`, `a/` and `m/partition`: everything but the timer
  * index (derived from the customers' `t`: a restore moves each restored
  * customer's entry in the same write as the customer) and the
  * changelog checkpoint itself (a position in the changelog cannot be in it).
  */
 export const CUSTOMER_PREFIX = 'c/';
+export const AUDIENCE_LIST_PREFIX = 'a/';
 export const TIMER_PREFIX = 't/';
 export const META_KEY = 'm/partition';
 export const CHANGELOG_CHECKPOINT_KEY = 'm/changelog';
 
 export function isLoggedKey(key: string): boolean {
-  return key.startsWith(CUSTOMER_PREFIX) || key === META_KEY;
+  return key.startsWith(CUSTOMER_PREFIX) || key.startsWith(AUDIENCE_LIST_PREFIX) || key === META_KEY;
 }
 
 export function customerKey(customer: string): string {

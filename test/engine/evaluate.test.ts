@@ -9,7 +9,7 @@ function scope(now: number, traits: Record<string, Value> = {}): EvalScope & { w
   const wakes: number[] = [];
   return {
     now, wakes,
-    slot: () => null, slotCompared: (_i, test) => test(null), matchTime: () => null, audience: () => false, field: () => null,
+    slot: () => null, compared: (c) => c.test(null), matchTime: () => null, audience: () => false, field: () => null,
     trait: (name) => traits[name] ?? null,
     wakeAt: (t) => { wakes.push(t); },
   };

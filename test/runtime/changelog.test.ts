@@ -8,14 +8,16 @@ import type { PartitionRecord } from '../../connectors/kafka/partition-reader.js
 import { batchOfPacked, packedOfMessages } from '../../connectors/kafka/packed-consume.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { changelogCheckpoint, checkpointWrite, restoreFromChangelog, StoreRestoreTarget } from '../../runtime/changelog.js';
-import { emptyCustomerState, encodeCustomerState } from '../../engine/customer-state.js';
+import { AudienceList, AudienceLists } from '../../engine/audience-list.js';
+import { CustomerStateCodec } from '../../engine/customer-state.js';
 import { createLogger } from '../../engine/log.js';
 import { customerKey, META_KEY, TIMER_PREFIX, timerKey } from '../../engine/state-keys.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
 
 const log = createLogger({ write: () => undefined });
 
-const customer = (t: number | null): Buffer => Buffer.from(encodeCustomerState({ ...emptyCustomerState(), n: 1, t }));
+const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(['vip'])));
+const customer = (t: number | null): Buffer => Buffer.from(codec.encode({ ...codec.empty(), n: 1, t }));
 const meta = (nextOffset: number): Buffer => Buffer.from(JSON.stringify({ now: 0, fingerprint: 'f', nextOffset: String(nextOffset) }));
 
 /** A reader over `log` from an offset; `dieAfter` batches delivered, it throws as a killed process would stop. */

@@ -1,0 +1,132 @@
+/**
+ * RuleGraph: a plan compiled for one partition, with the edges that say
+ * which audience can change when a slot does.
+ *
+ *     slot ──▶ SlotComparison ──▶ audiences that use it (directly or in a trait)
+ *     slot ──────────────────────▶ audiences that read its value otherwise
+ *     audience ──────────────────▶ audiences that name it with `in`
+ *
+ * An event changes a few slots. Audiences that read such a slot's value
+ * are evaluated again; through a comparison, only when the comparison's
+ * result changed, or when its flip instant may have moved earlier than the
+ * wake the audience already has (see `flipsOnlyLater`). With hundreds of
+ * audiences over the same few aggregates under different thresholds, most
+ * events move a count without crossing any threshold, and evaluate nothing.
+ */
+import type { AggregateSlot, Plan, PExpr, SlotPlan, Value } from '../dsl/plan.js';
+import { ExpressionCompiler, type Compiled, type ExpressionInputs, type SlotComparison } from './evaluate.js';
+
+export interface CompiledAudience {
+  readonly name: string;
+  readonly evaluate: Compiled;
+  /** Audiences (indexes, all later in plan order) that name this one with `in`. */
+  readonly usedBy: number[];
+}
+
+export class RuleGraph {
+  readonly audiences: CompiledAudience[];
+  readonly traits = new Map<string, { index: number; evaluate: Compiled }>();
+  readonly comparisons: readonly SlotComparison[];
+  /** Slot index → audiences that read the slot other than through a comparison. */
+  readonly readersOfSlot: number[][];
+  /** Slot index → the comparisons of that slot. */
+  readonly comparisonsOfSlot: SlotComparison[][];
+  /** Comparison index → audiences that use it. */
+  readonly audiencesOfComparison: number[][];
+  /** Slot id → slot index. */
+  readonly slotById = new Map<string, number>();
+  /** Audience name → audience index. */
+  readonly audienceByName = new Map<string, number>();
+  private readonly filters = new Map<PExpr, Compiled>();
+  private readonly filterCompiler = new ExpressionCompiler();
+
+  constructor(private readonly plan: Plan) {
+    const compiler = new ExpressionCompiler();
+    const traitInputs = new Map<string, ExpressionInputs>();
+    plan.traits.forEach((t, index) => {
+      const { fn, inputs } = compiler.compileWithInputs(t.expr);
+      this.traits.set(t.name, { index, evaluate: fn });
+      // Traits come after the traits they use: theirs are known already.
+      traitInputs.set(t.name, withTraits(inputs, traitInputs));
+    });
+    plan.slots.forEach((s, i) => this.slotById.set(s.id, i));
+    plan.audiences.forEach((a, i) => this.audienceByName.set(a.name, i));
+    const compiled = plan.audiences.map((a) => {
+      const { fn, inputs } = compiler.compileWithInputs(a.expr);
+      return { fn, inputs: withTraits(inputs, traitInputs) };
+    });
+    this.comparisons = compiler.comparisons;
+    this.readersOfSlot = plan.slots.map(() => []);
+    this.comparisonsOfSlot = plan.slots.map(() => []);
+    this.audiencesOfComparison = this.comparisons.map(() => []);
+    for (const c of this.comparisons) this.comparisonsOfSlot[c.slot]!.push(c);
+    this.audiences = plan.audiences.map((a, i) => {
+      const { inputs } = compiled[i]!;
+      for (const s of inputs.slots) this.readersOfSlot[s]!.push(i);
+      for (const c of inputs.comparisons) this.audiencesOfComparison[c]!.push(i);
+      return { name: a.name, evaluate: compiled[i]!.fn, usedBy: [] };
+    });
+    plan.audiences.forEach((a, i) => {
+      for (const name of a.audiences) {
+        const used = this.audienceByName.get(name);
+        if (used !== undefined) this.audiences[used]!.usedBy.push(i);
+      }
+    });
+  }
+
+  get slots(): readonly SlotPlan[] { return this.plan.slots; }
+
+  /** A `where` or step filter, compiled on first use. */
+  filter(expr: PExpr): Compiled {
+    let fn = this.filters.get(expr);
+    if (!fn) {
+      fn = this.filterCompiler.compile(expr);
+      this.filters.set(expr, fn);
+    }
+    return fn;
+  }
+}
+
+/** An expression's inputs with those of the traits it names folded in. */
+function withTraits(inputs: ExpressionInputs, traitInputs: Map<string, ExpressionInputs>): ExpressionInputs {
+  for (const name of inputs.traits) {
+    const t = traitInputs.get(name);
+    if (!t) continue;
+    for (const s of t.slots) inputs.slots.add(s);
+    for (const c of t.comparisons) inputs.comparisons.add(c);
+  }
+  return inputs;
+}
+
+/**
+ * After adding `added` to an aggregate whose comparison `c` came out the
+ * same before and after, can the instant that comparison next flips by time
+ * alone only have moved later (or stayed)? Then an audience's stored wake,
+ * computed with the old instant, is early at worst: it wakes, evaluates
+ * again and finds the new one; nothing needs evaluating now.
+ *
+ * It holds when the aggregate's future values after the event are at least
+ * those before it at every instant, and only fall as buckets leave (or the
+ * mirror: at most, only rising), for an ordered comparison (a threshold):
+ * a threshold that was met stays met at least as long, and one that was not
+ * met cannot become met by time alone. Counts, max, min and sums of
+ * non-negative amounts are such; avg, first, last, distinct and top are not.
+ * An all-time aggregate never changes by time: no instant to move.
+ */
+export function flipsOnlyLater(slot: AggregateSlot, c: SlotComparison, added: Value, state: unknown): boolean {
+  if (slot.windowMs === undefined) return true;
+  if (!c.ordered) return false;
+  switch (slot.fn) {
+    case 'count': case 'max': case 'min': return true;
+    case 'sum': return typeof added === 'number' && added >= 0 && noNegativeBucket(state);
+    default: return false;
+  }
+}
+
+/** A windowed sum's bucket list ([start, partial, ...]) holds no negative partial. */
+function noNegativeBucket(state: unknown): boolean {
+  const buckets = state as number[] | undefined;
+  if (buckets === undefined) return true;
+  for (let i = 1; i < buckets.length; i += 2) if (!(buckets[i]! >= 0)) return false;
+  return true;
+}
