@@ -127,7 +127,8 @@ class Gen {
       const gap = this.r();
       t += gap < 0.1 ? 0 : gap < 0.3 ? this.int(1, 59) * 1000 : gap < 0.6 ? this.int(1, 30) * 60_000 : gap < 0.9 ? this.int(1, 6) * 3_600_000 : this.int(1, 2) * 86_400_000;
       const type = this.pick(EVENTS);
-      const amount = this.chance(0.1) ? null : this.int(0, 20);
+      // Some negative amounts (refunds): a sum that can rise as buckets leave.
+      const amount = this.chance(0.1) ? null : this.chance(0.1) ? -this.int(1, 10) : this.int(0, 20);
       const e: Record<string, unknown> = { c: this.pick(customers), type, ts: new Date(t).toISOString(), amount };
       if (type === 'buy') { e.cat = this.chance(0.05) ? null : this.pick(['a', 'b', 'c']); e.web = this.chance(0.6); }
       if (type === 'view') e.page = this.pick(['/sale/x', '/p/1', '/home', '/sale/p1']);
