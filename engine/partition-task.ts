@@ -14,7 +14,7 @@
  *     with `now` at its due instant (so a purchase aged out of `over 7 days`
  *     leaves on the day it should, before the next event is applied); then
  *     apply the event to the slots it feeds and re-evaluate only the
- *     audiences whose slots changed (and those that use `in` an audience
+ *     audiences those changes can affect (rule-graph.ts; and those that use `in` an audience
  *     that changed);
  *  4. return the enter/leave events.
  * Nothing is written until `commit()` (or `prepareCommit` then
