@@ -42,14 +42,15 @@ export class AudienceLists {
   private readonly byId = new Map<string, AudienceList>();
   private readonly toCurrent = new Map<string, Int32Array>();
 
-  constructor(readonly current: AudienceList) {
-    this.byId.set(current.id, current);
-  }
+  constructor(readonly current: AudienceList) {}
 
   /** Every list stored in a partition's store. */
   async load(store: PartitionStore): Promise<void> {
     for await (const [, value] of store.scan(AUDIENCE_LIST_PREFIX)) this.add(AudienceList.decode(value));
   }
+
+  /** Whether list `id` is among those loaded or added. */
+  has(id: string): boolean { return this.byId.has(id); }
 
   add(list: AudienceList): void {
     if (!this.byId.has(list.id)) this.byId.set(list.id, list);
@@ -59,7 +60,7 @@ export class AudienceLists {
   mapping(id: string): Int32Array {
     let map = this.toCurrent.get(id);
     if (map) return map;
-    const list = this.byId.get(id);
+    const list = id === this.current.id ? this.current : this.byId.get(id);
     // A state's list is written in the same commit as the state: a missing one is a damaged store.
     if (!list) throw new Error(`customer state refers to audience list ${id}, which the store does not hold: the state store is damaged; restore it from the changelog (docs/operations.md)`);
     map = Int32Array.from(list.names, (n) => this.current.index.get(n) ?? -1);

@@ -163,9 +163,8 @@ export class PartitionTask {
     const [metaBytes] = await store.getMany([META_KEY]);
     const meta = metaBytes ? (JSON.parse(textDecoder.decode(metaBytes)) as PartitionMeta) : undefined;
     const lists = new AudienceLists(new AudienceList(plan.audiences.map((a) => a.name)));
-    const [listBytes] = await store.getMany([lists.current.key]);
     await lists.load(store);
-    const task = new PartitionTask(plan, store, meta, lists, listBytes !== undefined, options);
+    const task = new PartitionTask(plan, store, meta, lists, lists.has(lists.current.id), options);
     for await (const [key] of store.scan(TIMER_PREFIX)) {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);

@@ -13,7 +13,7 @@
  * audiences over the same few aggregates under different thresholds, most
  * events move a count without crossing any threshold, and evaluate nothing.
  */
-import type { AggregateSlot, Plan, PExpr, SlotPlan, Value } from '../dsl/plan.js';
+import type { AggregateSlot, Plan, PExpr, Value } from '../dsl/plan.js';
 import { ExpressionCompiler, type Compiled, type ExpressionInputs, type SlotComparison } from './evaluate.js';
 
 export interface CompiledAudience {
@@ -40,7 +40,7 @@ export class RuleGraph {
   private readonly filters = new Map<PExpr, Compiled>();
   private readonly filterCompiler = new ExpressionCompiler();
 
-  constructor(private readonly plan: Plan) {
+  constructor(plan: Plan) {
     const compiler = new ExpressionCompiler();
     const traitInputs = new Map<string, ExpressionInputs>();
     plan.traits.forEach((t, index) => {
@@ -73,8 +73,6 @@ export class RuleGraph {
       }
     });
   }
-
-  get slots(): readonly SlotPlan[] { return this.plan.slots; }
 
   /** A `where` or step filter, compiled on first use. */
   filter(expr: PExpr): Compiled {
