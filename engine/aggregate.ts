@@ -59,6 +59,15 @@ function liveLatest(slot: AggregateSlot, state: unknown, now: number): LatestVal
   return list.length === 0 ? undefined : list;
 }
 
+/**
+ * Does reading the state change it? A windowed `distinct` or `top` drops
+ * what left the window as it is read (liveTally, liveLatest), so that its
+ * encoded bytes cannot be assumed unchanged by a pass that only read it.
+ */
+export function aggregateChangesWhenRead(slot: AggregateSlot): boolean {
+  return isTally(slot) && slot.windowMs !== undefined;
+}
+
 /** Is this a windowed `distinct`, kept as latest values rather than a tally per bucket? */
 function isWindowedDistinct(slot: AggregateSlot): boolean {
   return slot.fn === 'distinct' && slot.windowMs !== undefined;

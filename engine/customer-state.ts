@@ -2,12 +2,13 @@
  * Everything the engine keeps about one customer, as one value.
  *
  * One read and one write per customer per batch, whatever number of
- * aggregates and audiences the rules have. Slot states are keyed by the
- * slot's stable id (a hash of its canonical text), so a customer's
- * `count(purchase) over 90 days` survives a rule change that keeps it.
- * Memberships and wakes are arrays in the order of the rules' audiences
- * (audience-list.ts), so that evaluating an audience reads and writes an
- * array cell rather than a property named after it.
+ * aggregates and audiences the rules have. In memory, slot states and
+ * memberships are arrays indexed by the rules' slots and audiences, so that
+ * the hot path reads and writes array cells rather than properties named
+ * after them. Stored, slot states are keyed by the slot's stable id (a hash
+ * of its canonical text), so a customer's `count(purchase) over 90 days`
+ * survives a rule change that keeps it, and memberships by the audience's
+ * index in a list stored once per partition (audience-list.ts).
  *
  * Stored under the key `c/<customer id>`, encoded as:
  *
@@ -15,6 +16,7 @@
  *     bytes 1..8   t, the customer's timer, float64 big-endian; NaN for none
  *     bytes 9..    MessagePack of { s, l, m, w, n }
  *
+ *     s   { slot id: state } for each slot holding a state
  *     l   the id of the audience list m and w are indexed by
  *     m   [index, version, ...] for each audience entered at least once;
  *         the version of its last enter/leave, negative when outside
@@ -24,16 +26,29 @@
  * restore (runtime/changelog.ts) reads nine bytes per customer instead of
  * decoding every state. MessagePack rather than JSON: encoding a state is the
  * largest cost of a commit, and MessagePack is faster to encode and smaller
- * (docs/decisions/2026-12-04-messagepack-customer-state.md). States written
- * by earlier versions (0xA1: MessagePack with memberships keyed by audience
- * name; JSON before that) are still read.
+ * (docs/decisions/2026-12-04-messagepack-customer-state.md).
+ *
+ * Encoding is incremental: a decoded or encoded state remembers the bytes it
+ * came from and where each slot's value lies in them, and the next encode
+ * copies the bytes of every slot not changed since (slotChanged) instead of
+ * encoding it again. An event changes a few of a customer's slots; with
+ * hundreds of audiences the customer holds hundreds.
+ *
+ * States written by earlier versions (0xA1: MessagePack with memberships
+ * keyed by audience name; JSON before that) are still read.
  */
 import { Packr } from 'msgpackr';
 import type { AudienceLists } from './audience-list.js';
+import { msgpackMapHeaderBytes, msgpackReadString, msgpackString, writeMsgpackMapHeader } from './msgpack-pieces.js';
 
 export interface CustomerState {
-  /** Operator state per slot id. */
-  s: Record<string, unknown>;
+  /** Operator state per slot, by the rules' slot index; undefined: none yet. */
+  s: unknown[];
+  /**
+   * States of slots the rules do not have (rules changed since they were
+   * written), as stored (MessagePack), by slot id: carried over unread.
+   */
+  other: Map<string, Uint8Array> | undefined;
   /**
    * Per audience, in the rules' order: the version of its last enter/leave,
    * positive while inside, negative once left; 0: never entered.
@@ -45,10 +60,28 @@ export interface CustomerState {
   t: number | null;
   /** Events applied to this customer: orders events of equal time by arrival. */
   n: number;
+  /** The bytes this state was last decoded from or encoded to, with each slot's place in them. */
+  encoded: EncodedSlots | undefined;
 }
 
-export function emptyCustomerState(audiences: number): CustomerState {
-  return { s: {}, m: new Float64Array(audiences), w: new Float64Array(audiences).fill(Infinity), t: null, n: 0 };
+/**
+ * Where each slot's entry (its key, then its value) lies in a customer's
+ * encoded bytes; start -1: not there, or changed since.
+ */
+export interface EncodedSlots {
+  bytes: Uint8Array;
+  start: Int32Array;
+  end: Int32Array;
+  /** Where `m` and `w` lie, one after the other; -1: a membership or wake changed since. */
+  membershipsStart: number;
+  membershipsEnd: number;
+}
+
+export function emptyCustomerState(audiences: number, slots: number): CustomerState {
+  return {
+    s: new Array<unknown>(slots).fill(undefined), other: undefined,
+    m: new Float64Array(audiences), w: new Float64Array(audiences).fill(Infinity), t: null, n: 0, encoded: undefined,
+  };
 }
 
 /** Whether the customer is inside audience `i`. */
@@ -61,41 +94,155 @@ export function membershipVersion(state: CustomerState, i: number): number {
   return Math.abs(state.m[i]!);
 }
 
+/** Slot `i`'s state has changed (or may have): the next encode encodes it rather than copy its old bytes. */
+export function slotChanged(state: CustomerState, i: number): void {
+  if (state.encoded) state.encoded.start[i] = -1;
+}
+
+/** A membership or a wake (`m`, `w`) has changed: the next encode encodes them rather than copy their old bytes. */
+export function membershipsChanged(state: CustomerState): void {
+  if (state.encoded) state.encoded.membershipsStart = -1;
+}
+
+/** The slots of the rules a codec lays states out by. */
+export interface SlotLayout {
+  /** Slot ids, by slot index. */
+  ids: readonly string[];
+  /**
+   * Slots whose state changes in place when read (a windowed `distinct` or
+   * `top` drops what left the window as it reads): always encoded afresh.
+   */
+  changesWhenRead: readonly boolean[];
+}
+
 const FORMAT_V1 = 0xa1;
 const FORMAT_V2 = 0xa2;
 const HEADER_BYTES = 9;
 /** Plain MessagePack: no shared record structures, so every value decodes on its own. */
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const jsonDecoder = new TextDecoder();
+const KEY_S = msgpackString('s');
+const KEY_L = msgpackString('l');
+const KEY_M = msgpackString('m');
+const KEY_W = msgpackString('w');
+const KEY_N = msgpackString('n');
+/** The body's map header: five entries. */
+const BODY_MAP = 0x85;
 
-interface EncodedBody {
-  s?: Record<string, unknown>;
-  l?: string;
-  m?: number[];
-  w?: number[];
-  n?: number;
-}
-
-/** Customer states of one partition's rules: arrays indexed by `lists.current`. */
+/** Customer states of one partition's rules: arrays indexed by the rules' slots and by `lists.current`. */
 export class CustomerStateCodec {
-  constructor(private readonly lists: AudienceLists) {}
+  private readonly slotIndex = new Map<string, number>();
+  private readonly slotKeys: Uint8Array[];
+  private readonly changesWhenRead: readonly boolean[];
+  private readonly listId: Uint8Array;
+  /** Scratch: each slot's fresh encoding during one encode. */
+  private readonly fresh: (Uint8Array | undefined)[];
+  private readonly memberships: MembershipsWriter;
+
+  constructor(private readonly lists: AudienceLists, private readonly layout: SlotLayout) {
+    layout.ids.forEach((id, i) => this.slotIndex.set(id, i));
+    this.slotKeys = layout.ids.map(msgpackString);
+    this.changesWhenRead = layout.changesWhenRead;
+    this.listId = Buffer.from(packr.pack(lists.current.id));
+    this.fresh = new Array<Uint8Array | undefined>(layout.ids.length).fill(undefined);
+    this.memberships = new MembershipsWriter(lists.current.names.length);
+  }
 
   get audiences(): number { return this.lists.current.names.length; }
 
-  empty(): CustomerState { return emptyCustomerState(this.audiences); }
+  empty(): CustomerState { return emptyCustomerState(this.audiences, this.layout.ids.length); }
 
   encode(state: CustomerState): Uint8Array {
-    const m: number[] = [];
-    const w: number[] = [];
-    for (let i = 0; i < state.m.length; i++) {
-      if (state.m[i] !== 0) m.push(i, state.m[i]!);
-      if (state.w[i] !== Infinity) w.push(i, state.w[i]!);
+    const { s } = state;
+    const old = state.encoded;
+    const fresh = this.fresh;
+    let entries = 0;
+    let size = 0;
+    for (let i = 0; i < s.length; i++) {
+      const value = s[i];
+      if (value === undefined) continue;
+      entries++;
+      if (old && old.start[i]! >= 0 && !this.changesWhenRead[i]) size += old.end[i]! - old.start[i]!;
+      else {
+        const bytes = packr.pack(value);
+        fresh[i] = bytes;
+        size += this.slotKeys[i]!.length + bytes.length;
+      }
     }
-    const body = packr.pack({ s: state.s, l: this.lists.current.id, m, w, n: state.n });
-    const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+    const otherKeys: Uint8Array[] = [];
+    if (state.other) {
+      for (const [id, bytes] of state.other) {
+        const key = msgpackString(id);
+        otherKeys.push(key);
+        entries++;
+        size += key.length + bytes.length;
+      }
+    }
+    // `m` and `w`, with their keys, as one run of bytes: copied when unchanged.
+    const membershipsKept = old !== undefined && old.membershipsStart >= 0;
+    const membershipsLength = membershipsKept ? old.membershipsEnd - old.membershipsStart : this.memberships.write(state.m, state.w);
+    const n = packr.pack(state.n);
+    size += HEADER_BYTES + 1 + KEY_S.length + msgpackMapHeaderBytes(entries)
+      + KEY_L.length + this.listId.length + membershipsLength + KEY_N.length + n.length;
+
+    const out = Buffer.allocUnsafe(size);
     out[0] = FORMAT_V2;
     out.writeDoubleBE(state.t ?? Number.NaN, 1);
-    body.copy(out, HEADER_BYTES);
+    let p = HEADER_BYTES;
+    out[p++] = BODY_MAP;
+    out.set(KEY_S, p); p += KEY_S.length;
+    p = writeMsgpackMapHeader(out, p, entries);
+    const start = old?.start ?? new Int32Array(s.length).fill(-1);
+    const end = old?.end ?? new Int32Array(s.length);
+    const source = old ? asBuffer(old.bytes) : undefined;
+    // Unchanged slots next to each other in the old bytes are copied as one run.
+    let runFrom = 0;
+    let runTo = 0;
+    let runOut = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === undefined) { start[i] = -1; continue; }
+      const bytes = fresh[i];
+      if (bytes) {
+        if (runTo > runFrom) { source!.copy(out, runOut, runFrom, runTo); runFrom = runTo; }
+        start[i] = p;
+        const key = this.slotKeys[i]!;
+        out.set(key, p); p += key.length;
+        out.set(bytes, p); p += bytes.length;
+        end[i] = p;
+        fresh[i] = undefined;
+        continue;
+      }
+      const from = start[i]!;
+      const to = end[i]!;
+      if (from !== runTo || runTo === runFrom) {
+        if (runTo > runFrom) source!.copy(out, runOut, runFrom, runTo);
+        runFrom = from;
+        runOut = p;
+      }
+      runTo = to;
+      start[i] = p;
+      p += to - from;
+      end[i] = p;
+    }
+    if (runTo > runFrom) source!.copy(out, runOut, runFrom, runTo);
+    if (state.other) {
+      let k = 0;
+      for (const bytes of state.other.values()) {
+        const key = otherKeys[k++]!;
+        out.set(key, p); p += key.length;
+        out.set(bytes, p); p += bytes.length;
+      }
+    }
+    out.set(KEY_L, p); p += KEY_L.length;
+    out.set(this.listId, p); p += this.listId.length;
+    const membershipsStart = p;
+    if (membershipsKept) source!.copy(out, p, old.membershipsStart, old.membershipsEnd);
+    else this.memberships.copyTo(out, p);
+    p += membershipsLength;
+    const membershipsEnd = p;
+    out.set(KEY_N, p); p += KEY_N.length;
+    out.set(n, p);
+    state.encoded = { bytes: out, start, end, membershipsStart, membershipsEnd };
     return out;
   }
 
@@ -105,23 +252,63 @@ export class CustomerStateCodec {
     return this.fromNamed(old, customerTimer(bytes));
   }
 
+  /**
+   * The body is read value by value rather than unpacked whole, so that the
+   * place of each slot's value (and of `m` and `w`) in `bytes` is kept for
+   * the next encode; states of other rules' slots are kept as bytes.
+   * Every V2 body starts with `s`, as encode writes it.
+   */
   private decodeV2(bytes: Uint8Array): CustomerState {
-    const body = packr.unpack(bytes.subarray(HEADER_BYTES)) as EncodedBody;
     const state = this.empty();
-    state.s = body.s ?? {};
-    state.n = body.n ?? 0;
     state.t = customerTimer(bytes);
-    const current = this.lists.current.id;
-    const map = body.l === undefined || body.l === current ? undefined : this.lists.mapping(body.l);
-    const m = body.m ?? [];
-    for (let k = 0; k < m.length; k += 2) {
-      const i = map ? map[m[k]!]! : m[k]!;
-      if (i >= 0) state.m[i] = m[k + 1]!;
+    const slotCount = state.s.length;
+    const start = new Int32Array(slotCount).fill(-1);
+    const end = new Int32Array(slotCount);
+    const top = new MapReader(bytes, HEADER_BYTES);
+    if (top.entries === 0 || top.key() !== 's') throw new Error('customer state: the body does not start with its slot states (s); it was not written by aud');
+    const slots = new MapReader(bytes, top.p);
+    // Keys and values, in order: the slot states', then the body's other entries'.
+    const slotValues = 2 * slots.entries;
+    const values = slotValues + 2 * (top.entries - 1);
+    const base = slots.p;
+    let k = 0;
+    let key: unknown;
+    let keyAt = -1;
+    let list: string | undefined;
+    let m: number[] = [];
+    let w: number[] = [];
+    // The `m` entry's place, and the `w` entry's: one run of bytes when `w` directly follows `m`, as encode writes them.
+    let mKeyAt = -1;
+    let mEnd = -1;
+    let wKeyAt = -1;
+    let wEnd = -1;
+    if (values > 0) {
+      packr.unpackMultiple(bytes.subarray(base), (value: unknown, from?: number, to?: number) => {
+        const at = base + from!;
+        const after = base + to!;
+        if (k % 2 === 0) { key = value; keyAt = at; }
+        else if (k < slotValues) {
+          const i = this.slotIndex.get(key as string);
+          if (i === undefined) (state.other ??= new Map()).set(key as string, bytes.subarray(at, after));
+          else { state.s[i] = value; start[i] = keyAt; end[i] = after; }
+        } else if (key === 'l') list = value as string;
+        else if (key === 'm') { m = value as number[]; mKeyAt = keyAt; mEnd = after; }
+        else if (key === 'w') { w = value as number[]; wKeyAt = keyAt; wEnd = after; }
+        else if (key === 'n') state.n = value as number;
+        return ++k < values;
+      });
     }
-    const w = body.w ?? [];
-    for (let k = 0; k < w.length; k += 2) {
-      const i = map ? map[w[k]!]! : w[k]!;
-      if (i >= 0) state.w[i] = w[k + 1]!;
+    if (k < values) throw new Error(`customer state: the body ends after ${k} of its ${values} keys and values`);
+    const map = list === undefined || list === this.lists.current.id ? undefined : this.lists.mapping(list);
+    const membershipsRun = map === undefined && list !== undefined && mKeyAt >= 0 && wKeyAt === mEnd;
+    state.encoded = { bytes, start, end, membershipsStart: membershipsRun ? mKeyAt : -1, membershipsEnd: membershipsRun ? wEnd : -1 };
+    for (let j = 0; j < m.length; j += 2) {
+      const i = map ? map[m[j]!]! : m[j]!;
+      if (i >= 0) state.m[i] = m[j + 1]!;
+    }
+    for (let j = 0; j < w.length; j += 2) {
+      const i = map ? map[w[j]!]! : w[j]!;
+      if (i >= 0) state.w[i] = w[j + 1]!;
     }
     return state;
   }
@@ -129,7 +316,11 @@ export class CustomerStateCodec {
   /** A state of the earlier formats, keyed by audience name. */
   private fromNamed(old: NamedState, t: number | null): CustomerState {
     const state = this.empty();
-    state.s = old.s ?? {};
+    for (const [id, value] of Object.entries(old.s ?? {})) {
+      const i = this.slotIndex.get(id);
+      if (i !== undefined) state.s[i] = value;
+      else (state.other ??= new Map()).set(id, Buffer.from(packr.pack(value)));
+    }
     state.n = old.n ?? 0;
     state.t = t;
     const index = this.lists.current.index;
@@ -142,6 +333,96 @@ export class CustomerStateCodec {
       if (i !== undefined) state.w[i] = wake;
     }
     return state;
+  }
+}
+
+/** Bytes as a Buffer, without copying, for Buffer.copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Writes `m` and `w` (keys and values) as MessagePack without building the
+ * [index, value, ...] arrays first: most commits change a membership or a
+ * wake, and with a thousand audiences these are the longest entries.
+ */
+class MembershipsWriter {
+  /** Large enough for every audience in both arrays at their widest (index: 3 bytes, value: 9). */
+  private readonly scratch: Buffer;
+  private length = 0;
+
+  constructor(audiences: number) {
+    this.scratch = Buffer.allocUnsafe(2 * (KEY_M.length + 5 + 12 * audiences));
+  }
+
+  /** Write `m` and `w` into the scratch; returns their length in bytes. */
+  write(m: Float64Array, w: Float64Array): number {
+    let p = this.writePairs(KEY_M, m, 0, 0);
+    p = this.writePairs(KEY_W, w, Infinity, p);
+    this.length = p;
+    return p;
+  }
+
+  copyTo(out: Buffer, at: number): void {
+    this.scratch.copy(out, at, 0, this.length);
+  }
+
+  /** A key, then [index, value, ...] for the values other than `none`. */
+  private writePairs(key: Uint8Array, values: Float64Array, none: number, p: number): number {
+    const b = this.scratch;
+    b.set(key, p); p += key.length;
+    let count = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] !== none) count++;
+    const elements = 2 * count;
+    if (elements < 16) b[p++] = 0x90 | elements;
+    else if (elements < 0x10000) { b[p] = 0xdc; b.writeUInt16BE(elements, p + 1); p += 3; }
+    else { b[p] = 0xdd; b.writeUInt32BE(elements, p + 1); p += 5; }
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === none) continue;
+      p = writeNumber(b, p, i);
+      p = writeNumber(b, p, v);
+    }
+    return p;
+  }
+}
+
+/** A number as MessagePack: an integer of 32 bits or fewer in its shortest form, anything else as float 64. */
+function writeNumber(b: Buffer, p: number, v: number): number {
+  if (Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
+    if (v >= 0) {
+      if (v < 0x80) { b[p] = v; return p + 1; }
+      if (v < 0x100) { b[p] = 0xcc; b[p + 1] = v; return p + 2; }
+      if (v < 0x10000) { b[p] = 0xcd; b.writeUInt16BE(v, p + 1); return p + 3; }
+      b[p] = 0xce; b.writeUInt32BE(v, p + 1); return p + 5;
+    }
+    if (v >= -32) { b[p] = v & 0xff; return p + 1; }
+    if (v >= -0x80) { b[p] = 0xd0; b.writeInt8(v, p + 1); return p + 2; }
+    if (v >= -0x8000) { b[p] = 0xd1; b.writeInt16BE(v, p + 1); return p + 3; }
+    b[p] = 0xd2; b.writeInt32BE(v, p + 1); return p + 5;
+  }
+  b[p] = 0xcb;
+  b.writeDoubleBE(v, p + 1);
+  return p + 9;
+}
+
+/** Reads a MessagePack map's header, then its string keys one by one; the caller moves `p` past each value. */
+class MapReader {
+  p: number;
+  readonly entries: number;
+
+  constructor(private readonly bytes: Uint8Array, at: number) {
+    const b = bytes[at]!;
+    if (b >= 0x80 && b <= 0x8f) { this.entries = b & 0x0f; this.p = at + 1; }
+    else if (b === 0xde) { this.entries = (bytes[at + 1]! << 8) | bytes[at + 2]!; this.p = at + 3; }
+    else if (b === 0xdf) { this.entries = ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0; this.p = at + 5; }
+    else throw new Error(`customer state: expected a MessagePack map at byte ${at}, found 0x${b.toString(16)}`);
+  }
+
+  key(): string {
+    const { text, end } = msgpackReadString(this.bytes, this.p);
+    this.p = end;
+    return text;
   }
 }
 

@@ -36,11 +36,11 @@
  * at `now`: it counts in the windows that still contain its time and is
  * ignored by the others.
  */
-import type { Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
-import { addToAggregate, aggregateAtBound, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
+import type { AggregateSlot, Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
+import { addToAggregate, aggregateAtBound, aggregateChangesWhenRead, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
 import { AudienceList, AudienceLists } from './audience-list.js';
-import { CustomerStateCodec, emptyCustomerState, isMember, membershipVersion, type CustomerState } from './customer-state.js';
+import { CustomerStateCodec, emptyCustomerState, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from './customer-state.js';
 import type { Compiled, EvalScope, SlotComparison } from './evaluate.js';
 import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
@@ -145,7 +145,10 @@ export class PartitionTask {
   private atBound = 0;
 
   private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
-    this.codec = new CustomerStateCodec(lists);
+    this.codec = new CustomerStateCodec(lists, {
+      ids: plan.slots.map((slot) => slot.id),
+      changesWhenRead: plan.slots.map((slot) => slot.kind === 'aggregate' && aggregateChangesWhenRead(slot)),
+    });
     if (!listStored) this.audienceListToWrite = lists.current;
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
     this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
@@ -198,9 +201,9 @@ export class PartitionTask {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
       traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
     };
-    for (const slot of this.plan.slots) {
-      if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[slot.id], this.now)) view.approximate.push(slot.text);
-    }
+    this.plan.slots.forEach((slot, i) => {
+      if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], this.now)) view.approximate.push(slot.text);
+    });
     for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
     this.plan.audiences.forEach((a, i) => {
       view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
@@ -377,23 +380,38 @@ export class PartitionTask {
     if (t > this.now) this.now = t;
   }
 
+  /**
+   * A customer's timer: evaluate the audiences whose wake is due, after
+   * dropping the buckets that left the windows they read. Only those: the
+   * other slots keep their old buckets until an event feeds them or an
+   * audience reading them is due (reading skips them either way), so a
+   * timer touches a few of a customer's slots, not hundreds.
+   */
   private fireTimer(customer: string, c: CachedCustomer, out: OutputEvent[]): void {
     const cs = c.state;
-    const { graph } = this;
-    const slots = this.plan.slots;
-    for (const id in cs.s) {
-      const index = graph.slotById.get(id);
-      if (index === undefined) continue; // a slot of other rules
-      const slot = slots[index]!;
-      if (slot.kind === 'aggregate' && slot.windowMs !== undefined) {
-        const kept = expireAggregate(slot, cs.s[id], this.now);
-        if (kept === undefined) delete cs.s[id]; else cs.s[id] = kept;
-      }
-    }
     const w = cs.w;
-    for (let i = 0; i < w.length; i++) if (w[i]! <= this.now) this.markDirty(i);
+    const now = this.now;
+    const windowedSlotsOf = this.graph.windowedSlotsOfAudience;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i]! > now) continue;
+      this.markDirty(i);
+      for (const index of windowedSlotsOf[i]!) this.expireSlot(cs, index);
+    }
     this.changed.add(customer);
     if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'timer', undefined, out);
+  }
+
+  /** Drop a windowed aggregate's buckets that left its window. */
+  private expireSlot(cs: CustomerState, index: number): void {
+    const state = cs.s[index];
+    if (state === undefined) return;
+    // Expiry drops buckets in place: a shorter list is a changed state.
+    const length = (state as unknown[]).length;
+    const kept = expireAggregate(this.plan.slots[index] as AggregateSlot, state, this.now);
+    if (kept !== state || (kept as unknown[]).length !== length) {
+      cs.s[index] = kept;
+      slotChanged(cs, index);
+    }
   }
 
   private markDirty(audience: number): void {
@@ -421,7 +439,7 @@ export class PartitionTask {
     let matches: ((step: StepPlan) => boolean) | undefined;
     for (const index of fed ?? []) {
       const slot = this.plan.slots[index]!;
-      const before = cs.s[slot.id];
+      const before = cs.s[index];
       let after: unknown;
       let changed: boolean;
       switch (slot.kind) {
@@ -460,7 +478,8 @@ export class PartitionTask {
           break;
       }
       if (!changed) continue;
-      if (after === undefined) delete cs.s[slot.id]; else cs.s[slot.id] = after;
+      cs.s[index] = after;
+      slotChanged(cs, index);
       if (slot.kind !== 'aggregate') for (const cmp of graph.comparisonsOfSlot[index]!) for (const a of graph.audiencesOfComparison[cmp.index]!) this.markDirty(a);
       for (const a of graph.readersOfSlot[index]!) this.markDirty(a);
     }
@@ -500,6 +519,7 @@ export class PartitionTask {
       const wake = scope.wake;
       if (wake !== wakeBefore) {
         cs.w[i] = wake;
+        membershipsChanged(cs);
         if (wake < next) next = wake;
         if (wakeBefore === timerBefore) earliestMoved = true;
       }
@@ -508,6 +528,7 @@ export class PartitionTask {
       if (inside === prev > 0) continue;
       const version = Math.abs(prev) + 1;
       cs.m[i] = inside ? version : -version;
+      membershipsChanged(cs);
       this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) + (inside ? 1 : -1));
       for (const j of a.usedBy) this.markDirty(j);
       const event: OutputEvent = { type: inside ? 'enter' : 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
@@ -560,7 +581,7 @@ class FilterScope implements EvalScope {
 class CustomerScope implements EvalScope {
   wake = Infinity;
   now = 0;
-  private cs: CustomerState = emptyCustomerState(0);
+  private cs: CustomerState = emptyCustomerState(0, 0);
   // Memos: valid where their pass entry is the current pass (no clearing
   // between customers; float64, so it does not wrap in the life of a process).
   private pass = 0;
@@ -629,7 +650,7 @@ class CustomerScope implements EvalScope {
       let wake: number;
       if (slotWake === Infinity) wake = Infinity;
       else if (slot.kind !== 'aggregate') wake = slotWake;
-      else wake = aggregateFlipTime(slot, this.cs.s[slot.id], this.now, (later) => c.test(later) !== result, value, c.ordered);
+      else wake = aggregateFlipTime(slot, this.cs.s[c.slot], this.now, (later) => c.test(later) !== result, value, c.ordered);
       this.comparisonPass[i] = this.pass;
       this.comparisonValue[i] = result;
       this.comparisonWake[i] = wake;
@@ -641,7 +662,7 @@ class CustomerScope implements EvalScope {
   private memoize(index: number): void {
     if (this.slotPass[index] === this.pass) return;
     const slot = this.plan.slots[index]!;
-    const state = this.cs.s[slot.id];
+    const state = this.cs.s[index];
     const now = this.now;
     let value: Value;
     let wake = Infinity;
@@ -667,7 +688,7 @@ class CustomerScope implements EvalScope {
 
   matchTime(index: number): number | null {
     const slot = this.plan.slots[index]!;
-    const state = this.cs.s[slot.id];
+    const state = this.cs.s[index];
     if (slot.kind === 'sequence') return sequenceMatchTime(state as SequenceState | undefined);
     if (slot.kind === 'absence') {
       const due = absenceDue(slot, state as AbsenceState | undefined);

@@ -10,7 +10,7 @@ import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from './clock-guard.js';
 import type { InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
-import { PartitionTask, type BadRecord } from './partition-task.js';
+import { PartitionTask, type BadRecord, type PartitionTaskOptions } from './partition-task.js';
 import { batchOfRecords } from './record-batch.js';
 import { MemoryStore } from './state/memory-store.js';
 
@@ -18,6 +18,8 @@ export interface ReplayOptions {
   /** After the last record, advance the clock to this instant (epoch ms) so that timers due by then fire. */
   until?: number;
   batchSize?: number;
+  /** Decoded customers kept across batches (PartitionTaskOptions.cacheCustomers); 0 reads every customer from the store at each batch. */
+  cacheCustomers?: number;
   /** Records too far ahead of the partition's clock are bad records (`--max-clock-jump`). */
   clockGuard?: ClockGuardOptions;
   onOutput(events: OutputEvent[]): void | Promise<void>;
@@ -39,7 +41,10 @@ export interface ReplaySummary {
 }
 
 export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | Iterable<InputRecord>, opts: ReplayOptions): Promise<ReplaySummary> {
-  const task = await PartitionTask.open(plan, new MemoryStore(), opts.clockGuard ? { clockGuard: opts.clockGuard } : {});
+  const taskOptions: PartitionTaskOptions = {};
+  if (opts.clockGuard) taskOptions.clockGuard = opts.clockGuard;
+  if (opts.cacheCustomers !== undefined) taskOptions.cacheCustomers = opts.cacheCustomers;
+  const task = await PartitionTask.open(plan, new MemoryStore(), taskOptions);
   const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null, boundedAdds: 0 };
   const batchSize = opts.batchSize ?? 1000;
   let batch: InputRecord[] = [];

@@ -33,6 +33,8 @@ export class RuleGraph {
   readonly comparisonsOfSlot: SlotComparison[][];
   /** Comparison index → audiences that use it. */
   readonly audiencesOfComparison: number[][];
+  /** Audience index → the windowed aggregates (slot indexes) it reads, directly, through a comparison or a trait. */
+  readonly windowedSlotsOfAudience: number[][];
   /** Slot id → slot index. */
   readonly slotById = new Map<string, number>();
   /** Audience name → audience index. */
@@ -60,10 +62,24 @@ export class RuleGraph {
     this.comparisonsOfSlot = plan.slots.map(() => []);
     this.audiencesOfComparison = this.comparisons.map(() => []);
     for (const c of this.comparisons) this.comparisonsOfSlot[c.slot]!.push(c);
+    const windowed = (slot: number): boolean => {
+      const s = plan.slots[slot]!;
+      return s.kind === 'aggregate' && s.windowMs !== undefined;
+    };
+    this.windowedSlotsOfAudience = [];
     this.audiences = plan.audiences.map((a, i) => {
       const { inputs } = compiled[i]!;
-      for (const s of inputs.slots) this.readersOfSlot[s]!.push(i);
-      for (const c of inputs.comparisons) this.audiencesOfComparison[c]!.push(i);
+      const read = new Set<number>();
+      for (const s of inputs.slots) {
+        this.readersOfSlot[s]!.push(i);
+        if (windowed(s)) read.add(s);
+      }
+      for (const c of inputs.comparisons) {
+        this.audiencesOfComparison[c]!.push(i);
+        const s = this.comparisons[c]!.slot;
+        if (windowed(s)) read.add(s);
+      }
+      this.windowedSlotsOfAudience.push([...read]);
       return { name: a.name, evaluate: compiled[i]!.fn, usedBy: [] };
     });
     plan.audiences.forEach((a, i) => {
