@@ -118,6 +118,8 @@ export interface SlotLayout {
 const FORMAT_V1 = 0xa1;
 const FORMAT_V2 = 0xa2;
 const HEADER_BYTES = 9;
+/** Released states kept for reuse: enough for the customers one batch brings in. */
+const SPARE_STATES = 1_000;
 /** Plain MessagePack: no shared record structures, so every value decodes on its own. */
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 const jsonDecoder = new TextDecoder();
@@ -138,6 +140,8 @@ export class CustomerStateCodec {
   /** Scratch: each slot's fresh encoding during one encode. */
   private readonly fresh: (Uint8Array | undefined)[];
   private readonly memberships: MembershipsWriter;
+  private readonly spare: CustomerState[] = [];
+  private readonly spareOffsets: { start: Int32Array; end: Int32Array }[] = [];
 
   constructor(private readonly lists: AudienceLists, private readonly layout: SlotLayout) {
     layout.ids.forEach((id, i) => this.slotIndex.set(id, i));
@@ -150,7 +154,34 @@ export class CustomerStateCodec {
 
   get audiences(): number { return this.lists.current.names.length; }
 
-  empty(): CustomerState { return emptyCustomerState(this.audiences, this.layout.ids.length); }
+  /** A state with nothing in it, on the arrays of a released one when there is one. */
+  empty(): CustomerState {
+    const spare = this.spare.pop();
+    if (!spare) return emptyCustomerState(this.audiences, this.layout.ids.length);
+    spare.s.fill(undefined);
+    spare.m.fill(0);
+    spare.w.fill(Infinity);
+    if (spare.encoded && this.spareOffsets.length < SPARE_STATES) this.spareOffsets.push(spare.encoded);
+    return { s: spare.s, other: undefined, m: spare.m, w: spare.w, t: null, n: 0, encoded: undefined };
+  }
+
+  /**
+   * A state no longer used (its customer left the record cache): its arrays
+   * serve the next customer decoded. With a thousand audiences they are
+   * kilobytes a customer, allocated outside the JS heap, and a partition
+   * decodes and drops customers all the time.
+   */
+  release(state: CustomerState): void {
+    if (this.spare.length < SPARE_STATES) this.spare.push(state);
+  }
+
+  /** Slot offset arrays for a decoded state, -1 everywhere. */
+  private offsets(): { start: Int32Array; end: Int32Array } {
+    const spare = this.spareOffsets.pop();
+    if (!spare) return { start: new Int32Array(this.layout.ids.length).fill(-1), end: new Int32Array(this.layout.ids.length) };
+    spare.start.fill(-1);
+    return spare;
+  }
 
   encode(state: CustomerState): Uint8Array {
     const { s } = state;
@@ -261,9 +292,7 @@ export class CustomerStateCodec {
   private decodeV2(bytes: Uint8Array): CustomerState {
     const state = this.empty();
     state.t = customerTimer(bytes);
-    const slotCount = state.s.length;
-    const start = new Int32Array(slotCount).fill(-1);
-    const end = new Int32Array(slotCount);
+    const { start, end } = this.offsets();
     const top = new MapReader(bytes, HEADER_BYTES);
     if (top.entries === 0 || top.key() !== 's') throw new Error('customer state: the body does not start with its slot states (s); it was not written by aud');
     const slots = new MapReader(bytes, top.p);
@@ -347,12 +376,14 @@ function asBuffer(bytes: Uint8Array): Buffer {
  * wake, and with a thousand audiences these are the longest entries.
  */
 class MembershipsWriter {
-  /** Large enough for every audience in both arrays at their widest (index: 3 bytes, value: 9). */
+  /** Large enough for every audience in both arrays at their widest (index: 5 bytes, value: 9). */
   private readonly scratch: Buffer;
+  private readonly view: DataView;
   private length = 0;
 
   constructor(audiences: number) {
-    this.scratch = Buffer.allocUnsafe(2 * (KEY_M.length + 5 + 12 * audiences));
+    this.scratch = Buffer.alloc(2 * (KEY_M.length + 5 + 14 * audiences));
+    this.view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   }
 
   /** Write `m` and `w` into the scratch; returns their length in bytes. */
@@ -367,43 +398,45 @@ class MembershipsWriter {
     this.scratch.copy(out, at, 0, this.length);
   }
 
-  /** A key, then [index, value, ...] for the values other than `none`. */
+  /**
+   * A key, then [index, value, ...] for the values other than `none`, in
+   * one pass: the array header is the 32-bit form, whatever the count, so
+   * that the count can be written after the elements.
+   */
   private writePairs(key: Uint8Array, values: Float64Array, none: number, p: number): number {
     const b = this.scratch;
     b.set(key, p); p += key.length;
-    let count = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] !== none) count++;
-    const elements = 2 * count;
-    if (elements < 16) b[p++] = 0x90 | elements;
-    else if (elements < 0x10000) { b[p] = 0xdc; b.writeUInt16BE(elements, p + 1); p += 3; }
-    else { b[p] = 0xdd; b.writeUInt32BE(elements, p + 1); p += 5; }
+    const header = p;
+    p += 5;
+    let elements = 0;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       if (v === none) continue;
-      p = writeNumber(b, p, i);
-      p = writeNumber(b, p, v);
+      p = this.writeNumber(p, i);
+      p = this.writeNumber(p, v);
+      elements += 2;
     }
+    b[header] = 0xdd;
+    this.view.setUint32(header + 1, elements);
     return p;
   }
-}
 
-/** A number as MessagePack: an integer of 32 bits or fewer in its shortest form, anything else as float 64. */
-function writeNumber(b: Buffer, p: number, v: number): number {
-  if (Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
-    if (v >= 0) {
-      if (v < 0x80) { b[p] = v; return p + 1; }
-      if (v < 0x100) { b[p] = 0xcc; b[p + 1] = v; return p + 2; }
-      if (v < 0x10000) { b[p] = 0xcd; b.writeUInt16BE(v, p + 1); return p + 3; }
-      b[p] = 0xce; b.writeUInt32BE(v, p + 1); return p + 5;
+  /** A number as MessagePack: an integer of 32 bits or fewer in its shortest form, anything else as float 64. */
+  private writeNumber(p: number, v: number): number {
+    const b = this.scratch;
+    if (Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff) {
+      if (v >= 0) {
+        if (v < 0x80) { b[p] = v; return p + 1; }
+        if (v < 0x10000) { b[p] = 0xcd; this.view.setUint16(p + 1, v); return p + 3; }
+        b[p] = 0xce; this.view.setUint32(p + 1, v); return p + 5;
+      }
+      if (v >= -32) { b[p] = v & 0xff; return p + 1; }
+      b[p] = 0xd2; this.view.setInt32(p + 1, v); return p + 5;
     }
-    if (v >= -32) { b[p] = v & 0xff; return p + 1; }
-    if (v >= -0x80) { b[p] = 0xd0; b.writeInt8(v, p + 1); return p + 2; }
-    if (v >= -0x8000) { b[p] = 0xd1; b.writeInt16BE(v, p + 1); return p + 3; }
-    b[p] = 0xd2; b.writeInt32BE(v, p + 1); return p + 5;
+    b[p] = 0xcb;
+    this.view.setFloat64(p + 1, v);
+    return p + 9;
   }
-  b[p] = 0xcb;
-  b.writeDoubleBE(v, p + 1);
-  return p + 9;
 }
 
 /** Reads a MessagePack map's header, then its string keys one by one; the caller moves `p` past each value. */

@@ -332,6 +332,7 @@ export class PartitionTask {
     for (const customer of this.cache.keys()) {
       if (excess <= 0) break;
       if (this.changed.has(customer)) continue;
+      this.codec.release(this.cache.get(customer)!.state);
       this.cache.delete(customer);
       excess--;
     }

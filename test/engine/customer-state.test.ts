@@ -140,3 +140,16 @@ test('memberships and wakes of every magnitude survive encoding', () => {
   assert.deepEqual(body.m, versions.flatMap((v, k) => [k * 15, v]));
   assert.deepEqual(body.w, wakes.flatMap((t, k) => [k * 40 + 7, t]));
 });
+
+test('a released state lends its arrays to the next one, which starts empty', () => {
+  const pool = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), slots);
+  const first = pool.decode(pool.encode(sample()));
+  pool.release(first);
+  const next = pool.empty();
+  assert.equal(next.m, first.m); // the same array, reused
+  assert.deepEqual(held(next), held(codec.empty()));
+  // A state decoded after a release reads only its own bytes.
+  pool.release(next);
+  const bytes = codec.encode(codec.empty());
+  assert.deepEqual(held(pool.decode(bytes)), held(codec.empty()));
+});
