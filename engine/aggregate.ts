@@ -61,8 +61,9 @@ function liveLatest(slot: AggregateSlot, state: unknown, now: number): LatestVal
 
 /**
  * Does reading the state change it? A windowed `distinct` or `top` drops
- * what left the window as it is read (liveTally, liveLatest), so that its
- * encoded bytes cannot be assumed unchanged by a pass that only read it.
+ * what left the window as it is read (liveTally, liveLatest): its list only
+ * ever gets shorter that way, so a reader that finds it shorter afterwards
+ * knows its encoded bytes are out of date.
  */
 export function aggregateChangesWhenRead(slot: AggregateSlot): boolean {
   return isTally(slot) && slot.windowMs !== undefined;

@@ -104,17 +104,6 @@ export function membershipsChanged(state: CustomerState): void {
   if (state.encoded) state.encoded.membershipsStart = -1;
 }
 
-/** The slots of the rules a codec lays states out by. */
-export interface SlotLayout {
-  /** Slot ids, by slot index. */
-  ids: readonly string[];
-  /**
-   * Slots whose state changes in place when read (a windowed `distinct` or
-   * `top` drops what left the window as it reads): always encoded afresh.
-   */
-  changesWhenRead: readonly boolean[];
-}
-
 const FORMAT_V1 = 0xa1;
 const FORMAT_V2 = 0xa2;
 const HEADER_BYTES = 9;
@@ -135,7 +124,6 @@ const BODY_MAP = 0x85;
 export class CustomerStateCodec {
   private readonly slotIndex = new Map<string, number>();
   private readonly slotKeys: Uint8Array[];
-  private readonly changesWhenRead: readonly boolean[];
   private readonly listId: Uint8Array;
   /** Scratch: each slot's fresh encoding during one encode. */
   private readonly fresh: (Uint8Array | undefined)[];
@@ -143,12 +131,12 @@ export class CustomerStateCodec {
   private readonly spare: CustomerState[] = [];
   private readonly spareOffsets: { start: Int32Array; end: Int32Array }[] = [];
 
-  constructor(private readonly lists: AudienceLists, private readonly layout: SlotLayout) {
-    layout.ids.forEach((id, i) => this.slotIndex.set(id, i));
-    this.slotKeys = layout.ids.map(msgpackString);
-    this.changesWhenRead = layout.changesWhenRead;
+  /** `slotIds`: the rules' slot ids, by slot index. */
+  constructor(private readonly lists: AudienceLists, private readonly slotIds: readonly string[]) {
+    slotIds.forEach((id, i) => this.slotIndex.set(id, i));
+    this.slotKeys = slotIds.map(msgpackString);
     this.listId = Buffer.from(packr.pack(lists.current.id));
-    this.fresh = new Array<Uint8Array | undefined>(layout.ids.length).fill(undefined);
+    this.fresh = new Array<Uint8Array | undefined>(slotIds.length).fill(undefined);
     this.memberships = new MembershipsWriter(lists.current.names.length);
   }
 
@@ -157,7 +145,7 @@ export class CustomerStateCodec {
   /** A state with nothing in it, on the arrays of a released one when there is one. */
   empty(): CustomerState {
     const spare = this.spare.pop();
-    if (!spare) return emptyCustomerState(this.audiences, this.layout.ids.length);
+    if (!spare) return emptyCustomerState(this.audiences, this.slotIds.length);
     spare.s.fill(undefined);
     spare.m.fill(0);
     spare.w.fill(Infinity);
@@ -178,7 +166,7 @@ export class CustomerStateCodec {
   /** Slot offset arrays for a decoded state, -1 everywhere. */
   private offsets(): { start: Int32Array; end: Int32Array } {
     const spare = this.spareOffsets.pop();
-    if (!spare) return { start: new Int32Array(this.layout.ids.length).fill(-1), end: new Int32Array(this.layout.ids.length) };
+    if (!spare) return { start: new Int32Array(this.slotIds.length).fill(-1), end: new Int32Array(this.slotIds.length) };
     spare.start.fill(-1);
     return spare;
   }
@@ -193,7 +181,7 @@ export class CustomerStateCodec {
       const value = s[i];
       if (value === undefined) continue;
       entries++;
-      if (old && old.start[i]! >= 0 && !this.changesWhenRead[i]) size += old.end[i]! - old.start[i]!;
+      if (old && old.start[i]! >= 0) size += old.end[i]! - old.start[i]!;
       else {
         const bytes = packr.pack(value);
         fresh[i] = bytes;

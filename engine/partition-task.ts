@@ -145,10 +145,7 @@ export class PartitionTask {
   private atBound = 0;
 
   private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
-    this.codec = new CustomerStateCodec(lists, {
-      ids: plan.slots.map((slot) => slot.id),
-      changesWhenRead: plan.slots.map((slot) => slot.kind === 'aggregate' && aggregateChangesWhenRead(slot)),
-    });
+    this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
     if (!listStored) this.audienceListToWrite = lists.current;
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
     this.now = meta?.now ?? Number.NEGATIVE_INFINITY;
@@ -189,7 +186,8 @@ export class PartitionTask {
 
   /** A customer's traits, scores and memberships now; undefined for a customer this partition never saw. */
   async view(customer: string): Promise<CustomerView | undefined> {
-    let state = this.cache.get(customer)?.state;
+    const cached = this.cache.get(customer)?.state;
+    let state = cached;
     if (!state) {
       const [bytes] = await this.store.getMany([customerKey(customer)]);
       if (!bytes) return undefined;
@@ -208,6 +206,8 @@ export class PartitionTask {
     this.plan.audiences.forEach((a, i) => {
       view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
     });
+    // Reading may have dropped what left a window (aggregateChangesWhenRead) of a customer the cache keeps.
+    if (cached) this.plan.slots.forEach((slot, i) => { if (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot)) slotChanged(cached, i); });
     return view;
   }
 
@@ -450,9 +450,14 @@ export class PartitionTask {
           if (v === undefined) continue;
           const comparisons = firstEvent ? NO_COMPARISONS : graph.comparisonsOfSlot[index]!;
           // The value before the event, for its comparisons; read before the add, which may change the state in place.
+          const lengthBefore = before === undefined ? -1 : (before as unknown[]).length;
           const valueBefore = comparisons.length > 0 ? aggregateValue(slot, before, this.now) : null;
           const added = addToAggregate(slot, before, v, e.time, seq, this.now);
-          if (added === UNCHANGED) continue;
+          if (added === UNCHANGED) {
+            // Reading a windowed distinct or top may have dropped what left its window.
+            if (lengthBefore >= 0 && (before as unknown[]).length !== lengthBefore) slotChanged(cs, index);
+            continue;
+          }
           // Changed, possibly in place (a window's buckets, a tally): the same object.
           changed = true;
           after = expireAggregate(slot, added, this.now);
@@ -596,8 +601,12 @@ class CustomerScope implements EvalScope {
   private readonly traitValue: Value[];
   private readonly traitWake: Float64Array;
 
+  /** Slots whose state reading can change (aggregateChangesWhenRead), 1; their readers compare lengths. */
+  private readonly changesWhenRead: Uint8Array;
+
   constructor(private readonly plan: Plan, private readonly graph: RuleGraph) {
     const slots = plan.slots.length;
+    this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
     this.slotPass = new Float64Array(slots);
     this.slotValue = new Array<Value>(slots).fill(null);
     this.slotWake = new Float64Array(slots);
@@ -651,7 +660,11 @@ class CustomerScope implements EvalScope {
       let wake: number;
       if (slotWake === Infinity) wake = Infinity;
       else if (slot.kind !== 'aggregate') wake = slotWake;
-      else wake = aggregateFlipTime(slot, this.cs.s[c.slot], this.now, (later) => c.test(later) !== result, value, c.ordered);
+      else {
+        const length = this.lengthBeforeRead(c.slot);
+        wake = aggregateFlipTime(slot, this.cs.s[c.slot], this.now, (later) => c.test(later) !== result, value, c.ordered);
+        this.afterRead(c.slot, length);
+      }
       this.comparisonPass[i] = this.pass;
       this.comparisonValue[i] = result;
       this.comparisonWake[i] = wake;
@@ -668,10 +681,13 @@ class CustomerScope implements EvalScope {
     let value: Value;
     let wake = Infinity;
     switch (slot.kind) {
-      case 'aggregate':
+      case 'aggregate': {
+        const length = this.lengthBeforeRead(index);
         value = aggregateValue(slot, state, now);
         wake = aggregateNextChange(slot, state, now);
+        this.afterRead(index, length);
         break;
+      }
       case 'sequence':
         value = sequenceMatchTime(state as SequenceState | undefined) !== null;
         break;
@@ -685,6 +701,18 @@ class CustomerScope implements EvalScope {
     this.slotPass[index] = this.pass;
     this.slotValue[index] = value;
     this.slotWake[index] = wake;
+  }
+
+  /** The length of a slot's state that reading may shorten in place, before reading it; -1 for any other. */
+  private lengthBeforeRead(index: number): number {
+    if (this.changesWhenRead[index] === 0) return -1;
+    const state = this.cs.s[index] as unknown[] | undefined;
+    return state === undefined ? -1 : state.length;
+  }
+
+  /** A read that dropped entries changed the state: its bytes must be encoded again. */
+  private afterRead(index: number, lengthBefore: number): void {
+    if (lengthBefore >= 0 && (this.cs.s[index] as unknown[]).length !== lengthBefore) slotChanged(this.cs, index);
   }
 
   matchTime(index: number): number | null {

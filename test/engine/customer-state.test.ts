@@ -7,7 +7,7 @@ import { MemoryStore } from '../../engine/state/memory-store.js';
 
 const T = 1767830400000;
 const audiences = ['vip', 'lapsed', 'cart'];
-const slots = { ids: ['a1', 'b2', 'c3'], changesWhenRead: [false, false, false] };
+const slots = ['a1', 'b2', 'c3'];
 const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), slots);
 
 /** What a state holds, without the bytes it remembers for the next encode. */
@@ -103,15 +103,8 @@ test('an encode after a change copies the unchanged slots and equals an encode f
   assert.deepEqual(Buffer.from(codec.encode(read)), Buffer.from(scratch));
 });
 
-test('a slot that changes when read is encoded afresh every time, marked or not', () => {
-  const volatile = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), { ids: slots.ids, changesWhenRead: [false, false, true] });
-  const state = volatile.decode(volatile.encode(sample()));
-  (state.s[2] as unknown[][])[0]![1] = 6; // changed in place, as reading a windowed top drops a bucket
-  assert.deepEqual((volatile.decode(volatile.encode(state)).s[2] as unknown[][])[0], ['shoes', 6, 7]);
-});
-
 test('states of slots the rules no longer have are carried over unread', () => {
-  const wider = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), { ids: ['gone', ...slots.ids], changesWhenRead: [false, ...slots.changesWhenRead] });
+  const wider = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), ['gone', ...slots]);
   const state = wider.empty();
   state.s[0] = [1, 2, 3];
   state.s[1] = [4, 5];

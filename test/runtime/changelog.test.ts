@@ -16,7 +16,7 @@ import { MemoryStore } from '../../engine/state/memory-store.js';
 
 const log = createLogger({ write: () => undefined });
 
-const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(['vip'])), { ids: [], changesWhenRead: [] });
+const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(['vip'])), []);
 const customer = (t: number | null): Buffer => Buffer.from(codec.encode({ ...codec.empty(), n: 1, t }));
 const meta = (nextOffset: number): Buffer => Buffer.from(JSON.stringify({ now: 0, fingerprint: 'f', nextOffset: String(nextOffset) }));
 
