@@ -518,10 +518,25 @@ export class KafkaRuntime {
     });
   }
 
+  /**
+   * Counted per audience once per batch, not per event: a labelled counter
+   * hashes its labels at every call, and a thousand audiences make dozens of
+   * enter/leave events per input event.
+   */
   private countOutputs(outputs: OutputEvent[]): void {
+    const enters = new Map<string, number>();
+    const leaves = new Map<string, number>();
     for (const o of outputs) {
-      if (o.type === 'enter') this.counters.enters++; else this.counters.leaves++;
-      this.metrics.segmentEvents.inc({ audience: o.audience, type: o.type });
+      const counts = o.type === 'enter' ? enters : leaves;
+      counts.set(o.audience, (counts.get(o.audience) ?? 0) + 1);
+    }
+    for (const [audience, n] of enters) {
+      this.counters.enters += n;
+      this.metrics.segmentEvents.inc({ audience, type: 'enter' }, n);
+    }
+    for (const [audience, n] of leaves) {
+      this.counters.leaves += n;
+      this.metrics.segmentEvents.inc({ audience, type: 'leave' }, n);
     }
   }
 
