@@ -46,12 +46,12 @@ import { BadRecordLog } from './bad-record-log.js';
 import { EngineMetrics } from './metrics.js';
 import { partitionStateDir } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
-import { deadLetters, outputRecords } from './output-records.js';
+import { deadLetters, outputRecords, packedOutputRecords } from './output-records.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
 import type { PartitionHost } from './worker/partition-host.js';
-import type { PartitionRunner } from './worker/partition-runner.js';
+import type { PartitionRunner, RunnerStep } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 /**
@@ -141,7 +141,8 @@ export class KafkaRuntime {
     // The engine reads no input headers: the source may take the client's packed consume.
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
-    this.host = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb) : new LocalHost();
+    // Rule workers pack the enter/leave events as Kafka records, unless an Avro output format encodes them here.
+    this.host = opts.workers > 0 ? new WorkerPool(opts.workers, opts.youngGenerationMb, opts.encodeOutput === undefined) : new LocalHost();
     this.metrics = new EngineMetrics({
       audienceSizes: () => this.audienceSizes().sizes,
       stateDirs: () => new Map([...this.partitions.values()].map((e) => [String(e.partition), this.stateDirOf(e.topic, e.partition)])),
@@ -388,8 +389,9 @@ export class KafkaRuntime {
       const clock = bad.filter((b) => b.clock).length;
       if (clock > 0) this.metrics.clockRefused.inc({ topic: entry.topic }, clock);
     }
-    this.countOutputs(result.outputs);
+    this.countOutputs(result);
     const records = [...outputRecords(this.opts, result.outputs), ...deadLetters(this.opts, bad)];
+    const packed = packedOutputRecords(this.opts, result.packed);
     for (const b of bad) {
       this.badRecordLog.report({
         topic: entry.topic, partition: entry.partition,
@@ -397,7 +399,7 @@ export class KafkaRuntime {
       });
     }
     try {
-      await commits.deliver(records, next);
+      await commits.deliver(records, next, packed);
       this.observeLatency(batch, skip, count);
       await commits.commitIfDue();
     } catch (err) {
@@ -479,10 +481,10 @@ export class KafkaRuntime {
       if (!entry.caughtUp || entry.runner.snapshot.clock >= now) continue;
       this.onPartition(entry, 'clock tick', async (e) => {
         const step = await e.runner.advanceTo(now);
-        if (step.outputs.length === 0) return;
+        if (step.outputs.length === 0 && !step.packed) return;
         e.commits.changedByClock();
-        this.countOutputs(step.outputs);
-        await e.commits.deliver(outputRecords(this.opts, step.outputs), undefined);
+        this.countOutputs(step);
+        await e.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed));
       });
     }
   }
@@ -523,12 +525,16 @@ export class KafkaRuntime {
    * hashes its labels at every call, and a thousand audiences make dozens of
    * enter/leave events per input event.
    */
-  private countOutputs(outputs: OutputEvent[]): void {
+  private countOutputs(step: RunnerStep): void {
     const enters = new Map<string, number>();
     const leaves = new Map<string, number>();
-    for (const o of outputs) {
+    for (const o of step.outputs) {
       const counts = o.type === 'enter' ? enters : leaves;
       counts.set(o.audience, (counts.get(o.audience) ?? 0) + 1);
+    }
+    for (const c of step.packed?.counts ?? []) {
+      if (c.enters > 0) enters.set(c.audience, (enters.get(c.audience) ?? 0) + c.enters);
+      if (c.leaves > 0) leaves.set(c.audience, (leaves.get(c.audience) ?? 0) + c.leaves);
     }
     for (const [audience, n] of enters) {
       this.counters.enters += n;

@@ -3,10 +3,11 @@
  * enter/leave events and their membership records, dead letters, the
  * changelog copy of a commit.
  */
-import type { SinkRecord } from '../connectors/kafka/sink.js';
+import type { SinkRecord, TopicRecords } from '../connectors/kafka/sink.js';
 import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { BadRecord } from '../engine/partition-task.js';
 import type { ChangelogCopy } from './worker/partition-runner.js';
+import { membershipJson, type PackedOutput } from './packed-output.js';
 
 export interface OutputTopics {
   outputTopic: string;
@@ -27,10 +28,16 @@ export function outputRecords(topics: OutputTopics, outputs: OutputEvent[]): Sin
     records.push({
       topic: topics.membershipTopic,
       key: `${o.audience}/${o.customer}`,
-      value: o.type === 'enter' ? JSON.stringify({ audience: o.audience, customer: o.customer, since: o.at, version: o.version }) : null,
+      value: o.type === 'enter' ? membershipJson(o) : null,
     });
   }
   return records;
+}
+
+/** The same records when a rule worker packed them (packed-output.ts): the events', then the memberships'. */
+export function packedOutputRecords(topics: OutputTopics, packed: PackedOutput | undefined): TopicRecords[] {
+  if (!packed) return [];
+  return [{ topic: topics.outputTopic, records: packed.events }, { topic: topics.membershipTopic, records: packed.memberships }];
 }
 
 /** Bad records as read, with why and where from in headers. */

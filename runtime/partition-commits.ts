@@ -42,7 +42,7 @@
  * the partition again from its committed state and reads the input again
  * from `uncommittedFrom`.
  */
-import type { KafkaSink, SinkRecord } from '../connectors/kafka/sink.js';
+import type { KafkaSink, SinkRecord, TopicRecords } from '../connectors/kafka/sink.js';
 import type { GroupMember } from '../connectors/kafka/source.js';
 import { changelogRecords, type OutputTopics } from './output-records.js';
 import type { PartitionRunner } from './worker/partition-runner.js';
@@ -124,13 +124,13 @@ export class PartitionCommits {
    * in the commit). Exactly-once it is committed, with the state and the
    * input offset `next` when given, in one transaction (steps 1 to 4).
    */
-  async deliver(records: SinkRecord[], next: bigint | undefined): Promise<void> {
+  async deliver(records: SinkRecord[], next: bigint | undefined, packed: TopicRecords[] = []): Promise<void> {
     if (this.producer) {
-      await this.commitExactlyOnce(records, next);
+      await this.commitExactlyOnce(records, next, packed);
       return;
     }
-    if (records.length === 0) return;
-    const sent = this.ctx.sink.send(records);
+    if (records.length === 0 && packed.length === 0) return;
+    const sent = this.ctx.sink.send(records, packed);
     sent.catch(() => undefined); // awaited below or by the commit
     this.unacked.push(sent);
     if (this.unacked.length > MAX_UNACKED_BATCHES) await this.unacked.shift();
@@ -218,10 +218,10 @@ export class PartitionCommits {
   }
 
   /** Exactly-once: output, changelog copy and input offset in one transaction, then the store. */
-  private async commitExactlyOnce(records: SinkRecord[], nextOffset: bigint | undefined): Promise<void> {
+  private async commitExactlyOnce(records: SinkRecord[], nextOffset: bigint | undefined, packed: TopicRecords[] = []): Promise<void> {
     const changelog = changelogRecords(this.ctx.topics, this.partition, await this.runner.prepareCommit(nextOffset));
     const offset = nextOffset === undefined ? undefined : { topic: this.topic, partition: this.partition, nextOffset };
-    const first = (await produceInTransaction(this.producer!, [...records, ...changelog], offset, this.ctx.group.groupMember))
+    const first = (await produceInTransaction(this.producer!, [...records, ...changelog], offset, this.ctx.group.groupMember, packed))
       .get(`${this.ctx.topics.changelogTopic}/${this.partition}`);
     await this.runner.writeCommit(first === undefined ? undefined : first + BigInt(changelog.length) - 1n);
     this.dirty = false;
@@ -236,11 +236,12 @@ export class PartitionCommits {
  */
 export async function produceInTransaction(
   producer: KafkaSink, records: SinkRecord[], offset: { topic: string; partition: number; nextOffset: bigint } | undefined, member: GroupMember,
+  packed: TopicRecords[] = [],
 ): Promise<Map<string, bigint>> {
-  if (records.length === 0 && !offset) return new Map();
+  if (records.length === 0 && packed.length === 0 && !offset) return new Map();
   await producer.begin();
   try {
-    const firsts = await producer.send(records);
+    const firsts = await producer.send(records, packed);
     if (offset) await producer.sendOffsets(member, [offset]);
     await producer.commitTransaction();
     return firsts;

@@ -33,6 +33,17 @@ export class ProduceBatchError extends Error {
   }
 }
 
+/**
+ * Records packed as the binding takes them: key and value of each record one
+ * after the other in `data`, their byte lengths in `lengths` (2 per record;
+ * -1: null), every record to the partition the partitioner picks by key.
+ */
+export interface PackedRecords {
+  count: number;
+  data: Uint8Array;
+  lengths: Int32Array;
+}
+
 export interface BatchRecord {
   key: string | Uint8Array | null;
   value: string | Uint8Array | null;
@@ -75,6 +86,16 @@ export class NativeBatchProducer {
       at = put(data, at, r.key, lengths[2 * i]!);
       at = put(data, at, r.value, lengths[2 * i + 1]!);
     }
+    return this.produce(topic, partitions, data, lengths);
+  }
+
+  /** Records already packed (runtime/packed-output.ts), each to the partition its key picks. */
+  sendPacked(topic: string, records: PackedRecords): Promise<Map<number, bigint>> {
+    const data = Buffer.from(records.data.buffer, records.data.byteOffset, records.data.byteLength);
+    return this.produce(topic, new Int32Array(records.count).fill(-1), data, records.lengths);
+  }
+
+  private produce(topic: string, partitions: Int32Array, data: Buffer, lengths: Int32Array): Promise<Map<number, bigint>> {
     return new Promise((resolve, reject) => {
       this.binding.produceBatch(topic, partitions, data, lengths, (code, message, firstOffsets) => {
         if (code !== null) {

@@ -16,7 +16,7 @@ import type { Consumer } from './client.js';
 import { createProducer, type Producer } from './client.js';
 import { isFencedError, KafkaConnectorError } from './errors.js';
 import type { KafkaOptions } from './options.js';
-import { NativeBatchProducer } from './batch-produce.js';
+import { NativeBatchProducer, type PackedRecords } from './batch-produce.js';
 import type { GroupMember } from './source.js';
 
 export interface SinkRecord {
@@ -25,6 +25,31 @@ export interface SinkRecord {
   value: string | Buffer | null;
   headers?: Record<string, string>;
   partition?: number;
+}
+
+/** Records of one topic, packed (batch-produce.ts). */
+export interface TopicRecords {
+  topic: string;
+  records: PackedRecords;
+}
+
+/** Packed records as records, for the client's own path (an unpatched binding, or a send with headers). */
+function unpackRecords(p: TopicRecords): SinkRecord[] {
+  const out: SinkRecord[] = [];
+  const data = Buffer.from(p.records.data.buffer, p.records.data.byteOffset, p.records.data.byteLength);
+  let at = 0;
+  const field = (length: number): Buffer | null => {
+    if (length < 0) return null;
+    const bytes = data.subarray(at, at + length);
+    at += length;
+    return bytes;
+  };
+  for (let i = 0; i < p.records.count; i++) {
+    const key = field(p.records.lengths[2 * i]!);
+    const value = field(p.records.lengths[2 * i + 1]!);
+    out.push({ topic: p.topic, key, value });
+  }
+  return out;
 }
 
 export class KafkaSink {
@@ -108,28 +133,44 @@ export class KafkaSink {
   /**
    * Resolves when every record is acknowledged, with the offset of the first
    * record written to each `topic/partition` (the others follow it in order).
+   * `packed`: more records, already packed for the producer, after `records`.
    */
-  async send(records: readonly SinkRecord[]): Promise<Map<string, bigint>> {
-    if (records.length === 0) return new Map();
+  async send(records: readonly SinkRecord[], packed: readonly TopicRecords[] = []): Promise<Map<string, bigint>> {
+    const count = records.length + packed.reduce((n, p) => n + p.records.count, 0);
+    if (count === 0) return new Map();
+    // Records with headers (dead letters: few) take the client's own path.
+    const batchProducer = records.every((r) => r.headers === undefined) ? this.batchProducer : undefined;
+    const all = batchProducer ? records : [...records, ...packed.flatMap(unpackRecords)];
     const byTopic = new Map<string, SinkRecord[]>();
-    for (const r of records) {
+    for (const r of all) {
       const list = byTopic.get(r.topic);
       if (list) list.push(r);
       else byTopic.set(r.topic, [r]);
     }
-    // Records with headers (dead letters: few) take the client's own path.
-    const batchProducer = records.every((r) => r.headers === undefined) ? this.batchProducer : undefined;
     try {
-      return batchProducer ? await this.sendInBatches(batchProducer, byTopic) : await this.sendThroughClient(byTopic);
+      return batchProducer ? await this.sendInBatches(batchProducer, byTopic, packed) : await this.sendThroughClient(byTopic);
     } catch (err) {
-      throw this.failure('produce', `producing ${records.length} records to ${[...byTopic.keys()].join(', ')} failed`, err);
+      const topics = new Set([...byTopic.keys(), ...packed.map((p) => p.topic)]);
+      throw this.failure('produce', `producing ${count} records to ${[...topics].join(', ')} failed`, err);
     }
   }
 
-  private async sendInBatches(batchProducer: NativeBatchProducer, byTopic: Map<string, SinkRecord[]>): Promise<Map<string, bigint>> {
+  private async sendInBatches(batchProducer: NativeBatchProducer, byTopic: Map<string, SinkRecord[]>, packed: readonly TopicRecords[]): Promise<Map<string, bigint>> {
     const firstOffsets = new Map<string, bigint>();
-    await Promise.all([...byTopic].map(async ([topic, list]) => {
-      for (const [partition, offset] of await batchProducer.send(topic, list)) firstOffsets.set(`${topic}/${partition}`, offset);
+    const noteFirsts = (topic: string, firsts: Map<number, bigint>): void => {
+      for (const [partition, offset] of firsts) {
+        const key = `${topic}/${partition}`;
+        if (!firstOffsets.has(key)) firstOffsets.set(key, offset);
+      }
+    };
+    // One topic's calls in order (records, then its packed groups), so that its records keep their order per partition.
+    const topics = new Set([...byTopic.keys(), ...packed.map((p) => p.topic)]);
+    await Promise.all([...topics].map(async (topic) => {
+      const list = byTopic.get(topic);
+      if (list) noteFirsts(topic, await batchProducer.send(topic, list));
+      for (const p of packed) {
+        if (p.topic === topic && p.records.count > 0) noteFirsts(topic, await batchProducer.sendPacked(topic, p.records));
+      }
     }));
     return firstOffsets;
   }

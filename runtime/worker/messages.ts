@@ -9,7 +9,8 @@
  * offsets: one copy, whatever the number of records.
  */
 import type { Plan } from '../../dsl/plan.js';
-import type { BatchResult, CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { RunnerStep } from './partition-runner.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 
 /** Byte strings end to end: entry i is bytes[starts[i] .. starts[i] + lengths[i]); length -1 is null. */
@@ -29,7 +30,8 @@ export interface PackedSnapshot {
 }
 
 export type WorkerRequest =
-  | { op: 'open'; partition: string; stateDir: string; plan: Plan; taskOptions: PartitionTaskOptions }
+  /** `packOutput`: return enter/leave events packed as Kafka records (packed-output.ts). */
+  | { op: 'open'; partition: string; stateDir: string; plan: Plan; taskOptions: PartitionTaskOptions; packOutput: boolean }
   | { op: 'process'; partition: string; batch: RecordBatch }
   | { op: 'advance'; partition: string; to: number }
   | { op: 'prepare'; partition: string; nextOffset: string | null }
@@ -50,7 +52,7 @@ export type WorkerResponse =
   | { op: 'open'; snapshot: PackedSnapshot }
   | { op: 'write'; snapshot: PackedSnapshot }
   | { op: 'close' }
-  | { op: 'step'; snapshot: PackedSnapshot; step: BatchResult }
+  | { op: 'step'; snapshot: PackedSnapshot; step: RunnerStep }
   | { op: 'prepare'; snapshot: PackedSnapshot; changelog: PackedChangelog }
   | { op: 'view'; view: CustomerView | undefined }
   | { op: 'restore-open'; checkpoint: string | null }

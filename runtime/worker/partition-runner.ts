@@ -12,6 +12,16 @@
  */
 import type { BatchResult, CustomerView } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
+import type { PackedOutput } from '../packed-output.js';
+
+/**
+ * What a batch or a clock move did. In a worker thread with JSON output, the
+ * enter/leave events come back `packed` as Kafka records (packed-output.ts)
+ * and `outputs` is empty; otherwise they are in `outputs`.
+ */
+export interface RunnerStep extends BatchResult {
+  packed?: PackedOutput;
+}
 
 /** The changelog copy of a prepared commit (customers and partition meta), in order. */
 export type ChangelogCopy = { key: string; value: Uint8Array | null }[];
@@ -31,9 +41,9 @@ export interface PartitionSnapshot {
 export interface PartitionRunner {
   readonly snapshot: PartitionSnapshot;
   /** Apply a batch, in memory. */
-  process(batch: RecordBatch): Promise<BatchResult>;
+  process(batch: RecordBatch): Promise<RunnerStep>;
   /** Move the clock to `t`, firing due timers, in memory. */
-  advanceTo(t: number): Promise<BatchResult>;
+  advanceTo(t: number): Promise<RunnerStep>;
   /** Every change since the last commit, to be written with `nextOffset` as the next input offset. */
   prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy>;
   /** Write the prepared commit, with the offset of the last changelog record it produced. */

@@ -15,9 +15,13 @@ import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 import type { PartitionStore } from '../../engine/state/store.js';
 import { LocalPartition } from './local-partition.js';
 import { packBytes, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { PartitionSnapshot } from './partition-runner.js';
+import type { PartitionSnapshot, RunnerStep } from './partition-runner.js';
+import type { BatchResult } from '../../engine/partition-task.js';
+import { packOutput } from '../packed-output.js';
 
 const partitions = new Map<string, LocalPartition>();
+/** Partitions whose enter/leave events go back packed as Kafka records. */
+const packing = new Set<string>();
 /** Stores being restored from the changelog, before their partition opens over them. */
 const restoring = new Map<string, { store: PartitionStore; target: StoreRestoreTarget }>();
 
@@ -31,6 +35,12 @@ function owned(partition: string): LocalPartition {
   const p = partitions.get(partition);
   if (!p) throw new Error(`internal error: partition ${partition} is not open in this worker`);
   return p;
+}
+
+/** A step with its enter/leave events packed as Kafka records, when the partition's were asked so. */
+function packed(partition: string, step: BatchResult): RunnerStep {
+  if (!packing.has(partition) || step.outputs.length === 0) return step;
+  return { ...step, outputs: [], packed: packOutput(step.outputs) };
 }
 
 function packSnapshot(s: PartitionSnapshot): PackedSnapshot {
@@ -47,6 +57,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
       try {
         const p = await LocalPartition.open(req.plan, store, req.taskOptions);
         partitions.set(req.partition, p);
+        if (req.packOutput) packing.add(req.partition); else packing.delete(req.partition);
         return { op: 'open', snapshot: packSnapshot(p.snapshot) };
       } catch (err) {
         await store.close().catch(() => undefined);
@@ -56,12 +67,12 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     case 'process': {
       const p = owned(req.partition);
       const step = await p.process(req.batch);
-      return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packed(req.partition, step) };
     }
     case 'advance': {
       const p = owned(req.partition);
       const step = await p.advanceTo(req.to);
-      return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step: packed(req.partition, step) };
     }
     case 'prepare': {
       const p = owned(req.partition);
@@ -82,6 +93,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
       const p = partitions.get(req.partition);
       const r = restoring.get(req.partition);
       partitions.delete(req.partition);
+      packing.delete(req.partition);
       restoring.delete(req.partition);
       if (p) await p.close();
       if (r) await r.store.close();

@@ -12,10 +12,10 @@
  */
 import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
-import type { BatchResult, CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
+import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { packedAt, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { ChangelogCopy, PartitionRunner, PartitionSnapshot } from './partition-runner.js';
+import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, RunnerStep } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 import type { PartitionHost } from './partition-host.js';
 import { DEFAULT_YOUNG_GENERATION_MB } from './young-generation.js';
@@ -25,7 +25,8 @@ const WORKER_FILE = new URL('./partition-worker.js', import.meta.url).href;
 export class WorkerPool implements PartitionHost {
   private readonly threads: Piscina<WorkerRequest, WorkerResponse>[];
 
-  constructor(readonly size: number, youngGenerationMb = DEFAULT_YOUNG_GENERATION_MB) {
+  /** `packOutput`: partitions return their enter/leave events packed as Kafka records (JSON output). */
+  constructor(readonly size: number, youngGenerationMb = DEFAULT_YOUNG_GENERATION_MB, private readonly packOutput = false) {
     this.threads = Array.from({ length: size }, () => new Piscina<WorkerRequest, WorkerResponse>({
       filename: WORKER_FILE, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 64, atomics: 'disabled',
@@ -46,7 +47,7 @@ export class WorkerPool implements PartitionHost {
   /** Open a partition's rules in its thread, over the store its restore opened or the one on disk. */
   async open(partition: number, label: string, stateDir: string, plan: Plan, taskOptions: PartitionTaskOptions): Promise<PartitionRunner> {
     const thread = this.threads[partition % this.size]!;
-    const res = await thread.run({ op: 'open', partition: label, stateDir, plan, taskOptions });
+    const res = await thread.run({ op: 'open', partition: label, stateDir, plan, taskOptions, packOutput: this.packOutput });
     return new WorkerPartition(thread, label, unpackSnapshot(expect(res, 'open').snapshot));
   }
 
@@ -68,11 +69,11 @@ function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
 class WorkerPartition implements PartitionRunner {
   constructor(private readonly thread: Piscina<WorkerRequest, WorkerResponse>, private readonly label: string, public snapshot: PartitionSnapshot) {}
 
-  async process(batch: RecordBatch): Promise<BatchResult> {
+  async process(batch: RecordBatch): Promise<RunnerStep> {
     return this.step({ op: 'process', partition: this.label, batch });
   }
 
-  async advanceTo(t: number): Promise<BatchResult> {
+  async advanceTo(t: number): Promise<RunnerStep> {
     return this.step({ op: 'advance', partition: this.label, to: t });
   }
 
@@ -95,7 +96,7 @@ class WorkerPartition implements PartitionRunner {
     await this.thread.run({ op: 'close', partition: this.label });
   }
 
-  private async step(req: WorkerRequest): Promise<BatchResult> {
+  private async step(req: WorkerRequest): Promise<RunnerStep> {
     const res = expect(await this.thread.run(req), 'step');
     this.snapshot = unpackSnapshot(res.snapshot);
     return res.step;

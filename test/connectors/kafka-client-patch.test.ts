@@ -137,3 +137,37 @@ test('produced records: one call into the binding per topic, every key, value, n
     await sink.disconnect();
   }
 });
+
+test('packed records (a rule worker\'s enter/leave events) land as given, through the binding and through the client\'s own path', async () => {
+  const topic = uniqueTopic('client-patch-packed');
+  const dlq = uniqueTopic('client-patch-packed-dlq');
+  await createTopic(topic, 3);
+  await createTopic(dlq, 1);
+  const sink = new KafkaSink({ brokers: testBrokers() });
+  await sink.connect();
+  try {
+    const texts = (round: number): (string | null)[] => Array.from({ length: 80 }, (_, i) => (i % 2 === 0 ? `k${i % 7}` : i % 11 === 3 ? null : `v${round}-${i}-ü`));
+    const pack = (round: number) => {
+      const parts = texts(round).map((t) => (t === null ? null : Buffer.from(t)));
+      const present = parts.flatMap((p) => (p === null ? [] : [p]));
+      return { count: parts.length / 2, data: new Uint8Array(Buffer.concat(present)), lengths: Int32Array.from(parts, (p) => (p === null ? -1 : p.length)) };
+    };
+    await sink.send([], [{ topic, records: pack(1) }]);
+    // A record with headers sends everything through the client's own path: the packed records are unpacked for it.
+    await sink.send([{ topic: dlq, key: 'x', value: 'y', headers: { 'aud.error': 'test' } }], [{ topic, records: pack(2) }]);
+    const expected = [1, 2].flatMap((round) => {
+      const t = texts(round);
+      return Array.from({ length: t.length / 2 }, (_, i) => ({ key: t[2 * i]!, value: t[2 * i + 1] ?? null }));
+    });
+    const read: PartitionRecord[] = [];
+    for (let p = 0; p < 3; p++) await readPartition({ brokers: testBrokers() }, topic, p, undefined, async (records) => { read.push(...records); });
+    assert.equal(read.length, expected.length);
+    for (let p = 0; p < 3; p++) {
+      const mine = expected.filter((e) => partitionFor('murmur2', e.key, 3) === p);
+      const got = read.filter((r) => partitionFor('murmur2', r.key!.toString('utf8'), 3) === p);
+      assert.deepEqual(got.map((r) => [r.key!.toString('utf8'), r.value === null ? null : r.value.toString('utf8')]), mine.map((e) => [e.key, e.value]), `partition ${p}`);
+    }
+  } finally {
+    await sink.disconnect();
+  }
+});
