@@ -23,7 +23,7 @@
  * the working directory when present.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 
 export const DEFAULT_CONFIG_FILES = ['aud.config.yaml', 'aud.config.yml', 'aud.config.json'];
 
@@ -32,6 +32,16 @@ export class ConfigFileError extends Error {
     super(message);
     this.name = 'ConfigFileError';
   }
+}
+
+/**
+ * YAML text to a value. The parser is loaded on the first config file read,
+ * not when this file is: every command imports it, few read a config file.
+ * (require, not import(): yargs reads config files synchronously.)
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
 }
 
 /** The default config file of the working directory, if there is one. */

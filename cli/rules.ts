@@ -3,10 +3,11 @@
  * command: on any error, print them all (file:line:col, the line, a caret)
  * to stderr and report failure; nothing runs with an error in any file.
  */
-import { compileFiles, formatDiagnostics, RuleFileReadError } from '../dsl/compile.js';
 import type { Plan } from '../dsl/plan.js';
 
 export async function loadPlan(paths: readonly string[]): Promise<Plan | undefined> {
+  // Loaded here, not at the top: every command imports this file, and the parser is built when its module loads.
+  const { compileFiles, formatDiagnostics, RuleFileReadError } = await import('../dsl/compile.js');
   let result;
   try {
     result = await compileFiles(paths);

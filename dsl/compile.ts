@@ -11,6 +11,7 @@ import { formatDiagnostic, sortDiagnostics, type Diagnostic } from './diagnostic
 import { parseRuleFile } from './parse.js';
 import type { Plan } from './plan.js';
 import { buildPlan } from './planner.js';
+import { SourceLines } from './source-lines.js';
 
 export interface CompileResult {
   plan?: Plan;
@@ -55,7 +56,13 @@ export async function compileFiles(paths: readonly string[]): Promise<CompileRes
 
 /** Every diagnostic, formatted with its line and caret, separated by blank lines. */
 export function formatDiagnostics(result: CompileResult): string {
+  const linesByFile = new Map<string, SourceLines>();
+  const linesOf = (file: string): SourceLines => {
+    let lines = linesByFile.get(file);
+    if (!lines) linesByFile.set(file, lines = new SourceLines(result.sources.get(file) ?? ''));
+    return lines;
+  };
   return result.diagnostics
-    .map((d) => formatDiagnostic(d, result.sources.get(d.span.file) ?? ''))
+    .map((d) => formatDiagnostic(d, linesOf(d.span.file)))
     .join('\n\n');
 }

@@ -9,11 +9,17 @@
  * `min(a, b)` and `max(a, b)` are functions.
  */
 import type { CstNode, CstNodeLocation, IToken } from 'chevrotain';
-import { AGGREGATE_FNS, type AggregateFn, type BinaryOp, type DurationLiteral, type Expr, type Identifier, type RuleFile, type Step } from './ast.js';
+import {
+  AGGREGATE_FNS, type AggregateFn, type AudienceDecl, type BinaryOp, type DurationLiteral, type EventDecl, type Expr,
+  type Identifier, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
+} from './ast.js';
 import type { Diagnostic, Span } from './diagnostics.js';
 import { editDistance } from './suggest.js';
 
 type Children = Record<string, (CstNode | IToken)[] | undefined>;
+
+/** One declaration's AST and the diagnostics its conversion found. */
+interface Converted<T> { ast: T; diagnostics: Diagnostic[] }
 
 const UNIT_MS: Record<string, number> = {
   w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
@@ -29,6 +35,15 @@ function isToken(x: CstNode | IToken | undefined): x is IToken {
 
 export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
+  /** Where conversions report: `diagnostics`, or a declaration's own list while it is converted ahead. */
+  private reportTo: Diagnostic[] = this.diagnostics;
+  /** Declarations of the current stretch converted as they were parsed, by kind. */
+  private readonly sources = new Map<CstNode, Converted<SourceDecl>>();
+  private readonly outputs = new Map<CstNode, Converted<OutputDecl>>();
+  private readonly events = new Map<CstNode, Converted<EventDecl>>();
+  private readonly traits = new Map<CstNode, Converted<TraitDecl>>();
+  private readonly audiences = new Map<CstNode, Converted<AudienceDecl>>();
+
   constructor(private readonly path: string) {}
 
   private tokenSpan(t: IToken): Span {
@@ -51,7 +66,7 @@ export class AstBuilder {
   }
 
   private join(a: Span, b: Span): Span {
-    return { ...a, endLine: b.endLine, endColumn: b.endColumn, endOffset: b.endOffset };
+    return { file: a.file, line: a.line, column: a.column, endLine: b.endLine, endColumn: b.endColumn, offset: a.offset, endOffset: b.endOffset };
   }
 
   private tok(c: Children, name: string, i = 0): IToken | undefined {
@@ -62,6 +77,12 @@ export class AstBuilder {
   private node(c: Children, name: string, i = 0): CstNode | undefined {
     const x = c[name]?.[i];
     return x !== undefined && !isToken(x) ? x : undefined;
+  }
+
+  /** The first node under `name`, as `nodes(c, name)[0]`. */
+  private firstNode(c: Children, name: string): CstNode | undefined {
+    for (const x of c[name] ?? []) if (!isToken(x)) return x;
+    return undefined;
   }
 
   private nodes(c: Children, name: string): CstNode[] {
@@ -86,12 +107,35 @@ export class AstBuilder {
     return { kind: 'duration', ms: Number.isFinite(ms) ? ms : 0, text: t.image, span: this.tokenSpan(t) };
   }
 
+  /**
+   * Turn one declaration into AST as soon as the parser is done with it
+   * (AudParser's declaration sink), so that its tree can be dropped. The
+   * result waits for `appendTo`, which adds declarations in the order it
+   * always has.
+   */
+  convertDeclaration(n: CstNode): void {
+    switch (n.name) {
+      case 'sourceDecl': this.sources.set(n, this.converting(() => this.source(n))); break;
+      case 'outputDecl': this.outputs.set(n, this.converting(() => this.output(n))); break;
+      case 'eventDecl': this.events.set(n, this.converting(() => this.event(n))); break;
+      case 'traitDecl': this.traits.set(n, this.converting(() => this.trait(n))); break;
+      case 'audienceDecl': this.audiences.set(n, this.converting(() => this.audience(n))); break;
+    }
+  }
+
   /** Add the declarations of one parsed stretch of the file. */
   appendTo(file: RuleFile, root: CstNode | undefined): void {
-    if (!root) return;
-    const c = root.children as Children;
+    if (root) this.appendDeclarations(file, root.children as Children);
+    this.sources.clear();
+    this.outputs.clear();
+    this.events.clear();
+    this.traits.clear();
+    this.audiences.clear();
+  }
+
+  private appendDeclarations(file: RuleFile, c: Children): void {
     for (const n of this.nodes(c, 'sourceDecl')) {
-      const src = this.source(n);
+      const src = this.take(this.sources, n, () => this.source(n));
       if (file.source) {
         this.diagnostics.push({
           code: 'bad-declaration', span: src.span,
@@ -102,45 +146,10 @@ export class AstBuilder {
         file.source = src;
       }
     }
-    for (const n of this.nodes(c, 'outputDecl')) {
-      const cc = n.children as Children;
-      const t = this.tok(cc, 'StringLiteral');
-      file.outputs.push({ topic: t ? this.unquote(t) : '', span: this.nodeSpan(n) });
-    }
-    for (const n of this.nodes(c, 'eventDecl')) {
-      const cc = n.children as Children;
-      const span = this.nodeSpan(n);
-      file.events.push({
-        name: this.ident(this.tok(cc, 'Identifier'), span),
-        fields: this.nodes(cc, 'fieldDecl').map((f) => {
-          const fc = f.children as Children;
-          const fs = this.nodeSpan(f);
-          return { name: this.ident(this.tok(fc, 'name'), fs), type: this.ident(this.tok(fc, 'type'), fs), span: fs };
-        }),
-        span,
-      });
-    }
-    for (const n of this.nodes(c, 'traitDecl')) {
-      const cc = n.children as Children;
-      const span = this.nodeSpan(n);
-      file.traits.push({
-        kind: this.tok(cc, 'Score') ? 'score' : 'trait',
-        name: this.ident(this.tok(cc, 'Identifier'), span),
-        expr: this.expression(this.node(cc, 'expression'), span),
-        span,
-      });
-    }
-    for (const n of this.nodes(c, 'audienceDecl')) {
-      const cc = n.children as Children;
-      const span = this.nodeSpan(n);
-      const desc = this.tok(cc, 'StringLiteral');
-      const decl = {
-        name: this.ident(this.tok(cc, 'Identifier'), span),
-        expr: this.expression(this.node(cc, 'expression'), span),
-        span,
-      };
-      file.audiences.push(desc ? { ...decl, description: this.unquote(desc) } : decl);
-    }
+    for (const n of this.nodes(c, 'outputDecl')) file.outputs.push(this.take(this.outputs, n, () => this.output(n)));
+    for (const n of this.nodes(c, 'eventDecl')) file.events.push(this.take(this.events, n, () => this.event(n)));
+    for (const n of this.nodes(c, 'traitDecl')) file.traits.push(this.take(this.traits, n, () => this.trait(n)));
+    for (const n of this.nodes(c, 'audienceDecl')) file.audiences.push(this.take(this.audiences, n, () => this.audience(n)));
     // Declarations keep file order within each kind; sort by position for stable output.
     const byOffset = (a: { span: Span }, b: { span: Span }) => a.span.offset - b.span.offset;
     file.events.sort(byOffset);
@@ -148,11 +157,75 @@ export class AstBuilder {
     file.audiences.sort(byOffset);
   }
 
-  private source(n: CstNode): NonNullable<RuleFile['source']> {
+  /** Run a conversion with its diagnostics set aside, to be reported when the declaration is appended. */
+  private converting<T>(convert: () => T): Converted<T> {
+    const diagnostics: Diagnostic[] = [];
+    const outer = this.reportTo;
+    this.reportTo = diagnostics;
+    try {
+      return { ast: convert(), diagnostics };
+    } finally {
+      this.reportTo = outer;
+    }
+  }
+
+  /**
+   * A declaration's AST, converted earlier or now: a declaration cut short
+   * by a syntax error reaches the file's tree without passing the sink.
+   */
+  private take<T>(done: Map<CstNode, Converted<T>>, n: CstNode, convert: () => T): T {
+    const converted = done.get(n) ?? this.converting(convert);
+    this.diagnostics.push(...converted.diagnostics);
+    return converted.ast;
+  }
+
+  private output(n: CstNode): OutputDecl {
+    const t = this.tok(n.children as Children, 'StringLiteral');
+    return { topic: t ? this.unquote(t) : '', span: this.nodeSpan(n) };
+  }
+
+  private event(n: CstNode): EventDecl {
+    const cc = n.children as Children;
+    const span = this.nodeSpan(n);
+    return {
+      name: this.ident(this.tok(cc, 'Identifier'), span),
+      fields: this.nodes(cc, 'fieldDecl').map((f) => {
+        const fc = f.children as Children;
+        const fs = this.nodeSpan(f);
+        return { name: this.ident(this.tok(fc, 'name'), fs), type: this.ident(this.tok(fc, 'type'), fs), span: fs };
+      }),
+      span,
+    };
+  }
+
+  private trait(n: CstNode): TraitDecl {
+    const cc = n.children as Children;
+    const span = this.nodeSpan(n);
+    return {
+      kind: this.tok(cc, 'Score') ? 'score' : 'trait',
+      name: this.ident(this.tok(cc, 'Identifier'), span),
+      expr: this.expression(this.node(cc, 'expression'), span),
+      span,
+    };
+  }
+
+  private audience(n: CstNode): AudienceDecl {
+    const cc = n.children as Children;
+    const span = this.nodeSpan(n);
+    const desc = this.tok(cc, 'StringLiteral');
+    const decl = {
+      name: this.ident(this.tok(cc, 'Identifier'), span),
+      expr: this.expression(this.node(cc, 'expression'), span),
+      span,
+    };
+    return desc ? { ...decl, description: this.unquote(desc) } : decl;
+  }
+
+  private source(n: CstNode): SourceDecl {
     const c = n.children as Children;
     const span = this.nodeSpan(n);
     const topicTok = this.tok(c, 'StringLiteral');
-    const src: NonNullable<RuleFile['source']> = {
+    const src: SourceDecl = {
       topic: topicTok ? this.unquote(topicTok) : '',
       topicSpan: topicTok ? this.tokenSpan(topicTok) : span,
       span,
@@ -175,7 +248,7 @@ export class AstBuilder {
           };
           const near = ['key', 'type', 'time', 'format'].find((k) => editDistance(k, word.image) <= 2);
           if (near) d.suggestion = `did you mean "${near}"?`;
-          this.diagnostics.push(d);
+          this.reportTo.push(d);
         }
       }
     }
@@ -229,6 +302,8 @@ export class AstBuilder {
 
   /** Left-associative chains: `a or b or c`, `a + b - c`. */
   private chain(c: Children, operandsKey: string, operatorsKey: string, fallback: Span): Expr {
+    // Most levels of an expression hold one operand and no operator: pass it through without building lists.
+    if (c[operatorsKey] === undefined) return this.expression(this.firstNode(c, operandsKey), fallback);
     const operands = this.nodes(c, operandsKey);
     const operators = (c[operatorsKey] ?? []).filter(isToken);
     let left = this.expression(operands[0], fallback);
@@ -253,7 +328,7 @@ export class AstBuilder {
       const text = t.image.slice(1);
       const ms = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
       if (Number.isNaN(ms)) {
-        this.diagnostics.push({ code: 'syntax', span, message: `"${t.image}" is not a time`, suggestion: 'write an ISO-8601 instant such as @2026-01-31T00:00:00Z' });
+        this.reportTo.push({ code: 'syntax', span, message: `"${t.image}" is not a time`, suggestion: 'write an ISO-8601 instant such as @2026-01-31T00:00:00Z' });
       }
       return { kind: 'time', ms: Number.isNaN(ms) ? 0 : ms, text: t.image, span };
     }
@@ -308,7 +383,7 @@ export class AstBuilder {
       const fieldTok = this.tok(gc, 'field');
       const where = this.expression(this.node(gc, 'expression'), span);
       if (!isAggregateName) {
-        this.diagnostics.push({ code: 'syntax', span: fn.span, message: `"where" filters the events of an aggregate, and ${fn.name}() is not one`, suggestion: 'aggregates are count, sum, avg, min, max, distinct, top, first and last' });
+        this.reportTo.push({ code: 'syntax', span: fn.span, message: `"where" filters the events of an aggregate, and ${fn.name}() is not one`, suggestion: 'aggregates are count, sum, avg, min, max, distinct, top, first and last' });
         return { kind: 'call', fn, args: [], span };
       }
       const agg: Expr = { kind: 'aggregate', fn: fn.name as AggregateFn, fnSpan: fn.span, event, where, span };

@@ -5,6 +5,7 @@
  * list of diagnostics; the CLI prints them all at once, each as
  * `file:line:col: message` followed by the offending line and a caret.
  */
+import { SourceLines } from './source-lines.js';
 
 /** A position range in one file. Lines and columns are 1-based; offsets are 0-based, end exclusive. */
 export interface Span {
@@ -46,12 +47,12 @@ export interface Diagnostic {
 
 /**
  * `file:line:col: message; suggestion` + the source line + a caret under the span.
- * `sourceText` is the whole file the span points into.
+ * `source` is the whole file the span points into, as text or as its lines
+ * (for many diagnostics of one file, so that it is split once).
  */
-export function formatDiagnostic(d: Diagnostic, sourceText: string): string {
-  // Line breaks as the lexer counts them: \r\n, \n, or a lone \r.
-  const lines = sourceText.split(/\r\n|\r|\n/);
-  const lineText = lines[d.span.line - 1] ?? '';
+export function formatDiagnostic(d: Diagnostic, source: string | SourceLines): string {
+  const lines = typeof source === 'string' ? new SourceLines(source) : source;
+  const lineText = lines.line(d.span.line);
   const head = `${d.span.file}:${d.span.line}:${d.span.column}: ${d.message}` +
     (d.suggestion ? `; ${d.suggestion}` : '');
   const width = d.span.endLine === d.span.line

@@ -28,6 +28,15 @@ function fedBy(slot: SlotPlan): string {
   }
 }
 
+/** For each slot, the audiences that read it, in evaluation order: one pass over the audiences. */
+function audiencesBySlot(plan: Plan): string[][] {
+  const readers = plan.slots.map((): string[] => []);
+  for (const a of plan.audiences) {
+    for (const slot of a.slots) readers[slot]!.push(a.name);
+  }
+  return readers;
+}
+
 export function explainPlan(plan: Plan): string {
   const out: string[] = [];
   const src = plan.source;
@@ -42,8 +51,9 @@ export function explainPlan(plan: Plan): string {
   }
   out.push('');
   out.push(`shared states per customer (${plan.slots.length})`);
+  const readers = audiencesBySlot(plan);
   plan.slots.forEach((s, i) => {
-    const users = plan.audiences.filter((a) => a.slots.includes(i)).map((a) => a.name);
+    const users = readers[i]!;
     out.push(`  #${i} ${s.text}`);
     out.push(`       ${slotState(s)}; fed by ${fedBy(s)}; read by ${users.length ? users.join(', ') : 'traits only'}`);
   });

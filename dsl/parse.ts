@@ -13,6 +13,7 @@ import { AstBuilder } from './cst-to-ast.js';
 import type { Diagnostic, Span } from './diagnostics.js';
 import * as T from './lexer.js';
 import { audParser } from './parser.js';
+import { SourceLines } from './source-lines.js';
 import { closest } from './suggest.js';
 
 const DECLARATION_TOKENS: TokenType[] = [T.Source, T.Output, T.Event, T.Trait, T.Score, T.Audience];
@@ -57,10 +58,10 @@ export function parseRuleFile(path: string, text: string): { file: RuleFile; dia
 function spanAt(path: string, text: string, t: IToken | undefined): Span {
   if (!t || t.tokenType?.name === 'EOF' || Number.isNaN(t.startOffset)) {
     // The end of the file: point at its last character.
-    const lines = text.split(/\r\n|\r|\n/);
-    let line = lines.length;
-    while (line > 1 && lines[line - 1]!.trim() === '') line--;
-    const col = Math.max(1, (lines[line - 1] ?? '').length);
+    const lines = new SourceLines(text);
+    let line = lines.count;
+    while (line > 1 && lines.line(line).trim() === '') line--;
+    const col = Math.max(1, lines.line(line).length);
     return { file: path, line, column: col, endLine: line, endColumn: col + 1, offset: Math.max(0, text.length - 1), endOffset: text.length };
   }
   const len = Math.max(1, t.image.length);
@@ -91,7 +92,7 @@ function parseUnsafe(path: string, text: string): { file: RuleFile; diagnostics:
   let start = 0;
   const reported = new Set<number>();
   while (start < tokens.length) {
-    audParser.startParse(tokens.slice(start));
+    audParser.startParse(tokens.slice(start), (declaration) => builder.convertDeclaration(declaration));
     const cst = audParser.file();
     const errors = audParser.errors as IRecognitionException[];
     builder.appendTo(file, cst);

@@ -26,8 +26,12 @@
  *   args        := aggregateArg | expr ("," expr)*
  *   aggregateArg:= NAME ("." NAME)? "where" expr
  */
-import { CstParser, EOF, type IToken, type TokenType } from 'chevrotain';
+import type { CstNode, IToken, TokenType } from 'chevrotain';
+import { CstParser, EOF } from './chevrotain.js';
 import * as T from './lexer.js';
+
+/** What to do with each top-level declaration (sourceDecl, outputDecl, ...) once it is parsed. */
+export type DeclarationSink = (declaration: CstNode) => void;
 
 const COMPARE_TOKENS: TokenType[] = [T.EqEq, T.NotEq, T.LtEq, T.GtEq, T.Lt, T.Gt, T.Contains, T.StartsWith, T.EndsWith];
 
@@ -39,9 +43,16 @@ export class AudParser extends CstParser {
    */
   private filterDepth = 0;
 
-  /** Set the input and forget the state of the previous parse. */
-  startParse(tokens: IToken[]): void {
+  /** Receives each top-level declaration as soon as it is parsed; see `declarationParsed`. */
+  private onDeclaration: DeclarationSink | undefined;
+
+  /**
+   * Set the input and forget the state of the previous parse. `onDeclaration`
+   * receives each declaration's tree as soon as the parser is done with it.
+   */
+  startParse(tokens: IToken[], onDeclaration?: DeclarationSink): void {
     this.filterDepth = 0;
+    this.onDeclaration = onDeclaration;
     this.input = tokens;
   }
 
@@ -52,15 +63,31 @@ export class AudParser extends CstParser {
 
   file = this.RULE('file', () => {
     this.MANY(() => {
-      this.OR([
+      const declaration = this.OR([
         { ALT: () => this.SUBRULE(this.sourceDecl) },
         { ALT: () => this.SUBRULE(this.outputDecl) },
         { ALT: () => this.SUBRULE(this.eventDecl) },
         { ALT: () => this.SUBRULE(this.traitDecl) },
         { ALT: () => this.SUBRULE(this.audienceDecl) },
       ]);
+      this.ACTION(() => this.declarationParsed(declaration));
     });
   });
+
+  /**
+   * Hand a finished declaration to the sink, then empty its children. The
+   * file's tree keeps the node (with its location, which says how far the
+   * parse got), but not the subtree: the sink has turned it into AST. A tree
+   * of the whole file, alive until the parse ends, is copied through the
+   * garbage collector's young generation and marked in the old one; the
+   * subtree of one declaration dies young, which costs nearly nothing.
+   */
+  private declarationParsed(declaration: CstNode): void {
+    if (!this.onDeclaration) return;
+    this.onDeclaration(declaration);
+    const children = declaration.children;
+    for (const key of Object.keys(children)) delete children[key];
+  }
 
   sourceDecl = this.RULE('sourceDecl', () => {
     this.CONSUME(T.Source);

@@ -84,7 +84,8 @@ class Planner {
     this.slots.forEach((slot, index) => {
       for (const event of slotEvents(slot)) {
         const list = feeds[event] ?? (feeds[event] = []);
-        if (!list.includes(index)) list.push(index);
+        // Slots go in ascending order, so a slot already listed (one fed twice by an event) is the last one.
+        if (list[list.length - 1] !== index) list.push(index);
       }
     });
 

@@ -1,15 +1,10 @@
 import { access, constants } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { readAvroContainer } from '../../connectors/file/avro-container.js';
-import { readCsvEvents } from '../../connectors/file/csv.js';
-import { readJsonLines } from '../../connectors/file/jsonl.js';
-import { partitionFor, type PartitionerName } from '../../connectors/kafka/partitioner.js';
+import type { PartitionerName } from '../../connectors/kafka/partitioner.js';
 import type { Plan } from '../../dsl/plan.js';
-import { backfill, BackfillTargetNotEmptyError, type CustomerOf } from '../../engine/backfill.js';
-import { parseTime, type InputRecord } from '../../engine/input-record.js';
-import { openRocksStore } from '../../engine/state/rocksdb-store.js';
-import { changelogTopicFor, defaultGroupFor, partitionStateDir } from '../../runtime/naming.js';
+import type { CustomerOf } from '../../engine/backfill.js';
+import type { InputRecord } from '../../engine/input-record.js';
 import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
@@ -32,6 +27,9 @@ type Origins = WeakMap<InputRecord, string>;
 
 async function* inputRecords(paths: string[], plan: Plan, origins: Origins): AsyncGenerator<InputRecord> {
   const from = (record: InputRecord, where: string): InputRecord => { origins.set(record, where); return record; };
+  const { readAvroContainer } = await import('../../connectors/file/avro-container.js');
+  const { readCsvEvents } = await import('../../connectors/file/csv.js');
+  const { readJsonLines } = await import('../../connectors/file/jsonl.js');
   for (const path of paths) {
     const ext = extname(path);
     if (ext === '.avro') {
@@ -93,6 +91,12 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
   handler: async (args) => {
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
+    // Loaded here, not at the top: every command imports this file, and only backfill needs RocksDB.
+    const { partitionFor } = await import('../../connectors/kafka/partitioner.js');
+    const { backfill, BackfillTargetNotEmptyError } = await import('../../engine/backfill.js');
+    const { parseTime } = await import('../../engine/input-record.js');
+    const { openRocksStore } = await import('../../engine/state/rocksdb-store.js');
+    const { changelogTopicFor, defaultGroupFor, partitionStateDir } = await import('../../runtime/naming.js');
     const fail = (message: string): void => { process.stderr.write(`error: ${message}\n`); process.exitCode = 1; };
     const topic = args.topic ?? plan.source.topic;
     if (!topic) return fail('no input topic: declare source "topic" { ... } or pass --topic (stores are named after it)');

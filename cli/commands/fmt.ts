@@ -11,7 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { formatDiagnostic } from '../../dsl/diagnostics.js';
-import { FormatError, formatRuleText } from '../../dsl/format.js';
+import { SourceLines } from '../../dsl/source-lines.js';
 
 interface FmtArgs { files: string[]; check: boolean }
 
@@ -22,6 +22,8 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
     .positional('files', { type: 'string', array: true, demandOption: true, describe: '.aud rule files' })
     .option('check', { type: 'boolean', default: false, describe: 'write nothing; exit 1 naming each file that is not formatted' }) as never,
   handler: async (args) => {
+    // Loaded here, not at the top: every command imports this file, and the parser is built when its module loads.
+    const { FormatError, formatRuleText } = await import('../../dsl/format.js');
     let failed = false;
     for (const path of args.files) {
       let text: string;
@@ -42,7 +44,8 @@ export const fmtCommand: CommandModule<object, FmtArgs> = {
         continue;
       }
       if (!result.ok) {
-        process.stderr.write(`${result.diagnostics.map((d) => formatDiagnostic(d, text)).join('\n\n')}\n\n${path}: not formatted: it has syntax errors\n`);
+        const lines = new SourceLines(text);
+        process.stderr.write(`${result.diagnostics.map((d) => formatDiagnostic(d, lines)).join('\n\n')}\n\n${path}: not formatted: it has syntax errors\n`);
         failed = true;
         continue;
       }

@@ -4,7 +4,6 @@
  * Code's pass it.
  */
 import type { CommandModule } from 'yargs';
-import { startLanguageServer } from '../../lsp/server.js';
 
 interface LspArgs { stdio: boolean }
 
@@ -13,6 +12,8 @@ export const lspCommand: CommandModule<object, LspArgs> = {
   describe: 'Run the language server for .aud files over stdio (for editors)',
   builder: (y) => y.option('stdio', { type: 'boolean', default: true, describe: 'talk over stdin/stdout (the only transport)' }) as never,
   handler: async () => {
+    // Loaded here, not at the top: every command imports this file, and only lsp needs the language server.
+    const { startLanguageServer } = await import('../../lsp/server.js');
     const connection = startLanguageServer();
     await new Promise<void>((resolve) => {
       connection.onExit(() => resolve());

@@ -1,17 +1,15 @@
 import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { readAvroContainer } from '../../connectors/file/avro-container.js';
-import { JsonLinesWriter, readJsonLines } from '../../connectors/file/jsonl.js';
 import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
-import { parseTime, type InputRecord } from '../../engine/input-record.js';
-import { outputEventJson } from '../../engine/output-event.js';
-import { replay } from '../../engine/replay.js';
+import type { InputRecord } from '../../engine/input-record.js';
 import { parseDurationFlag } from '../duration.js';
 import { loadPlan } from '../rules.js';
 
 interface ReplayArgs { files: string[]; input: string; output: string; until?: string; batch: number; maxClockJump?: string }
 
 async function* inputRecords(path: string): AsyncGenerator<InputRecord> {
+  const { readAvroContainer } = await import('../../connectors/file/avro-container.js');
+  const { readJsonLines } = await import('../../connectors/file/jsonl.js');
   if (extname(path) === '.avro') {
     for await (const { index, value } of readAvroContainer(path)) yield { value, cause: { line: index } };
     return;
@@ -32,6 +30,11 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
   handler: async (args) => {
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
+    // Loaded here, not at the top: every command imports this file, and only replay, backfill and test need the engine.
+    const { parseTime } = await import('../../engine/input-record.js');
+    const { outputEventJson } = await import('../../engine/output-event.js');
+    const { replay } = await import('../../engine/replay.js');
+    const { JsonLinesWriter } = await import('../../connectors/file/jsonl.js');
     let until: number | undefined;
     if (args.until !== undefined) {
       until = parseTime(/^\d+$/.test(args.until) ? Number(args.until) : args.until);

@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { findCaseFiles, loadCases, runCase } from '../rule-cases.js';
 
 interface TestArgs { files: string[]; cases: string[] }
 
@@ -10,6 +9,8 @@ export const testCommand: CommandModule<object, TestArgs> = {
     .positional('files', { type: 'string', array: true, default: [], describe: '.aud rule files (for cases that name none)' })
     .option('cases', { type: 'string', array: true, demandOption: true, describe: 'case files (YAML/JSON) or directories of them' }) as never,
   handler: async (args) => {
+    // Loaded here, not at the top: every command imports this file, and only test needs the engine and YAML.
+    const { findCaseFiles, loadCases, runCase } = await import('../rule-cases.js');
     let passed = 0;
     let failed = 0;
     let files: string[];

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CstNode } from 'chevrotain';
 import type { Expr } from '../../dsl/ast.js';
+import { auLexer } from '../../dsl/lexer.js';
 import { parseRuleFile } from '../../dsl/parse.js';
+import { audParser } from '../../dsl/parser.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const retail = readFileSync(join(repo, 'examples/retail/retail.aud'), 'utf8');
@@ -145,4 +148,17 @@ test('never throws: 2000 random mutations of the spec example', () => {
       assert.ok(d.message.length > 0);
     }
   }
+});
+
+test('each declaration goes to the sink once parsed, and the file\'s tree keeps only its location', () => {
+  const lexed = auLexer.tokenize('event e { }\naudience a { count(e) >= 1 }\naudience b { count(e) >= 2 }');
+  const seen: CstNode[] = [];
+  audParser.startParse(lexed.tokens, (declaration) => seen.push(declaration));
+  const root = audParser.file();
+  assert.deepEqual(seen.map((d) => d.name), ['eventDecl', 'audienceDecl', 'audienceDecl']);
+  for (const d of seen) {
+    assert.deepEqual(Object.keys(d.children), [], `${d.name}'s subtree is dropped`);
+    assert.ok(d.location !== undefined && d.location.startOffset >= 0);
+  }
+  assert.equal(root.location?.endOffset, lexed.tokens[lexed.tokens.length - 1]!.endOffset);
 });
