@@ -35,8 +35,6 @@ export class RuleGraph {
   readonly audiencesOfComparison: number[][];
   /** Audience index → the windowed aggregates (slot indexes) it reads, directly, through a comparison or a trait. */
   readonly windowedSlotsOfAudience: number[][];
-  /** Slot id → slot index. */
-  readonly slotById = new Map<string, number>();
   /** Audience name → audience index. */
   readonly audienceByName = new Map<string, number>();
   private readonly filters = new Map<PExpr, Compiled>();
@@ -51,7 +49,6 @@ export class RuleGraph {
       // Traits come after the traits they use: theirs are known already.
       traitInputs.set(t.name, withTraits(inputs, traitInputs));
     });
-    plan.slots.forEach((s, i) => this.slotById.set(s.id, i));
     plan.audiences.forEach((a, i) => this.audienceByName.set(a.name, i));
     const compiled = plan.audiences.map((a) => {
       const { fn, inputs } = compiler.compileWithInputs(a.expr);
