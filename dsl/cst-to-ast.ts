@@ -37,12 +37,8 @@ export class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
   /** Where conversions report: `diagnostics`, or a declaration's own list while it is converted ahead. */
   private reportTo: Diagnostic[] = this.diagnostics;
-  /** Declarations of the current stretch converted as they were parsed, by kind. */
-  private readonly sources = new Map<CstNode, Converted<SourceDecl>>();
-  private readonly outputs = new Map<CstNode, Converted<OutputDecl>>();
-  private readonly events = new Map<CstNode, Converted<EventDecl>>();
-  private readonly traits = new Map<CstNode, Converted<TraitDecl>>();
-  private readonly audiences = new Map<CstNode, Converted<AudienceDecl>>();
+  /** Declarations of the current stretch converted as they were parsed, by their node. */
+  private readonly converted = new Map<CstNode, Converted<unknown>>();
 
   constructor(private readonly path: string) {}
 
@@ -115,27 +111,23 @@ export class AstBuilder {
    */
   convertDeclaration(n: CstNode): void {
     switch (n.name) {
-      case 'sourceDecl': this.sources.set(n, this.converting(() => this.source(n))); break;
-      case 'outputDecl': this.outputs.set(n, this.converting(() => this.output(n))); break;
-      case 'eventDecl': this.events.set(n, this.converting(() => this.event(n))); break;
-      case 'traitDecl': this.traits.set(n, this.converting(() => this.trait(n))); break;
-      case 'audienceDecl': this.audiences.set(n, this.converting(() => this.audience(n))); break;
+      case 'sourceDecl': this.converted.set(n, this.converting(() => this.source(n))); break;
+      case 'outputDecl': this.converted.set(n, this.converting(() => this.output(n))); break;
+      case 'eventDecl': this.converted.set(n, this.converting(() => this.event(n))); break;
+      case 'traitDecl': this.converted.set(n, this.converting(() => this.trait(n))); break;
+      case 'audienceDecl': this.converted.set(n, this.converting(() => this.audience(n))); break;
     }
   }
 
   /** Add the declarations of one parsed stretch of the file. */
   appendTo(file: RuleFile, root: CstNode | undefined): void {
     if (root) this.appendDeclarations(file, root.children as Children);
-    this.sources.clear();
-    this.outputs.clear();
-    this.events.clear();
-    this.traits.clear();
-    this.audiences.clear();
+    this.converted.clear();
   }
 
   private appendDeclarations(file: RuleFile, c: Children): void {
     for (const n of this.nodes(c, 'sourceDecl')) {
-      const src = this.take(this.sources, n, () => this.source(n));
+      const src = this.take(n, () => this.source(n));
       if (file.source) {
         this.diagnostics.push({
           code: 'bad-declaration', span: src.span,
@@ -146,10 +138,10 @@ export class AstBuilder {
         file.source = src;
       }
     }
-    for (const n of this.nodes(c, 'outputDecl')) file.outputs.push(this.take(this.outputs, n, () => this.output(n)));
-    for (const n of this.nodes(c, 'eventDecl')) file.events.push(this.take(this.events, n, () => this.event(n)));
-    for (const n of this.nodes(c, 'traitDecl')) file.traits.push(this.take(this.traits, n, () => this.trait(n)));
-    for (const n of this.nodes(c, 'audienceDecl')) file.audiences.push(this.take(this.audiences, n, () => this.audience(n)));
+    for (const n of this.nodes(c, 'outputDecl')) file.outputs.push(this.take(n, () => this.output(n)));
+    for (const n of this.nodes(c, 'eventDecl')) file.events.push(this.take(n, () => this.event(n)));
+    for (const n of this.nodes(c, 'traitDecl')) file.traits.push(this.take(n, () => this.trait(n)));
+    for (const n of this.nodes(c, 'audienceDecl')) file.audiences.push(this.take(n, () => this.audience(n)));
     // Declarations keep file order within each kind; sort by position for stable output.
     const byOffset = (a: { span: Span }, b: { span: Span }) => a.span.offset - b.span.offset;
     file.events.sort(byOffset);
@@ -173,8 +165,9 @@ export class AstBuilder {
    * A declaration's AST, converted earlier or now: a declaration cut short
    * by a syntax error reaches the file's tree without passing the sink.
    */
-  private take<T>(done: Map<CstNode, Converted<T>>, n: CstNode, convert: () => T): T {
-    const converted = done.get(n) ?? this.converting(convert);
+  private take<T>(n: CstNode, convert: () => T): T {
+    // The node's kind is the one `convert` makes, as in convertDeclaration.
+    const converted = (this.converted.get(n) as Converted<T> | undefined) ?? this.converting(convert);
     this.diagnostics.push(...converted.diagnostics);
     return converted.ast;
   }

@@ -29,7 +29,7 @@
  * (docs/decisions/2026-12-04-messagepack-customer-state.md).
  *
  * Encoding is incremental: a decoded or encoded state remembers the bytes it
- * came from and where each slot's value lies in them, and the next encode
+ * came from and where each slot's entry lies in them, and the next encode
  * copies the bytes of every slot not changed since (slotChanged) instead of
  * encoding it again. An event changes a few of a customer's slots; with
  * hundreds of audiences the customer holds hundreds.

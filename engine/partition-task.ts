@@ -37,7 +37,7 @@
  * ignored by the others.
  */
 import type { AggregateSlot, Plan, PExpr, StepPlan, Value } from '../dsl/plan.js';
-import { addToAggregate, aggregateAtBound, aggregateChangesWhenRead, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
+import { addToAggregate, aggregateAtBound, aggregateFlipTime, aggregateNextChange, aggregateValue, contribution, expireAggregate, UNCHANGED } from './aggregate.js';
 import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
 import { AudienceList, AudienceLists } from './audience-list.js';
 import { CustomerStateCodec, emptyCustomerState, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from './customer-state.js';
@@ -207,7 +207,7 @@ export class PartitionTask {
       view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
     });
     // Reading may have dropped what left a window (aggregateChangesWhenRead) of a customer the cache keeps.
-    if (cached) this.plan.slots.forEach((slot, i) => { if (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot)) slotChanged(cached, i); });
+    if (cached) this.graph.changesWhenRead.forEach((changes, i) => { if (changes === 1) slotChanged(cached, i); });
     return view;
   }
 
@@ -450,12 +450,11 @@ export class PartitionTask {
           if (v === undefined) continue;
           const comparisons = firstEvent ? NO_COMPARISONS : graph.comparisonsOfSlot[index]!;
           // The value before the event, for its comparisons; read before the add, which may change the state in place.
-          const lengthBefore = before === undefined ? -1 : (before as unknown[]).length;
+          const lengthBefore = lengthBeforeRead(this.graph, cs, index);
           const valueBefore = comparisons.length > 0 ? aggregateValue(slot, before, this.now) : null;
           const added = addToAggregate(slot, before, v, e.time, seq, this.now);
           if (added === UNCHANGED) {
-            // Reading a windowed distinct or top may have dropped what left its window.
-            if (lengthBefore >= 0 && (before as unknown[]).length !== lengthBefore) slotChanged(cs, index);
+            afterRead(cs, index, lengthBefore);
             continue;
           }
           // Changed, possibly in place (a window's buckets, a tally): the same object.
@@ -565,6 +564,18 @@ export class PartitionTask {
 
 const NO_COMPARISONS: readonly SlotComparison[] = [];
 
+/** The length of a slot's state that reading may shorten in place (RuleGraph.changesWhenRead), before reading it; -1 for any other. */
+function lengthBeforeRead(graph: RuleGraph, cs: CustomerState, index: number): number {
+  if (graph.changesWhenRead[index] === 0) return -1;
+  const state = cs.s[index] as unknown[] | undefined;
+  return state === undefined ? -1 : state.length;
+}
+
+/** A read that dropped entries changed the state: its bytes must be encoded again. */
+function afterRead(cs: CustomerState, index: number, lengthBefore: number): void {
+  if (lengthBefore >= 0 && (cs.s[index] as unknown[]).length !== lengthBefore) slotChanged(cs, index);
+}
+
 /** Evaluation of a filter: fields of one event, nothing per customer. */
 class FilterScope implements EvalScope {
   now = 0;
@@ -601,12 +612,8 @@ class CustomerScope implements EvalScope {
   private readonly traitValue: Value[];
   private readonly traitWake: Float64Array;
 
-  /** Slots whose state reading can change (aggregateChangesWhenRead), 1; their readers compare lengths. */
-  private readonly changesWhenRead: Uint8Array;
-
   constructor(private readonly plan: Plan, private readonly graph: RuleGraph) {
     const slots = plan.slots.length;
-    this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
     this.slotPass = new Float64Array(slots);
     this.slotValue = new Array<Value>(slots).fill(null);
     this.slotWake = new Float64Array(slots);
@@ -661,9 +668,9 @@ class CustomerScope implements EvalScope {
       if (slotWake === Infinity) wake = Infinity;
       else if (slot.kind !== 'aggregate') wake = slotWake;
       else {
-        const length = this.lengthBeforeRead(c.slot);
+        const length = lengthBeforeRead(this.graph, this.cs, c.slot);
         wake = aggregateFlipTime(slot, this.cs.s[c.slot], this.now, (later) => c.test(later) !== result, value, c.ordered);
-        this.afterRead(c.slot, length);
+        afterRead(this.cs, c.slot, length);
       }
       this.comparisonPass[i] = this.pass;
       this.comparisonValue[i] = result;
@@ -682,10 +689,10 @@ class CustomerScope implements EvalScope {
     let wake = Infinity;
     switch (slot.kind) {
       case 'aggregate': {
-        const length = this.lengthBeforeRead(index);
+        const length = lengthBeforeRead(this.graph, this.cs, index);
         value = aggregateValue(slot, state, now);
         wake = aggregateNextChange(slot, state, now);
-        this.afterRead(index, length);
+        afterRead(this.cs, index, length);
         break;
       }
       case 'sequence':
@@ -701,18 +708,6 @@ class CustomerScope implements EvalScope {
     this.slotPass[index] = this.pass;
     this.slotValue[index] = value;
     this.slotWake[index] = wake;
-  }
-
-  /** The length of a slot's state that reading may shorten in place, before reading it; -1 for any other. */
-  private lengthBeforeRead(index: number): number {
-    if (this.changesWhenRead[index] === 0) return -1;
-    const state = this.cs.s[index] as unknown[] | undefined;
-    return state === undefined ? -1 : state.length;
-  }
-
-  /** A read that dropped entries changed the state: its bytes must be encoded again. */
-  private afterRead(index: number, lengthBefore: number): void {
-    if (lengthBefore >= 0 && (this.cs.s[index] as unknown[]).length !== lengthBefore) slotChanged(this.cs, index);
   }
 
   matchTime(index: number): number | null {

@@ -14,6 +14,7 @@
  * events move a count without crossing any threshold, and evaluate nothing.
  */
 import type { AggregateSlot, Plan, PExpr, Value } from '../dsl/plan.js';
+import { aggregateChangesWhenRead } from './aggregate.js';
 import { ExpressionCompiler, type Compiled, type ExpressionInputs, type SlotComparison } from './evaluate.js';
 
 export interface CompiledAudience {
@@ -35,6 +36,8 @@ export class RuleGraph {
   readonly audiencesOfComparison: number[][];
   /** Audience index → the windowed aggregates (slot indexes) it reads, directly, through a comparison or a trait. */
   readonly windowedSlotsOfAudience: number[][];
+  /** Slot index → 1 when reading the slot's state may shorten it in place (aggregateChangesWhenRead). */
+  readonly changesWhenRead: Uint8Array;
   /** Audience name → audience index. */
   readonly audienceByName = new Map<string, number>();
   private readonly filters = new Map<PExpr, Compiled>();
@@ -55,6 +58,7 @@ export class RuleGraph {
       return { fn, inputs: withTraits(inputs, traitInputs) };
     });
     this.comparisons = compiler.comparisons;
+    this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
     this.readersOfSlot = plan.slots.map(() => []);
     this.comparisonsOfSlot = plan.slots.map(() => []);
     this.audiencesOfComparison = this.comparisons.map(() => []);

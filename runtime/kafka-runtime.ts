@@ -47,6 +47,7 @@ import { EngineMetrics } from './metrics.js';
 import { partitionStateDir } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
 import { deadLetters, outputRecords, packedOutputRecords } from './output-records.js';
+import { audienceCounts } from './packed-output.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
@@ -526,23 +527,12 @@ export class KafkaRuntime {
    * enter/leave events per input event.
    */
   private countOutputs(step: RunnerStep): void {
-    const enters = new Map<string, number>();
-    const leaves = new Map<string, number>();
-    for (const o of step.outputs) {
-      const counts = o.type === 'enter' ? enters : leaves;
-      counts.set(o.audience, (counts.get(o.audience) ?? 0) + 1);
-    }
-    for (const c of step.packed?.counts ?? []) {
-      if (c.enters > 0) enters.set(c.audience, (enters.get(c.audience) ?? 0) + c.enters);
-      if (c.leaves > 0) leaves.set(c.audience, (leaves.get(c.audience) ?? 0) + c.leaves);
-    }
-    for (const [audience, n] of enters) {
-      this.counters.enters += n;
-      this.metrics.segmentEvents.inc({ audience, type: 'enter' }, n);
-    }
-    for (const [audience, n] of leaves) {
-      this.counters.leaves += n;
-      this.metrics.segmentEvents.inc({ audience, type: 'leave' }, n);
+    // A packed step's events are all in its counts; any other's in its outputs.
+    for (const c of step.packed?.counts ?? audienceCounts(step.outputs)) {
+      this.counters.enters += c.enters;
+      this.counters.leaves += c.leaves;
+      if (c.enters > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'enter' }, c.enters);
+      if (c.leaves > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'leave' }, c.leaves);
     }
   }
 

@@ -37,18 +37,25 @@ export function packOutput(outputs: readonly OutputEvent[]): PackedOutput {
   const n = outputs.length;
   const eventTexts = new Array<string>(2 * n);
   const membershipTexts = new Array<string | null>(2 * n);
-  const counts = new Map<string, AudienceCounts>();
   for (let i = 0; i < n; i++) {
     const o = outputs[i]!;
     eventTexts[2 * i] = o.customer;
     eventTexts[2 * i + 1] = outputEventJson(o);
     membershipTexts[2 * i] = `${o.audience}/${o.customer}`;
     membershipTexts[2 * i + 1] = o.type === 'enter' ? membershipJson(o) : null;
+  }
+  return { events: packTexts(eventTexts, n), memberships: packTexts(membershipTexts, n), counts: audienceCounts(outputs) };
+}
+
+/** Enter and leave events per audience, in the order the audiences first appear. */
+export function audienceCounts(outputs: readonly OutputEvent[]): AudienceCounts[] {
+  const counts = new Map<string, AudienceCounts>();
+  for (const o of outputs) {
     let c = counts.get(o.audience);
     if (!c) { c = { audience: o.audience, enters: 0, leaves: 0 }; counts.set(o.audience, c); }
     if (o.type === 'enter') c.enters++; else c.leaves++;
   }
-  return { events: packTexts(eventTexts, n), memberships: packTexts(membershipTexts, n), counts: [...counts.values()] };
+  return [...counts.values()];
 }
 
 /** The membership record's value: what the compacted membership topic holds while the customer is inside. */
