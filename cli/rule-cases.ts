@@ -11,13 +11,21 @@ import { compileFiles, formatDiagnostics } from '../dsl/compile.js';
 import type { Plan } from '../dsl/plan.js';
 import { parseTime } from '../engine/input-record.js';
 import type { OutputEvent } from '../engine/output-event.js';
-import { replay } from '../engine/replay.js';
+import { replay, type Deployment } from '../engine/replay.js';
 
 export interface ExpectedEvent {
   type: 'enter' | 'leave';
   audience: string;
   customer: string;
   at?: string;
+  /** event, timer or rule_change; checked where given. */
+  reason?: string;
+}
+
+/** `deploy:` in a case: from `at` on, these rule files replace those in force (`aud replay --deploy`). */
+export interface CaseDeployment {
+  at: string;
+  rules: string[];
 }
 
 export interface RuleCase {
@@ -26,6 +34,7 @@ export interface RuleCase {
   rules: string[];
   events: Record<string, unknown>[];
   until?: string;
+  deploy: CaseDeployment[];
   expect: ExpectedEvent[];
 }
 
@@ -67,8 +76,16 @@ export async function loadCases(path: string, defaultRules: readonly string[]): 
     if (rules.length === 0) throw new Error(`${where}: no rule files: give "rules: [file.aud]" in the case or rule files on the command line`);
     if (!Array.isArray(c.events)) throw new Error(`${where}: "events" must be a list of event records`);
     if (!Array.isArray(c.expect)) throw new Error(`${where}: "expect" must be a list of enter/leave events (an empty list [] if none)`);
+    const deployField = c.deploy ?? [];
+    if (!Array.isArray(deployField)) throw new Error(`${where}: "deploy" must be a list of { at: TIME, rules: [file.aud, ...] }`);
+    const deploy = (deployField as Record<string, unknown>[]).map((d, k) => {
+      if (!d || typeof d !== 'object' || d.at === undefined || !Array.isArray(d.rules) || d.rules.length === 0) {
+        throw new Error(`${where}: deploy ${k + 1} must be { at: TIME, rules: [file.aud, ...] }`);
+      }
+      return { at: String(d.at), rules: (d.rules as string[]).map((r) => resolve(dirname(path), r)) };
+    });
     const rc: RuleCase = {
-      path, name: typeof c.name === 'string' ? c.name : where, rules,
+      path, name: typeof c.name === 'string' ? c.name : where, rules, deploy,
       events: c.events as Record<string, unknown>[],
       expect: c.expect as ExpectedEvent[],
     };
@@ -89,8 +106,8 @@ function tolerance(plan: Plan, audience: string): number {
   return t;
 }
 
-function show(e: { type: string; audience: string; customer: string; at?: string }): string {
-  return `${e.type} ${e.audience} ${e.customer}${e.at ? ' at ' + e.at : ''}`;
+function show(e: { type: string; audience: string; customer: string; at?: string; reason?: string }): string {
+  return `${e.type} ${e.audience} ${e.customer}${e.at ? ' at ' + e.at : ''}${e.reason ? ` (${e.reason})` : ''}`;
 }
 
 export async function runCase(c: RuleCase): Promise<CaseOutcome> {
@@ -106,8 +123,19 @@ export async function runCase(c: RuleCase): Promise<CaseOutcome> {
     until = parseTime(c.until);
     if (until === undefined) return { case: c, passed: false, actual, failures: [`until "${c.until}" is not a time (ISO-8601 or epoch ms)`] };
   }
-  await replay(plan, c.events.map((value, i) => ({ value, cause: { line: i + 1 } })), {
+  const deployments: Deployment[] = [];
+  for (const d of c.deploy) {
+    const at = parseTime(d.at);
+    if (at === undefined) return { case: c, passed: false, actual, failures: [`deploy at "${d.at}" is not a time (ISO-8601 or epoch ms)`] };
+    const next = await compileFiles(d.rules);
+    if (!next.plan) return { case: c, passed: false, actual, failures: [`the rule files deployed at ${d.at} have errors:`, formatDiagnostics(next)] };
+    deployments.push({ at, plan: next.plan });
+  }
+  deployments.sort((a, b) => (a.at as number) - (b.at as number));
+  const records = () => c.events.map((value, i) => ({ value, cause: { line: i + 1 } }));
+  await replay(plan, records(), {
     ...(until !== undefined ? { until } : {}),
+    deployments, history: records,
     onOutput: (events) => { actual.push(...events); },
     onBad: (b) => failures.push(`event ${(b.record.cause as { line: number }).line} is a bad record: ${b.reason}`),
   });
@@ -117,7 +145,7 @@ export async function runCase(c: RuleCase): Promise<CaseOutcome> {
     const got = actual[i];
     if (!want) { failures.push(`#${i + 1}: unexpected ${show(got!)}`); continue; }
     if (!got) { failures.push(`#${i + 1}: missing ${show(want)}`); continue; }
-    if (want.type !== got.type || want.audience !== got.audience || String(want.customer) !== got.customer) {
+    if (want.type !== got.type || want.audience !== got.audience || String(want.customer) !== got.customer || (want.reason !== undefined && want.reason !== got.reason)) {
       failures.push(`#${i + 1}: expected ${show(want)}, got ${show(got)}`);
       continue;
     }

@@ -13,7 +13,8 @@
  */
 import type { Cause } from './input-record.js';
 
-export type ChangeReason = 'event' | 'timer';
+/** `rule_change`: the rules were replaced and the customer's membership under the new ones differs (customer-lifecycle.md, section 1). */
+export type ChangeReason = 'event' | 'timer' | 'rule_change';
 
 export interface OutputEvent {
   type: 'enter' | 'leave';

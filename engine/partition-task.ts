@@ -42,7 +42,7 @@ import { ClockGuard, type ClockGuardOptions } from './clock-guard.js';
 import { AudienceList, AudienceLists } from './audience-list.js';
 import { CustomerStateCodec, emptyCustomerState, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from './customer-state.js';
 import type { Compiled, EvalScope, SlotComparison } from './evaluate.js';
-import { RecordDecoder, type Cause, type EngineEvent, type InputRecord } from './input-record.js';
+import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { flipsOnlyLater, RuleGraph } from './rule-graph.js';
@@ -70,6 +70,12 @@ export interface BatchResult {
   /** Records of event types the rules do not declare. */
   skipped: number;
   applied: number;
+  /**
+   * Records of the batch taken, from its start: all of them, unless
+   * process() was told to stop before an event later than a given instant
+   * (a rule change due then); the caller gives the rest again.
+   */
+  consumed: number;
 }
 
 /** What the query API shows of one customer: values at the partition's clock. */
@@ -144,7 +150,7 @@ export class PartitionTask {
   private largestState = 0;
   private atBound = 0;
 
-  private constructor(private readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
+  private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
     if (!listStored) this.audienceListToWrite = lists.current;
     this.cacheCustomers = options.cacheCustomers ?? DEFAULT_CACHE_CUSTOMERS;
@@ -225,8 +231,14 @@ export class PartitionTask {
   /** Events added to a `distinct` or `top` state holding its most values, since the partition was opened. */
   get boundedAdds(): number { return this.atBound; }
 
-  async process(batch: RecordBatch): Promise<BatchResult> {
-    const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0 };
+  /**
+   * Apply a batch. With `stop`, stop at its first event later than
+   * `stop.after` (`consumed` says where): the rules change then, and the
+   * records from there on are for the new rules. `stop.decoder`, the new
+   * rules' decoder, finds the time of records of types only they declare.
+   */
+  async process(batch: RecordBatch, stop?: { after: number; decoder?: RecordDecoder }): Promise<BatchResult> {
+    const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0, consumed: batch.count };
     const events: (EngineEvent | undefined)[] = [];
     let latest = this.now;
     const touched = new Set<string>();
@@ -236,6 +248,10 @@ export class PartitionTask {
     const readsKey = this.decoder.readsKey;
     for (let index = 0; index < batch.count; index++) {
       const d = this.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
+      if (stop && stopsAt(d, stop, records, index, readsKey)) {
+        result.consumed = index;
+        break;
+      }
       const refused = d.kind === 'event' ? guard?.refuse(d.event.time) : undefined;
       if (refused !== undefined) {
         events.push(undefined);
@@ -341,6 +357,154 @@ export class PartitionTask {
   /** prepareCommit and writeCommit in one, where there is no changelog (replay). */
   async commit(nextOffset?: bigint): Promise<void> {
     await this.writeCommit(this.prepareCommit(nextOffset));
+  }
+
+  /**
+   * A rule change, old rules' side: every member of an audience the new
+   * rules do not have leaves it now (reason rule_change). Run on a committed
+   * task whose clock is at the change.
+   */
+  async leaveAudiences(names: readonly string[], out: OutputEvent[]): Promise<void> {
+    const indexes = names.map((n) => this.graph.audienceByName.get(n)!);
+    if (indexes.length === 0) return;
+    for await (const customers of this.storedCustomers()) {
+      await this.load(customers);
+      for (const customer of customers) {
+        const cs = this.cached(customer).state;
+        for (const i of indexes) {
+          const prev = cs.m[i]!;
+          if (prev <= 0) continue;
+          cs.m[i] = -(prev + 1);
+          membershipsChanged(cs);
+          this.changed.add(customer);
+          const name = this.plan.audiences[i]!.name;
+          this.sizes.set(name, (this.sizes.get(name) ?? 0) - 1);
+          out.push({ type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' });
+        }
+      }
+      await this.commit();
+    }
+    for (const name of names) this.sizes.delete(name);
+  }
+
+  /**
+   * A rule change, new rules' side: build the states the old rules did not
+   * have (`slots`) from the events of the history, each applied at its own
+   * time as if these rules had been running then. No audience is evaluated:
+   * applyRuleChange() does that once, at the change. Events before `from`
+   * cannot reach the states' values at the change (rule-change.ts,
+   * historyNeeded) and are passed over; so are events after `until`.
+   * Returns the events applied.
+   */
+  async buildStates(history: AsyncIterable<InputRecord> | Iterable<InputRecord>, slots: readonly number[], from: number, until: number, onProgress?: (records: number, applied: number) => void): Promise<number> {
+    const building = new Uint8Array(this.plan.slots.length);
+    for (const i of slots) building[i] = 1;
+    const clock = this.now;
+    /** Per customer: history events applied, the arrival order of the built states. */
+    const arrivals = new Map<string, number>();
+    let records = 0;
+    let applied = 0;
+    let batch: EngineEvent[] = [];
+    // The clock of the history, while its events are applied; the task's own between batches.
+    let historyClock = Number.NEGATIVE_INFINITY;
+    const flush = async (): Promise<void> => {
+      await this.load(batch.map((e) => e.customer));
+      this.now = historyClock;
+      for (const e of batch) {
+        if (e.time > this.now) this.now = e.time;
+        const c = this.cached(e.customer);
+        const seq = (arrivals.get(e.customer) ?? 0) + 1;
+        arrivals.set(e.customer, seq);
+        // Arrival numbers after the change must come after these.
+        if (c.state.n < seq) c.state.n = seq;
+        this.feedSlots(e, c.state, building, seq);
+        this.changed.add(e.customer);
+        applied++;
+      }
+      batch = [];
+      historyClock = this.now;
+      this.now = clock;
+      await this.commit();
+      onProgress?.(records, applied);
+    };
+    for await (const record of history) {
+      records++;
+      const d = this.decoder.decode(record.value, record.key, record.timestamp);
+      if (d.kind !== 'event' || d.event.time < from || d.event.time > until) continue;
+      batch.push(d.event);
+      if (batch.length >= 1000) await flush();
+    }
+    await flush();
+    return applied;
+  }
+
+  /** An event into the slots marked in `building`, at the clock, with no audience evaluated. */
+  private feedSlots(e: EngineEvent, cs: CustomerState, building: Uint8Array, seq: number): void {
+    let matches: ((step: StepPlan) => boolean) | undefined;
+    for (const index of this.plan.feeds[e.type] ?? []) {
+      if (building[index] === 0) continue;
+      const slot = this.plan.slots[index]!;
+      const before = cs.s[index];
+      let after: unknown;
+      switch (slot.kind) {
+        case 'aggregate': {
+          if (slot.where && this.filter(slot.where, e.fields) !== true) continue;
+          const v = contribution(slot, e.fields, e.time);
+          if (v === undefined) continue;
+          const added = addToAggregate(slot, before, v, e.time, seq, this.now);
+          if (added === UNCHANGED) continue;
+          after = expireAggregate(slot, added, this.now);
+          break;
+        }
+        case 'sequence':
+          matches ??= (step) => step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
+          after = addToSequence(slot, before as SequenceState | undefined, e.time, matches);
+          break;
+        case 'absence':
+          matches ??= (step) => step.event === e.type && (!step.where || this.filter(step.where, e.fields) === true);
+          after = addToAbsence(slot, before as AbsenceState | undefined, e.time, matches);
+          break;
+      }
+      cs.s[index] = after;
+      slotChanged(cs, index);
+    }
+  }
+
+  /**
+   * A rule change, new rules' side, after buildStates(): for every customer,
+   * compute again each audience marked in `reevaluate` at the clock; where
+   * the membership differs from the one the old rules left, that is an
+   * enter or leave with reason rule_change. States of slots these rules do
+   * not have are dropped.
+   */
+  async applyRuleChange(reevaluate: readonly boolean[], out: OutputEvent[]): Promise<void> {
+    for await (const customers of this.storedCustomers()) {
+      await this.load(customers);
+      for (const customer of customers) {
+        const c = this.cached(customer);
+        const cs = c.state;
+        cs.other = undefined;
+        reevaluate.forEach((again, i) => { if (again) this.markDirty(i); });
+        // The timer may still be the wake of an audience the rules dropped: find it again over the wakes kept.
+        let next = Infinity;
+        for (let k = 0; k < cs.w.length; k++) if (cs.w[k]! < next) next = cs.w[k]!;
+        const timer = next === Infinity ? null : next;
+        if (timer !== cs.t) {
+          cs.t = timer;
+          if (timer !== null) this.timers.push(timer, customer);
+        }
+        this.changed.add(customer);
+        if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
+      }
+      await this.commit();
+    }
+  }
+
+  /** The ids of the customers in the store, in key order, a thousand at a time (read ahead of any write). */
+  private async *storedCustomers(): AsyncGenerator<string[]> {
+    const all: string[] = [];
+    for await (const [key] of this.store.scan(CUSTOMER_PREFIX)) all.push(key.slice(CUSTOMER_PREFIX.length));
+    for (let i = 0; i < all.length; i += 1000) yield all.slice(i, i + 1000);
   }
 
   private async load(customers: Iterable<string>): Promise<void> {
@@ -563,6 +727,14 @@ export class PartitionTask {
 }
 
 const NO_COMPARISONS: readonly SlotComparison[] = [];
+
+/** Whether a record is past a rule change: an event later than it, for the rules in force or for the new ones. */
+function stopsAt(d: Decoded, stop: { after: number; decoder?: RecordDecoder }, records: BatchReader, index: number, readsKey: boolean): boolean {
+  if (d.kind === 'event') return d.event.time > stop.after;
+  if (d.kind !== 'skipped' || !stop.decoder) return false;
+  const next = stop.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
+  return next.kind === 'event' && next.event.time > stop.after;
+}
 
 /** The length of a slot's state that reading may shorten in place (RuleGraph.changesWhenRead), before reading it; -1 for any other. */
 function lengthBeforeRead(graph: RuleGraph, cs: CustomerState, index: number): number {

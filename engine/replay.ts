@@ -8,13 +8,30 @@
  */
 import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from './clock-guard.js';
-import type { InputRecord } from './input-record.js';
+import { RecordDecoder, type InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
+import { deployRules } from './deployment.js';
 import { PartitionTask, type BadRecord, type PartitionTaskOptions } from './partition-task.js';
 import { batchOfRecords } from './record-batch.js';
 import { MemoryStore } from './state/memory-store.js';
 
+/** New rules from an event time on (`aud replay --deploy`). */
+export interface Deployment {
+  /** Epoch ms; 'end': after the last record, at the clock then (`aud diff --input`). */
+  at: number | 'end';
+  plan: Plan;
+}
+
 export interface ReplayOptions {
+  /**
+   * Rule changes, in time order: the rules in force are replaced at each
+   * one's instant, after every record up to it (engine/deployment.ts). One
+   * whose instant the clock never reaches (the last record's time, or
+   * `until`) does not happen.
+   */
+  deployments?: Deployment[];
+  /** The records again from the first, for the states a deployment builds from history; required with `deployments`. */
+  history?: () => AsyncIterable<InputRecord> | Iterable<InputRecord>;
   /** After the last record, advance the clock to this instant (epoch ms) so that timers due by then fire. */
   until?: number;
   batchSize?: number;
@@ -38,29 +55,72 @@ export interface ReplaySummary {
   clock: number | null;
   /** Events added to a `distinct` or `top` holding its most values: approximate past them. */
   boundedAdds: number;
+  /** The deployments that happened, with the history events each applied to its new states. */
+  deployed: { at: number; historyEvents: number }[];
 }
 
 export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | Iterable<InputRecord>, opts: ReplayOptions): Promise<ReplaySummary> {
   const taskOptions: PartitionTaskOptions = {};
   if (opts.clockGuard) taskOptions.clockGuard = opts.clockGuard;
   if (opts.cacheCustomers !== undefined) taskOptions.cacheCustomers = opts.cacheCustomers;
-  const task = await PartitionTask.open(plan, new MemoryStore(), taskOptions);
-  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null, boundedAdds: 0 };
+  const store = new MemoryStore();
+  let task = await PartitionTask.open(plan, store, taskOptions);
+  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null, boundedAdds: 0, deployed: [] };
+  const deployments = [...(opts.deployments ?? [])];
+  if (deployments.length > 0 && !opts.history) throw new Error('internal error: replay with deployments needs the history');
   const batchSize = opts.batchSize ?? 1000;
   let batch: InputRecord[] = [];
 
+  const emit = async (outputs: OutputEvent[]): Promise<void> => {
+    summary.outputs += outputs.length;
+    if (outputs.length > 0) await opts.onOutput(outputs);
+  };
+  const deploy = async (at: number, next: Plan): Promise<void> => {
+    // The history is the records taken so far: those after the change are the new rules' anyway.
+    const taken = summary.records;
+    let read = 0;
+    const history = async function* (): AsyncGenerator<InputRecord> {
+      if (taken === 0) return;
+      for await (const r of opts.history!()) {
+        yield r;
+        if (++read >= taken) return;
+      }
+    };
+    const done = await deployRules(task, store, next, at, history, taskOptions);
+    if (done.historyEvents > 0 || done.change.historyMs > 0) {
+      if (read < taken) throw new Error(`the input gave ${read} records when read again for the history of the rules deployed at ${new Date(at).toISOString()}, and ${taken} the first time: it cannot be read twice (a pipe?); give the events as a file`);
+    }
+    summary.boundedAdds += task.boundedAdds;
+    task = done.task;
+    summary.deployed.push({ at, historyEvents: done.historyEvents });
+    await emit(done.outputs);
+  };
+  let stop: { at: number; plan: Plan; after: number; decoder: RecordDecoder } | undefined;
+  const nextTimed = (): typeof stop => {
+    const d = deployments[0];
+    if (!d || d.at === 'end') return undefined;
+    if (stop?.plan !== d.plan) stop = { at: d.at, plan: d.plan, after: d.at, decoder: new RecordDecoder(d.plan) };
+    return stop;
+  };
+
   const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const result = await task.process(batchOfRecords(batch));
-    summary.records += batch.length;
-    summary.applied += result.applied;
-    summary.skipped += result.skipped;
-    summary.bad += result.bad.length;
-    summary.outputs += result.outputs.length;
-    for (const b of result.bad) opts.onBad?.({ ...b, record: batch[b.index]! });
-    if (result.outputs.length > 0) await opts.onOutput(result.outputs);
-    await task.commit();
-    batch = [];
+    while (batch.length > 0) {
+      const due = nextTimed();
+      const result = await task.process(batchOfRecords(batch), due);
+      const taken = batch.slice(0, result.consumed);
+      summary.records += taken.length;
+      summary.applied += result.applied;
+      summary.skipped += result.skipped;
+      summary.bad += result.bad.length;
+      for (const b of result.bad) opts.onBad?.({ ...b, record: batch[b.index]! });
+      await emit(result.outputs);
+      await task.commit();
+      batch = batch.slice(result.consumed);
+      if (batch.length > 0) {
+        deployments.shift();
+        await deploy(due!.at, due!.plan);
+      }
+    }
     opts.onProgress?.(summary.records);
   };
 
@@ -69,13 +129,17 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
     if (batch.length >= batchSize) await flush();
   }
   await flush();
+  const end = Math.max(task.clock, opts.until ?? Number.NEGATIVE_INFINITY);
+  for (const d of deployments) {
+    const at = d.at === 'end' ? task.clock : d.at;
+    if (!(at <= end) || !Number.isFinite(at)) continue;
+    await deploy(at, d.plan);
+  }
   if (opts.until !== undefined) {
-    const outputs = await task.advanceTo(opts.until);
-    summary.outputs += outputs.length;
-    if (outputs.length > 0) await opts.onOutput(outputs);
+    await emit(await task.advanceTo(opts.until));
     await task.commit();
   }
   summary.clock = Number.isFinite(task.clock) ? task.clock : null;
-  summary.boundedAdds = task.boundedAdds;
+  summary.boundedAdds += task.boundedAdds;
   return summary;
 }

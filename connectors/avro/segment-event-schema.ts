@@ -45,8 +45,10 @@ export const SEGMENT_EVENT_SCHEMA = {
         "name": "ChangeReason",
         "symbols": [
           "event",
-          "timer"
-        ]
+          "timer",
+          "rule_change"
+        ],
+        "default": "event"
       }
     },
     {

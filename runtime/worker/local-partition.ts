@@ -33,7 +33,7 @@ export class LocalPartition implements PartitionRunner {
   }
 
   async advanceTo(t: number): Promise<BatchResult> {
-    return { outputs: await this.task.advanceTo(t), bad: [], skipped: 0, applied: 0 };
+    return { outputs: await this.task.advanceTo(t), bad: [], skipped: 0, applied: 0, consumed: 0 };
   }
 
   async prepareCommit(nextOffset: bigint | undefined): Promise<ChangelogCopy> {

@@ -1,5 +1,6 @@
 /** The `aud` command as a user runs it: exit codes, stdout, stderr. */
 import { test } from 'node:test';
+import YAML from 'yaml';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -63,11 +64,39 @@ test('aud replay: a bad --until says what to write', () => {
   assert.match(r.stderr, /--until "next tuesday" is not a time; give ISO-8601/);
 });
 
+test('aud replay --deploy: the rules change at the given time (rule_change events); a bad --deploy or a broken file is refused before anything runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-deploy-'));
+  const events = join(dir, 'events.jsonl');
+  const cases = YAML.parse(readFileSync(join(repo, 'examples/retail/cases/rule-change.yaml'), 'utf8')) as { events: unknown[] };
+  writeFileSync(events, cases.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const r = aud('replay', 'examples/retail/retail.aud', '--input', events, '--deploy', '2026-01-10T00:00:00Z=examples/retail/rule-change/retail-v2.aud');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => { const e = JSON.parse(l); return `${e.type} ${e.audience} ${e.customer} ${e.at} v${e.version} ${e.reason}`; }), [
+    'enter brand_lover c2 2026-01-04T10:04:00.000Z v1 event',
+    'leave brand_lover c2 2026-01-10T00:00:00.000Z v2 rule_change',
+    'enter vip c1 2026-01-10T00:00:00.000Z v1 rule_change',
+    'enter big_basket c1 2026-01-10T00:00:00.000Z v1 rule_change',
+  ]);
+  assert.match(r.stderr, /deployed new rules at 2026-01-10T00:00:00.000Z: 8 history events built their new states/);
+
+  const bad = aud('replay', 'examples/retail/retail.aud', '--input', events, '--deploy', 'examples/retail/rule-change/retail-v2.aud');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--deploy "examples\/retail\/rule-change\/retail-v2.aud" is not TIME=FILE\[,FILE...\]/);
+  const broken = join(dir, 'broken.aud');
+  writeFileSync(broken, readFileSync(join(repo, 'examples/retail/rule-change/retail-v2.aud'), 'utf8').replace('>= 500', '>= "500"'));
+  const refused = aud('replay', 'examples/retail/retail.aud', '--input', events, '--deploy', `2026-01-10T00:00:00Z=${broken}`);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /broken\.aud:\d+:\d+: /);
+  assert.match(refused.stderr, /the rules deployed at 2026-01-10T00:00:00Z have errors; nothing was run/);
+  assert.equal(refused.stdout, '');
+});
+
 test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
   const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/spec-vip-lapsed\.yaml \(2 events\)$/m);
-  assert.match(ok.stdout, /^10 passed, 0 failed$/m);
+  assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/rule-change\.yaml \(6 events\)$/m);
+  assert.match(ok.stdout, /^11 passed, 0 failed$/m);
 
   const dir = mkdtempSync(join(tmpdir(), 'aud-case-'));
   const file = join(dir, 'wrong.yaml');

@@ -5,6 +5,7 @@
  * customer, at, version, reason, in the same order.
  */
 import { compileSources, formatDiagnostics } from '../../dsl/compile.js';
+import type { InputRecord } from '../../engine/input-record.js';
 import type { OutputEvent } from '../../engine/output-event.js';
 import { replay } from '../../engine/replay.js';
 import { ReferenceEvaluator, type RefOutput } from './evaluator.js';
@@ -22,14 +23,20 @@ function strip(e: OutputEvent): RefOutput {
   return { type: e.type, audience: e.audience, customer: e.customer, at: e.at, version: e.version, reason: e.reason };
 }
 
+function compileCase(rules: string, maxTallyValues: number | undefined): ReturnType<typeof compileSources> {
+  const compiled = compileSources(new Map([['random.aud', rules]]));
+  if (compiled.plan && maxTallyValues !== undefined) {
+    for (const slot of compiled.plan.slots) if (slot.kind === 'aggregate' && slot.maxValues !== undefined) slot.maxValues = maxTallyValues;
+  }
+  return compiled;
+}
+
 export async function runCase(seed: number): Promise<CaseResult> {
   const c = randomCase(seed);
-  const compiled = compileSources(new Map([['random.aud', c.rules]]));
-  if (!compiled.plan) {
-    return { case: c, engine: [], reference: [], mismatch: `the generated rules do not check:\n${formatDiagnostics(compiled)}` };
-  }
-  if (c.maxTallyValues !== undefined) {
-    for (const slot of compiled.plan.slots) if (slot.kind === 'aggregate' && slot.maxValues !== undefined) slot.maxValues = c.maxTallyValues;
+  const compiled = compileCase(c.rules, c.maxTallyValues);
+  const deployed = c.deployments.map((d) => ({ at: d.at, compiled: compileCase(d.rules, c.maxTallyValues) }));
+  for (const r of [compiled, ...deployed.map((d) => d.compiled)]) {
+    if (!r.plan) return { case: c, engine: [], reference: [], mismatch: `the generated rules do not check:\n${formatDiagnostics(r)}` };
   }
   const engine: RefOutput[] = [];
   const batchSize = 1 + (seed % 7) * 5;
@@ -37,11 +44,16 @@ export async function runCase(seed: number): Promise<CaseResult> {
   // reads its customers from the store, so the state encoding (which copies
   // what did not change since the last encode) is compared too.
   const cacheCustomers = seed % 2 === 0 ? 0 : undefined;
-  await replay(compiled.plan, c.events.map((value) => ({ value })), {
+  const records = (): InputRecord[] => c.events.map((value) => ({ value }));
+  await replay(compiled.plan!, records(), {
     until: c.until, batchSize, onOutput: (events) => { engine.push(...events.map(strip)); },
     ...(cacheCustomers !== undefined ? { cacheCustomers } : {}),
+    deployments: deployed.map((d) => ({ at: d.at, plan: d.compiled.plan! })), history: records,
   });
-  const reference = new ReferenceEvaluator(compiled.files, c.maxTallyValues).run(c.events, c.until);
+  const reference = ReferenceEvaluator.runDeployments(
+    new ReferenceEvaluator(compiled.files, c.maxTallyValues),
+    deployed.map((d) => ({ at: d.at, rules: new ReferenceEvaluator(d.compiled.files, c.maxTallyValues) })),
+    c.events, c.until);
   let mismatch = '';
   const n = Math.max(engine.length, reference.length);
   for (let i = 0; i < n; i++) {
@@ -58,6 +70,7 @@ export function describeMismatch(r: CaseResult): string {
     '--- rules', r.case.rules,
     '--- events', ...r.case.events.map((e) => JSON.stringify(e)),
     `--- until ${new Date(r.case.until).toISOString()}`,
+    ...r.case.deployments.flatMap((d) => [`--- deploy at ${new Date(d.at).toISOString()}`, d.rules]),
     ...(r.case.maxTallyValues !== undefined ? [`--- at most ${r.case.maxTallyValues} values per distinct/top`] : []),
     `--- engine (${r.engine.length})`, ...r.engine.map((e) => JSON.stringify(e)),
     `--- reference (${r.reference.length})`, ...r.reference.map((e) => JSON.stringify(e)),

@@ -22,7 +22,7 @@ type V = number | string | boolean | null;
 
 interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
 
-export interface RefOutput { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: 'event' | 'timer' }
+export interface RefOutput { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: 'event' | 'timer' | 'rule_change' }
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -54,6 +54,96 @@ export class ReferenceEvaluator {
   }
 
   run(records: Record<string, unknown>[], until?: number): RefOutput[] {
+    return ReferenceEvaluator.runDeployments(this, [], records, until);
+  }
+
+  /**
+   * The rules of `first`, replaced by each deployment's at its instant
+   * (customer-lifecycle.md, section 1), by the contract's own terms: at T,
+   * each customer's membership of every audience under the new rules
+   * (computed from the whole history up to T) is compared with the one the
+   * old rules left; a difference is an enter or leave with reason
+   * rule_change, `at` T; members of an audience the new rules do not have
+   * leave it, and its version counter goes with it. After T the new rules
+   * go on as if they had always run. A deployment whose instant the clock
+   * never reaches (the last event, or `until`) does not happen. Ordered
+   * after everything else at T: the leaves of dropped audiences first (by
+   * customer), then the other changes (by customer, then audience order).
+   */
+  static runDeployments(first: ReferenceEvaluator, deployments: { at: number; rules: ReferenceEvaluator }[], records: Record<string, unknown>[], until?: number): RefOutput[] {
+    const phases = [{ start: Number.NEGATIVE_INFINITY, rules: first, events: first.parse(records) }];
+    for (const d of deployments) phases.push({ start: d.at, rules: d.rules, events: d.rules.parse(records) });
+    let end = until ?? Number.NEGATIVE_INFINITY;
+    for (const p of phases) for (const e of p.events) end = Math.max(end, e.time);
+    if (!Number.isFinite(end)) return [];
+    const active = phases.filter((p, k) => k === 0 || p.start <= end);
+
+    // Every change: its sort key (instant, then as the class comment says) and the output.
+    const changes: { key: (number | string)[]; out: RefOutput }[] = [];
+    const customers = [...new Set(active.flatMap((p) => p.events.map((e) => e.customer)))];
+    for (const customer of customers) {
+      const member = new Map<string, boolean>();
+      const version = new Map<string, number>();
+      const emit = (key: (number | string)[], audience: string, inside: boolean, now: number, reason: RefOutput['reason']): void => {
+        member.set(audience, inside);
+        const v = (version.get(audience) ?? 0) + 1;
+        version.set(audience, v);
+        changes.push({ key, out: { type: inside ? 'enter' : 'leave', audience, customer, at: new Date(now).toISOString(), version: v, reason } });
+      };
+      active.forEach((phase, k) => {
+        const { rules } = phase;
+        const mine = phase.events.filter((e) => e.customer === customer);
+        const stop = active[k + 1]?.start ?? end;
+        const candidates = [...rules.candidateInstants(mine, stop)].filter((s) => s > phase.start).sort((a, b) => a - b);
+        const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
+          const values = rules.memberships(history, now);
+          rules.audiences.forEach((a, order) => {
+            const inside = values.get(a.name.name) === true;
+            if (inside === (member.get(a.name.name) ?? false)) return;
+            emit([now, reason === 'timer' ? 0 : 1, tie, order], a.name.name, inside, now, reason);
+          });
+        };
+        let c = 0;
+        for (let i = 0; i < mine.length; i++) {
+          const e = mine[i]!;
+          if (e.time <= phase.start) continue;
+          if (e.time > stop) break;
+          // Instants up to and including this event's time, before it is applied.
+          while (c < candidates.length && candidates[c]! <= e.time) {
+            const s = candidates[c++]!;
+            observe(s, mine.filter((x) => x.time < s), 'timer', customer);
+          }
+          observe(e.time, mine.slice(0, i + 1), 'event', e.index);
+        }
+        while (c < candidates.length && candidates[c]! <= stop) {
+          const s = candidates[c++]!;
+          observe(s, mine.filter((x) => x.time <= s), 'timer', customer);
+        }
+        const next = active[k + 1];
+        if (!next) return;
+        const at = next.start;
+        const kept = new Set(next.rules.audiences.map((a) => a.name.name));
+        rules.audiences.forEach((a, order) => {
+          const name = a.name.name;
+          if (kept.has(name)) return;
+          if (member.get(name) === true) emit([at, 2, k, 0, customer, order], name, false, at, 'rule_change');
+          member.delete(name);
+          version.delete(name);
+        });
+        const history = next.events.filter((e) => e.customer === customer && e.time <= at);
+        const values = history.length > 0 ? next.rules.memberships(history, at) : new Map<string, boolean>();
+        next.rules.audiences.forEach((a, order) => {
+          const inside = values.get(a.name.name) === true;
+          if (inside !== (member.get(a.name.name) ?? false)) emit([at, 2, k, 1, customer, order], a.name.name, inside, at, 'rule_change');
+        });
+      });
+    }
+    changes.sort((a, b) => compareKeys(a.key, b.key));
+    return changes.map((c) => c.out);
+  }
+
+  /** The records of the declared event types, with their fields as the rules read them. */
+  private parse(records: Record<string, unknown>[]): Ev[] {
     const events: Ev[] = [];
     records.forEach((r, index) => {
       const type = String(r[this.typeField]);
@@ -68,47 +158,7 @@ export class ReferenceEvaluator {
       }
       events.push({ customer: String(r[this.keyField]), type, time, fields, index });
     });
-    if (events.length === 0) return [];
-    const end = Math.max(events[events.length - 1]!.time, until ?? -Infinity);
-
-    // Every change: [instant, 0 = time-driven | 1 = event, tie-break (customer | arrival), audience order, output]
-    const changes: [number, number, string | number, number, RefOutput][] = [];
-    const customers = [...new Set(events.map((e) => e.customer))];
-    for (const customer of customers) {
-      const mine = events.filter((e) => e.customer === customer);
-      const candidates = [...this.candidateInstants(mine, end)].sort((a, b) => a - b);
-      const member = new Map<string, boolean>();
-      const version = new Map<string, number>();
-      const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
-        const values = this.memberships(history, now);
-        this.audiences.forEach((a, order) => {
-          const inside = values.get(a.name.name) === true;
-          if (inside === (member.get(a.name.name) ?? false)) return;
-          member.set(a.name.name, inside);
-          const v = (version.get(a.name.name) ?? 0) + 1;
-          version.set(a.name.name, v);
-          changes.push([now, reason === 'timer' ? 0 : 1, tie, order, {
-            type: inside ? 'enter' : 'leave', audience: a.name.name, customer, at: new Date(now).toISOString(), version: v, reason,
-          }]);
-        });
-      };
-      let c = 0;
-      for (let i = 0; i < mine.length; i++) {
-        const e = mine[i]!;
-        // Instants up to and including this event's time, before it is applied.
-        while (c < candidates.length && candidates[c]! <= e.time) {
-          const s = candidates[c++]!;
-          observe(s, mine.filter((x) => x.time < s), 'timer', customer);
-        }
-        observe(e.time, mine.slice(0, i + 1), 'event', e.index);
-      }
-      while (c < candidates.length && candidates[c]! <= end) {
-        const s = candidates[c++]!;
-        observe(s, mine, 'timer', customer);
-      }
-    }
-    changes.sort((a, b) => a[0] - b[0] || a[1] - b[1] || compareTie(a[2], b[2]) || a[3] - b[3]);
-    return changes.map((c) => c[4]);
+    return events;
   }
 
   /** Every instant after an event at which some value might change with time alone. */
@@ -382,6 +432,14 @@ interface Ctx { history: Ev[]; now: number; audiences: Map<string, boolean>; fie
 function compareTie(a: string | number, b: string | number): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareKeys(a: (number | string)[], b: (number | string)[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = compareTie(a[i] ?? -Infinity, b[i] ?? -Infinity);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 function nowOffsetOf(e: Expr): number | undefined {

@@ -17,6 +17,8 @@ export interface RandomCase {
   until: number;
   /** The most values a `distinct` or `top` keeps; small in some cases so that the bound is reached. */
   maxTallyValues?: number;
+  /** Rule changes: from `at` (epoch ms) on, `rules` replace those in force (`aud replay --deploy`). */
+  deployments: { at: number; rules: string }[];
 }
 
 const HEADER = [
@@ -33,7 +35,7 @@ const WITHINS = ['10 minutes', '1 hour', '6 hours'];
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 class Gen {
-  private readonly numericTraits: string[] = [];
+  private numericTraits: string[] = [];
   private audiences: string[] = [];
   constructor(private readonly r: () => number) {}
 
@@ -106,15 +108,57 @@ class Gen {
     const traits = this.int(0, 2);
     for (let i = 0; i < traits; i++) {
       const name = `t${i}`;
-      lines.push(`trait ${name} = ${this.num(2)}`);
+      const line = `trait ${name} = ${this.num(2)}`;
+      lines.push(line);
+      this.traitLines.push(line);
       this.numericTraits.push(name);
     }
     const audiences = this.int(2, 5);
     for (let i = 0; i < audiences; i++) {
       const name = `a${i}`;
-      lines.push(`audience ${name} { ${this.bool(3)} }`);
+      const line = `audience ${name} { ${this.bool(3)} }`;
+      lines.push(line);
+      this.audienceLines.push(line);
       this.audiences = [...this.audiences, name];
     }
+    return lines.join('\n') + '\n';
+  }
+
+  private traitLines: string[] = [];
+  private audienceLines: string[] = [];
+
+  /**
+   * The next rules of a deployment: the same traits, each sometimes
+   * redefined; each audience kept as it was, redefined, or (at the end of
+   * the list) removed; sometimes new audiences after them; sometimes an
+   * audience declared again with other whitespace only.
+   */
+  nextRules(): string {
+    const lines = [HEADER];
+    const traits = this.numericTraits;
+    this.traitLines = this.traitLines.map((line, i) => {
+      if (!this.chance(0.3)) return line;
+      // A trait uses only those declared before it.
+      this.numericTraits = traits.slice(0, i);
+      return `trait t${i} = ${this.num(2)}`;
+    });
+    this.numericTraits = traits;
+    lines.push(...this.traitLines);
+    const keep = this.int(1, this.audienceLines.length);
+    const total = keep + (this.chance(0.4) ? this.int(1, 2) : 0);
+    this.audiences = [];
+    const next: string[] = [];
+    for (let i = 0; i < total; i++) {
+      const old = i < keep ? this.audienceLines[i] : undefined;
+      const roll = this.r();
+      const line = old !== undefined && roll < 0.5 ? old
+        : old !== undefined && roll < 0.6 ? old.replace(' { ', ' {\n  ').replace(/ }$/, '\n}')
+          : `audience a${i} { ${this.bool(3)} }`;
+      next.push(line);
+      this.audiences = [...this.audiences, `a${i}`];
+    }
+    this.audienceLines = next;
+    lines.push(...next);
     return lines.join('\n') + '\n';
   }
 
@@ -144,5 +188,14 @@ export function randomCase(seed: number): RandomCase {
   const { events, until } = g.events();
   // Drawn last, so that a seed's rules and events are those of earlier versions.
   const maxTallyValues = g.chance(0.4) ? g.int(1, 3) : undefined;
-  return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}) };
+  // Half the cases change their rules once or twice: at an event's instant, between events, or after the last.
+  const deployments: { at: number; rules: string }[] = [];
+  if (g.chance(0.5)) {
+    const first = Date.parse(String(events[0]!.ts));
+    const times = Array.from({ length: g.int(1, 2) }, () => (g.chance(0.3)
+      ? Date.parse(String(g.pick(events).ts))
+      : first + g.int(0, until + 3_600_000 - first))).sort((a, b) => a - b);
+    for (const at of new Set(times)) deployments.push({ at, rules: g.nextRules() });
+  }
+  return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }

@@ -1,0 +1,125 @@
+/**
+ * A rule change: what replacing one plan by another does to the audiences
+ * and to the per-customer states (customer-lifecycle.md, section 1).
+ *
+ * An audience is unchanged when its definition is: its expression with the
+ * traits it uses written out, the aggregates it reads by their canonical
+ * text, and the audiences it names by their own definitions, over the same
+ * source and event declarations. Formatting, declaration order and the
+ * names of traits do not count; a changed threshold, window, filter, trait
+ * or named audience does. A new event declaration changes every audience:
+ * customers known only by that event are new to all of them.
+ *
+ * States are matched by slot id (the hash of the aggregate's canonical
+ * text): kept when both plans have it, new when only the new plan has it
+ * (built from history before the change takes effect), dropped otherwise.
+ */
+import { createHash } from 'node:crypto';
+import type { Plan, PExpr, SlotPlan } from '../dsl/plan.js';
+
+export type AudienceChangeKind = 'added' | 'removed' | 'changed' | 'unchanged';
+
+export interface AudienceChange {
+  name: string;
+  change: AudienceChangeKind;
+}
+
+export interface RuleChange {
+  from: Plan;
+  to: Plan;
+  /** The new plan's audiences in its order, then the removed ones in the old plan's order. */
+  audiences: AudienceChange[];
+  /** Names of the audiences only the old plan has: their members leave. */
+  removed: string[];
+  /** By the new plan's audience index: whether its membership must be computed again when the change takes effect. */
+  reevaluate: boolean[];
+  /** Indexes into `to.slots` of the states both plans have. */
+  keptSlots: number[];
+  /** Indexes into `to.slots` of the states only the new plan has: built from history. */
+  newSlots: number[];
+  /** The old plan's states the new one does not read: removed from every customer. */
+  droppedSlots: SlotPlan[];
+  /**
+   * How far back before the change the new states need events (ms);
+   * Infinity when one needs all of a customer's history (an aggregate
+   * without `over`, a sequence, an absence); 0 when no state is new.
+   */
+  historyMs: number;
+  /**
+   * Event types only the new plan declares: customers known only by them
+   * are new customers, found in all of the history.
+   */
+  newEvents: string[];
+  /** Whether the plans are the same in every audience and state: the change does nothing. */
+  none: boolean;
+}
+
+export function planRuleChange(from: Plan, to: Plan): RuleChange {
+  const before = definitions(from);
+  const after = definitions(to);
+  const audiences: AudienceChange[] = [];
+  const reevaluate = to.audiences.map((a) => {
+    const old = before.get(a.name);
+    const change: AudienceChangeKind = old === undefined ? 'added' : old === after.get(a.name) ? 'unchanged' : 'changed';
+    audiences.push({ name: a.name, change });
+    return change !== 'unchanged';
+  });
+  const removed = from.audiences.filter((a) => !after.has(a.name)).map((a) => a.name);
+  for (const name of removed) audiences.push({ name, change: 'removed' });
+  const oldIds = new Set(from.slots.map((s) => s.id));
+  const newIds = new Set(to.slots.map((s) => s.id));
+  const keptSlots: number[] = [];
+  const newSlots: number[] = [];
+  to.slots.forEach((s, i) => (oldIds.has(s.id) ? keptSlots : newSlots).push(i));
+  const droppedSlots = from.slots.filter((s) => !newIds.has(s.id));
+  const oldEvents = new Set(from.events.map((e) => e.name));
+  const newEvents = to.events.map((e) => e.name).filter((name) => !oldEvents.has(name));
+  let historyMs = newEvents.length > 0 ? Infinity : 0;
+  for (const i of newSlots) historyMs = Math.max(historyMs, historyNeeded(to.slots[i]!));
+  return {
+    from, to, audiences, removed, reevaluate, keptSlots, newSlots, droppedSlots, historyMs, newEvents,
+    none: removed.length === 0 && newSlots.length === 0 && droppedSlots.length === 0 && !reevaluate.includes(true),
+  };
+}
+
+/**
+ * The events before the change a new state needs (ms): a window's width
+ * (an event counts while its bucket's start is inside the window, and the
+ * bucket starts at or before the event, so an event older than the window
+ * at the change never counts again); Infinity for a state that depends on
+ * every event (no `over`, sequences, absences: "ever matched", "the
+ * latest A").
+ */
+export function historyNeeded(slot: SlotPlan): number {
+  if (slot.kind === 'aggregate' && slot.windowMs !== undefined) return slot.windowMs;
+  return Infinity;
+}
+
+/** Each audience's definition as a short hash (see the file comment). */
+function definitions(plan: Plan): Map<string, string> {
+  const { topic: _topic, ...source } = plan.source;
+  const context = JSON.stringify({ source, events: [...plan.events].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
+  const traits = new Map(plan.traits.map((t) => [t.name, t.expr]));
+  const out = new Map<string, string>();
+  const canonical = (e: PExpr): unknown => {
+    switch (e.op) {
+      case 'slot': return { slot: plan.slots[e.slot]!.text };
+      case 'matched-within': return { matched: plan.slots[e.slot]!.text, windowMs: e.windowMs };
+      case 'trait': return { trait: canonical(traits.get(e.name)!) };
+      // Plan order puts a named audience first, so its definition is known here.
+      case 'audience': return { audience: out.get(e.name) };
+      case 'arith': case 'compare': case 'and': case 'or': case 'string-test':
+        return { ...e, left: canonical(e.left), right: canonical(e.right) };
+      case 'not': case 'neg': return { ...e, operand: canonical(e.operand) };
+      case 'in-list': return { ...e, operand: canonical(e.operand) };
+      case 'since': return { ...e, operand: canonical(e.operand) };
+      case 'math': return { ...e, args: e.args.map(canonical) };
+      case 'now-compare': return { ...e, time: canonical(e.time) };
+      case 'const': case 'field': return e;
+    }
+  };
+  for (const a of plan.audiences) {
+    out.set(a.name, createHash('sha256').update(context).update(JSON.stringify(canonical(a.expr))).digest('hex').slice(0, 16));
+  }
+  return out;
+}
