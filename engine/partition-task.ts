@@ -47,7 +47,8 @@ import type { ChangeReason, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { flipsOnlyLater, RuleGraph } from './rule-graph.js';
 import { absenceDue, addToAbsence, addToSequence, sequenceMatchTime, type AbsenceState, type SequenceState } from './sequence.js';
-import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import { compareUtf8 } from './state/memory-store.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -135,6 +136,8 @@ export class PartitionTask {
   private readonly codec: CustomerStateCodec;
   /** The rules' audience list, to be written with the next commit when the store does not hold it yet. */
   private audienceListToWrite: AudienceList | undefined;
+  /** Whether the next commit records the plan (PLAN_KEY): the store holds another, or none. */
+  private planToWrite = false;
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
   // Scratch reused by every event and timer (one customer at a time), so
@@ -149,6 +152,8 @@ export class PartitionTask {
   private readonly filterScope = new FilterScope();
   private largestState = 0;
   private atBound = 0;
+  /** A rule change's states being built from history (startBuild), until applyRuleChange. */
+  private build: StateBuild | undefined;
 
   private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
@@ -164,13 +169,27 @@ export class PartitionTask {
     this.scope = new CustomerScope(plan, this.graph);
   }
 
+  /**
+   * The plan that built a store's state, as its last commit recorded it;
+   * undefined for an empty store or one written before plans were recorded.
+   * Rules other than these must not take the state over as it is: they
+   * deploy on it (engine/deployment.ts).
+   */
+  static async storedPlan(store: PartitionStore): Promise<Plan | undefined> {
+    const [bytes] = await store.getMany([PLAN_KEY]);
+    return bytes ? (JSON.parse(textDecoder.decode(bytes)) as Plan) : undefined;
+  }
+
   /** Open a partition: read its meta and rebuild the timer index from the store. */
   static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions = {}): Promise<PartitionTask> {
-    const [metaBytes] = await store.getMany([META_KEY]);
+    const [metaBytes, planBytes] = await store.getMany([META_KEY, PLAN_KEY]);
     const meta = metaBytes ? (JSON.parse(textDecoder.decode(metaBytes)) as PartitionMeta) : undefined;
     const lists = new AudienceLists(new AudienceList(plan.audiences.map((a) => a.name)));
     await lists.load(store);
     const task = new PartitionTask(plan, store, meta, lists, lists.has(lists.current.id), options);
+    // The plan goes with the next commit when the store holds another (a deployment) or none.
+    const stored = planBytes ? (JSON.parse(textDecoder.decode(planBytes)) as { fingerprint?: string }).fingerprint : undefined;
+    if (stored !== plan.fingerprint) task.planToWrite = true;
     for await (const [key] of store.scan(TIMER_PREFIX)) {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);
@@ -316,6 +335,10 @@ export class PartitionTask {
       batch.push({ type: 'put', key: this.audienceListToWrite.key, value: this.audienceListToWrite.encode() });
       this.audienceListToWrite = undefined;
     }
+    if (this.planToWrite) {
+      batch.push({ type: 'put', key: PLAN_KEY, value: textEncoder.encode(JSON.stringify(this.plan)) });
+      this.planToWrite = false;
+    }
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
     batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
@@ -362,7 +385,7 @@ export class PartitionTask {
   /**
    * A rule change, old rules' side: every member of an audience the new
    * rules do not have leaves it now (reason rule_change). Run on a committed
-   * task whose clock is at the change.
+   * task whose clock is at the change; the caller commits after.
    */
   async leaveAudiences(names: readonly string[], out: OutputEvent[]): Promise<void> {
     const indexes = names.map((n) => this.graph.audienceByName.get(n)!);
@@ -382,60 +405,61 @@ export class PartitionTask {
           out.push({ type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' });
         }
       }
-      await this.commit();
     }
     for (const name of names) this.sizes.delete(name);
   }
 
   /**
-   * A rule change, new rules' side: build the states the old rules did not
-   * have (`slots`) from the events of the history, each applied at its own
-   * time as if these rules had been running then. No audience is evaluated:
-   * applyRuleChange() does that once, at the change. Events before `from`
-   * cannot reach the states' values at the change (rule-change.ts,
-   * historyNeeded) and are passed over; so are events after `until`.
-   * Returns the events applied.
+   * A rule change, new rules' side: start building the states the old
+   * rules did not have (`slots`) from the history (buildFrom), each event
+   * applied at its own time as if these rules had been running then. No
+   * audience is evaluated: applyRuleChange() does that once, at the change.
+   * Events before `from` cannot reach the states' values at the change
+   * (rule-change.ts, historyNeeded) and are passed over; so are events
+   * after `until`. Nothing is committed until the caller commits, after
+   * applyRuleChange: a build cut short leaves the store as it was.
    */
-  async buildStates(history: AsyncIterable<InputRecord> | Iterable<InputRecord>, slots: readonly number[], from: number, until: number, onProgress?: (records: number, applied: number) => void): Promise<number> {
+  startBuild(slots: readonly number[], from: number, until: number): void {
     const building = new Uint8Array(this.plan.slots.length);
     for (const i of slots) building[i] = 1;
-    const clock = this.now;
-    /** Per customer: history events applied, the arrival order of the built states. */
-    const arrivals = new Map<string, number>();
-    let records = 0;
-    let applied = 0;
-    let batch: EngineEvent[] = [];
-    // The clock of the history, while its events are applied; the task's own between batches.
-    let historyClock = Number.NEGATIVE_INFINITY;
-    const flush = async (): Promise<void> => {
-      await this.load(batch.map((e) => e.customer));
-      this.now = historyClock;
-      for (const e of batch) {
-        if (e.time > this.now) this.now = e.time;
-        const c = this.cached(e.customer);
-        const seq = (arrivals.get(e.customer) ?? 0) + 1;
-        arrivals.set(e.customer, seq);
-        // Arrival numbers after the change must come after these.
-        if (c.state.n < seq) c.state.n = seq;
-        this.feedSlots(e, c.state, building, seq);
-        this.changed.add(e.customer);
-        applied++;
-      }
-      batch = [];
-      historyClock = this.now;
-      this.now = clock;
-      await this.commit();
-      onProgress?.(records, applied);
-    };
-    for await (const record of history) {
-      records++;
-      const d = this.decoder.decode(record.value, record.key, record.timestamp);
-      if (d.kind !== 'event' || d.event.time < from || d.event.time > until) continue;
-      batch.push(d.event);
-      if (batch.length >= 1000) await flush();
+    this.build = { building, from, until, clock: Number.NEGATIVE_INFINITY, arrivals: new Map(), applied: 0, earliest: Number.POSITIVE_INFINITY };
+  }
+
+  /** A batch of the history (in the partition's order) into the states being built; returns the events applied. */
+  async buildFrom(batch: RecordBatch): Promise<number> {
+    const build = this.build;
+    if (!build) throw new Error('internal error: buildFrom without startBuild');
+    const events: EngineEvent[] = [];
+    const records = new BatchReader(batch);
+    const readsKey = this.decoder.readsKey;
+    for (let index = 0; index < batch.count; index++) {
+      const d = this.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
+      if (d.kind !== 'event') continue;
+      if (d.event.time < build.earliest) build.earliest = d.event.time;
+      if (d.event.time >= build.from && d.event.time <= build.until) events.push(d.event);
     }
-    await flush();
-    return applied;
+    await this.load(events.map((e) => e.customer));
+    const clock = this.now;
+    this.now = build.clock;
+    for (const e of events) {
+      if (e.time > this.now) this.now = e.time;
+      const c = this.cached(e.customer);
+      const seq = (build.arrivals.get(e.customer) ?? 0) + 1;
+      build.arrivals.set(e.customer, seq);
+      // Arrival numbers after the change must come after these.
+      if (c.state.n < seq) c.state.n = seq;
+      this.feedSlots(e, c.state, build.building, seq);
+      this.changed.add(e.customer);
+    }
+    build.clock = this.now;
+    this.now = clock;
+    build.applied += events.length;
+    return events.length;
+  }
+
+  /** The build so far: events applied, and the earliest event time the history held (Infinity: none). */
+  get buildProgress(): { applied: number; earliest: number } | undefined {
+    return this.build && { applied: this.build.applied, earliest: this.build.earliest };
   }
 
   /** An event into the slots marked in `building`, at the clock, with no audience evaluated. */
@@ -471,7 +495,7 @@ export class PartitionTask {
   }
 
   /**
-   * A rule change, new rules' side, after buildStates(): for every customer,
+   * A rule change, new rules' side, after the build (startBuild): for every customer,
    * compute again each audience marked in `reevaluate` at the clock; where
    * the membership differs from the one the old rules left, that is an
    * enter or leave with reason rule_change. States of slots these rules do
@@ -496,15 +520,19 @@ export class PartitionTask {
         this.changed.add(customer);
         if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
       }
-      await this.commit();
     }
+    this.build = undefined;
   }
 
-  /** The ids of the customers in the store, in key order, a thousand at a time (read ahead of any write). */
+  /**
+   * Every customer: those in the store and those changed since the last
+   * commit (a build's new customers), in key order, a thousand at a time.
+   */
   private async *storedCustomers(): AsyncGenerator<string[]> {
-    const all: string[] = [];
-    for await (const [key] of this.store.scan(CUSTOMER_PREFIX)) all.push(key.slice(CUSTOMER_PREFIX.length));
-    for (let i = 0; i < all.length; i += 1000) yield all.slice(i, i + 1000);
+    const all = new Set(this.changed);
+    for await (const [key] of this.store.scan(CUSTOMER_PREFIX)) all.add(key.slice(CUSTOMER_PREFIX.length));
+    const sorted = [...all].sort(compareUtf8);
+    for (let i = 0; i < sorted.length; i += 1000) yield sorted.slice(i, i + 1000);
   }
 
   private async load(customers: Iterable<string>): Promise<void> {
@@ -727,6 +755,20 @@ export class PartitionTask {
 }
 
 const NO_COMPARISONS: readonly SlotComparison[] = [];
+
+interface StateBuild {
+  /** 1 for each slot being built. */
+  building: Uint8Array;
+  from: number;
+  until: number;
+  /** The history's clock: the latest event time applied. */
+  clock: number;
+  /** Per customer: history events applied, the arrival order of the built states. */
+  arrivals: Map<string, number>;
+  applied: number;
+  /** The earliest event time in the history read (applied or not). */
+  earliest: number;
+}
 
 /** Whether a record is past a rule change: an event later than it, for the rules in force or for the new ones. */
 function stopsAt(d: Decoded, stop: { after: number; decoder?: RecordDecoder }, records: BatchReader, index: number, readsKey: boolean): boolean {

@@ -10,7 +10,7 @@ import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from './clock-guard.js';
 import { RecordDecoder, type InputRecord } from './input-record.js';
 import type { OutputEvent } from './output-event.js';
-import { deployRules } from './deployment.js';
+import { RuleDeployment } from './deployment.js';
 import { PartitionTask, type BadRecord, type PartitionTaskOptions } from './partition-task.js';
 import { batchOfRecords } from './record-batch.js';
 import { MemoryStore } from './state/memory-store.js';
@@ -76,23 +76,32 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
     if (outputs.length > 0) await opts.onOutput(outputs);
   };
   const deploy = async (at: number, next: Plan): Promise<void> => {
+    const begun = await RuleDeployment.begin(task, store, next, at, taskOptions);
+    await task.commit();
+    summary.boundedAdds += task.boundedAdds;
+    await emit(begun.outputs);
+    const { deployment } = begun;
+    const from = deployment.historyFrom;
     // The history is the records taken so far: those after the change are the new rules' anyway.
     const taken = summary.records;
     let read = 0;
-    const history = async function* (): AsyncGenerator<InputRecord> {
-      if (taken === 0) return;
+    if (from !== undefined && taken > 0) {
+      let chunk: InputRecord[] = [];
       for await (const r of opts.history!()) {
-        yield r;
-        if (++read >= taken) return;
+        chunk.push(r);
+        if (++read >= taken || chunk.length >= 1000) {
+          await deployment.history(batchOfRecords(chunk));
+          chunk = [];
+        }
+        if (read >= taken) break;
       }
-    };
-    const done = await deployRules(task, store, next, at, history, taskOptions);
-    if (done.historyEvents > 0 || done.change.historyMs > 0) {
+      if (chunk.length > 0) await deployment.history(batchOfRecords(chunk));
       if (read < taken) throw new Error(`the input gave ${read} records when read again for the history of the rules deployed at ${new Date(at).toISOString()}, and ${taken} the first time: it cannot be read twice (a pipe?); give the events as a file`);
     }
-    summary.boundedAdds += task.boundedAdds;
+    const done = await deployment.finish();
     task = done.task;
-    summary.deployed.push({ at, historyEvents: done.historyEvents });
+    await task.commit();
+    summary.deployed.push({ at: deployment.at, historyEvents: deployment.progress.applied });
     await emit(done.outputs);
   };
   let stop: { at: number; plan: Plan; after: number; decoder: RecordDecoder } | undefined;

@@ -6,9 +6,10 @@
  *     t/<due, 15 digits>/<customer>  empty: the timer index
  *     m/partition                  PartitionMeta: clock, next offset, plan fingerprint
  *     m/changelog                  offset of the last changelog record this store holds
+ *     m/plan                       the plan (JSON) that built the state: new rules started on it deploy (engine/deployment.ts)
  *     a/<id>                       an audience list customer states are indexed by (audience-list.ts)
  *
- * The changelog topic carries `c/`, `a/` and `m/partition`: everything but the timer
+ * The changelog topic carries `c/`, `a/`, `m/partition` and `m/plan`: everything but the timer
  * index (derived from the customers' `t`: a restore moves each restored
  * customer's entry in the same write as the customer) and the
  * changelog checkpoint itself (a position in the changelog cannot be in it).
@@ -18,9 +19,10 @@ export const AUDIENCE_LIST_PREFIX = 'a/';
 export const TIMER_PREFIX = 't/';
 export const META_KEY = 'm/partition';
 export const CHANGELOG_CHECKPOINT_KEY = 'm/changelog';
+export const PLAN_KEY = 'm/plan';
 
 export function isLoggedKey(key: string): boolean {
-  return key.startsWith(CUSTOMER_PREFIX) || key.startsWith(AUDIENCE_LIST_PREFIX) || key === META_KEY;
+  return key.startsWith(CUSTOMER_PREFIX) || key.startsWith(AUDIENCE_LIST_PREFIX) || key === META_KEY || key === PLAN_KEY;
 }
 
 export function customerKey(customer: string): string {

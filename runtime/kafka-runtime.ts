@@ -41,6 +41,8 @@ import type { Logger } from '../engine/log.js';
 import type { OutputEvent } from '../engine/output-event.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
+import { planRuleChange } from '../engine/rule-change.js';
+import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
 import { EngineMetrics } from './metrics.js';
@@ -137,8 +139,13 @@ export class KafkaRuntime {
   private readonly badRecordLog: BadRecordLog;
   private started = false;
   private partitionCount = 0;
+  /** The rules in force: those the runtime started with, replaced by deploy(). */
+  private plan: Plan;
+  /** The rule change being rolled out over the owned partitions, if any (deploy()). */
+  private deploying: RolloutStatus | undefined;
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
+    this.plan = opts.plan;
     // The engine reads no input headers: the source may take the client's packed consume.
     this.source = new KafkaSource({ ...opts.kafka, groupId: opts.groupId, topics: [opts.inputTopic], headers: false });
     this.sink = new KafkaSink(opts.kafka);
@@ -168,15 +175,148 @@ export class KafkaRuntime {
     return { ready: true, partitions };
   }
 
-  /** Members per audience over the partitions this process owns. */
-  audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number } {
-    const sizes: Record<string, number> = Object.fromEntries(this.opts.plan.audiences.map((a) => [a.name, 0]));
+  /**
+   * Members per audience over the partitions this process owns. During a
+   * rule change, `warming` names the audiences it adds or changes: their
+   * sizes are those of the old rules (or 0) until every partition has
+   * built its new states and emitted its rule_change events.
+   */
+  audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number; warming: string[]; deployment?: RolloutProgress } {
+    const sizes: Record<string, number> = Object.fromEntries(this.plan.audiences.map((a) => [a.name, 0]));
     const partitions: number[] = [];
     for (const e of this.partitions.values()) {
       partitions.push(e.partition);
       for (const [a, n] of Object.entries(e.runner.snapshot.sizes)) sizes[a] = (sizes[a] ?? 0) + n;
     }
-    return { sizes, partitions: partitions.sort((a, b) => a - b), partitionCount: this.partitionCount };
+    const d = this.deploying;
+    return {
+      sizes, partitions: partitions.sort((a, b) => a - b), partitionCount: this.partitionCount, warming: d ? d.warming : [],
+      ...(d ? { deployment: this.rolloutProgress(d) } : {}),
+    };
+  }
+
+  private rolloutProgress(d: RolloutStatus): RolloutProgress {
+    let historyEvents = 0;
+    for (const e of this.partitions.values()) historyEvents += e.runner.snapshot.history ?? 0;
+    return {
+      rules: d.plan.fingerprint, since: new Date(d.started).toISOString(), partitionsLeft: [...d.left].sort((a, b) => a - b),
+      historyEvents: historyEvents + d.historyEventsDone,
+    };
+  }
+
+  /**
+   * Replace the rules (`aud run` on SIGHUP or --watch). Each owned partition
+   * deploys them in its turn (deployPartition), its batches waiting
+   * behind; the other partitions go on meanwhile. Partitions assigned later
+   * open on their stores' recorded plan and deploy these rules too.
+   * Resolves when every owned partition runs them.
+   */
+  async deploy(plan: Plan): Promise<void> {
+    const old = this.plan;
+    if (plan.fingerprint === old.fingerprint) {
+      this.opts.log.info('rules unchanged: nothing to deploy', { rules: plan.fingerprint });
+      return;
+    }
+    const refused = rolloutRefusal(old, plan, this.opts);
+    if (refused) throw new RuleChangeRefusedError(refused);
+    const change = planRuleChange(old, plan);
+    this.plan = plan;
+    const count = (kind: string) => change.audiences.filter((a) => a.change === kind).length;
+    const status: RolloutStatus = {
+      plan, started: Date.now(), left: new Set([...this.partitions.values()].map((e) => e.partition)), historyEventsDone: 0,
+      warming: change.audiences.filter((a) => a.change === 'added' || a.change === 'changed').map((a) => a.name),
+    };
+    this.deploying = status;
+    this.metrics.audiencesWarming.set(status.warming.length);
+    this.opts.log.info('deploying new rules', {
+      rules: plan.fingerprint, added: count('added'), changed: count('changed'), removed: count('removed'), unchanged: count('unchanged'),
+      newStates: change.newSlots.length, droppedStates: change.droppedSlots.length,
+      history: change.historyMs === 0 ? 'none' : change.historyMs === Infinity ? 'all' : `${Math.round(change.historyMs / 3_600_000)} h`,
+      partitions: status.left.size,
+    });
+    await Promise.all([...this.partitions.values()].map((e) => this.enqueue(`${e.topic}/${e.partition}`, (entry) => this.deployPartition(entry))
+      .catch((err: unknown) => {
+        this.opts.log.error('rule change on a partition failed; it is opened again from its committed state and tries again',
+          { topic: e.topic, partition: e.partition, error: (err as Error).message });
+      })));
+  }
+
+  /**
+   * The rules in force onto one partition, if it runs others
+   * (engine/deployment.ts): the old rules' output at the change, committed;
+   * the history of the partition's input, from its start up to its next
+   * offset (records before the new states' history are passed over by
+   * event time), into the new states; the rule_change enters and leaves,
+   * committed with those states. A failure reopens the partition from its
+   * committed state, which runs the old rules again and deploys again.
+   */
+  private async deployPartition(entry: PartitionEntry): Promise<void> {
+    const plan = this.plan;
+    if (entry.runner.snapshot.rules === plan.fingerprint) return;
+    const started = performance.now();
+    const { topic, partition } = entry;
+    try {
+      await entry.commits.commitAndWait();
+      const begin = await entry.runner.deployBegin(plan);
+      await this.deliverAndCommit(entry, begin.step);
+      let read = 0;
+      let reachedBack: bigint | undefined;
+      const nextOffset = entry.runner.snapshot.nextOffset;
+      if (begin.historyFrom !== null && nextOffset !== undefined && nextOffset > 0n) {
+        this.opts.log.info('reading the input again: the history of the new states', {
+          topic, partition, upToOffset: nextOffset.toString(), fromTime: Number.isFinite(begin.historyFrom) ? new Date(begin.historyFrom).toISOString() : 'the first event',
+        });
+        let lastLog = performance.now();
+        const range = await readPartitionColumns(this.opts.kafka, this.opts.inputTopic, partition, undefined, async (batch) => {
+          await decodeThenProcess(this.opts.valueDecoder, batch, (b) => entry.runner.deployHistory(b), this.opts.log);
+          read += batch.count;
+          this.metrics.historyRecords.inc(batch.count);
+          if (performance.now() - lastLog > 5000) {
+            lastLog = performance.now();
+            this.opts.log.info('building new states from history', { topic, partition, records: read, of: nextOffset.toString() });
+          }
+        }, nextOffset);
+        reachedBack = range.from;
+      }
+      const finish = await entry.runner.deployFinish();
+      await this.deliverAndCommit(entry, finish.step);
+      const enters = finish.step.packed?.counts.reduce((n, c) => n + c.enters, 0) ?? finish.step.outputs.filter((o) => o.type === 'enter').length;
+      const leaves = finish.step.packed?.counts.reduce((n, c) => n + c.leaves, 0) ?? finish.step.outputs.filter((o) => o.type === 'leave').length;
+      this.opts.log.info('rules deployed on partition', {
+        topic, partition, at: Number.isFinite(begin.at) ? new Date(begin.at).toISOString() : 'before any event', rules: plan.fingerprint,
+        historyRecords: read, historyEvents: finish.historyEvents, enters, leaves, ms: Math.round(performance.now() - started),
+      });
+      if (begin.historyFrom !== null && reachedBack !== undefined && reachedBack > 0n && finish.earliest > begin.historyFrom) {
+        this.opts.log.warn('the input topic no longer holds all the history the new states need: they are built from what it holds', {
+          topic, partition, needsFrom: Number.isFinite(begin.historyFrom) ? new Date(begin.historyFrom).toISOString() : 'the first event',
+          holdsFrom: Number.isFinite(finish.earliest) ? new Date(finish.earliest).toISOString() : 'nothing', firstOffset: reachedBack.toString(),
+          fix: 'supply the older history from files with aud backfill (docs/operations.md, "Changing rules")',
+        });
+      }
+      const d = this.deploying;
+      if (d && d.plan === plan) {
+        d.left.delete(partition);
+        d.historyEventsDone += finish.historyEvents;
+        if (d.left.size === 0) this.rolloutDone(d);
+      }
+    } catch (err) {
+      await this.reopen(entry, err);
+      throw err;
+    }
+  }
+
+  /** A rule change's step output: delivered, and committed with the state, before the next step. */
+  private async deliverAndCommit(entry: PartitionEntry, step: RunnerStep): Promise<void> {
+    entry.commits.changedByClock();
+    this.countOutputs(step);
+    await entry.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed));
+    await entry.commits.commitAndWait();
+  }
+
+  private rolloutDone(d: RolloutStatus): void {
+    this.deploying = undefined;
+    this.metrics.audiencesWarming.set(0);
+    this.opts.log.info('new rules in force on every owned partition', { rules: d.plan.fingerprint, seconds: Math.round((Date.now() - d.started) / 100) / 10, historyEvents: d.historyEventsDone });
   }
 
   /**
@@ -287,6 +427,7 @@ export class KafkaRuntime {
       const { nextOffset, pendingTimers } = opened.runner.snapshot;
       const caughtUp = (nextOffset ?? 0n) >= end;
       this.partitions.set(`${topic}/${partition}`, { topic, partition, runner: opened.runner, commits: this.commitsFor(topic, partition, opened), caughtUp, queue: Promise.resolve() });
+      this.deployIfBehind(`${topic}/${partition}`);
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.restoredRecords.inc(opened.restoredRecords);
       this.metrics.consumerLag.set({ topic, partition: String(partition) }, Number(end - (nextOffset ?? 0n)));
@@ -302,7 +443,7 @@ export class KafkaRuntime {
   private openPartition(topic: string, partition: number): Promise<OpenedPartition> {
     const ctx: OpenContext = {
       kafka: this.opts.kafka, groupId: this.opts.groupId, stateDir: this.opts.stateDir, changelogTopic: this.opts.changelogTopic,
-      exactlyOnce: this.opts.exactlyOnce, plan: this.opts.plan, taskOptions: this.taskOptions(), host: this.host, sink: this.sink,
+      exactlyOnce: this.opts.exactlyOnce, plan: this.plan, taskOptions: this.taskOptions(), host: this.host, sink: this.sink,
       groupMember: () => this.source.groupMember, log: this.opts.log,
     };
     return openPartition(ctx, topic, partition);
@@ -335,6 +476,8 @@ export class KafkaRuntime {
       this.metrics.consumerLag.remove({ topic, partition: String(partition) });
       this.metrics.timersPending.remove({ partition: String(partition) });
       this.stateBounds.forget(partition);
+      const d = this.deploying;
+      if (d?.left.delete(partition) && d.left.size === 0) this.rolloutDone(d);
       this.opts.log.info('partition revoked', { topic, partition });
     }
   }
@@ -461,6 +604,25 @@ export class KafkaRuntime {
     entry.runner = opened.runner;
     entry.commits = this.commitsFor(entry.topic, entry.partition, opened);
     if (rewindTo !== undefined) this.source.seek(entry.topic, entry.partition, rewindTo);
+    this.deployIfBehind(key);
+  }
+
+  /**
+   * A partition whose store was built by other rules (its recorded plan)
+   * opens running those; the rules in force are deployed on it before its
+   * next batch, never taken over silently.
+   */
+  private deployIfBehind(key: string): void {
+    const entry = this.partitions.get(key);
+    if (!entry || entry.runner.snapshot.rules === this.plan.fingerprint) return;
+    this.opts.log.info('partition state was built by other rules: deploying the rules in force on it', {
+      topic: entry.topic, partition: entry.partition, stateRules: entry.runner.snapshot.rules, rules: this.plan.fingerprint,
+    });
+    if (this.deploying) this.deploying.left.add(entry.partition);
+    this.enqueue(key, (e) => this.deployPartition(e)).catch((err: unknown) => {
+      this.opts.log.error('rule change on a partition failed; it is opened again from its committed state and tries again',
+        { topic: entry.topic, partition: entry.partition, error: (err as Error).message });
+    });
   }
 
   /** A commit written in the background failed: reopen the partition in its turn, unless that happened already. */
@@ -542,4 +704,44 @@ export class KafkaRuntime {
       ...(this.opts.clockGuard ? { clockGuard: this.opts.clockGuard } : {}),
     };
   }
+}
+
+/** A rule change being rolled out over the owned partitions. */
+interface RolloutStatus {
+  plan: Plan;
+  started: number;
+  /** Partitions that have not deployed it yet. */
+  left: Set<number>;
+  /** Added and changed audiences: not final until every partition has deployed. */
+  warming: string[];
+  /** History events applied by the partitions done. */
+  historyEventsDone: number;
+}
+
+/** What the query API says of a rule change in progress. */
+export interface RolloutProgress {
+  rules: string;
+  since: string;
+  partitionsLeft: number[];
+  historyEvents: number;
+}
+
+/** A rule change `aud run` refuses (the running rules stay). */
+export class RuleChangeRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuleChangeRefusedError';
+  }
+}
+
+/** Why new rules cannot replace the running ones without a restart, or undefined when they can. */
+function rolloutRefusal(old: Plan, plan: Plan, opts: KafkaRuntimeOptions): string | undefined {
+  if (plan.source.topic !== old.source.topic && plan.source.topic !== opts.inputTopic) {
+    return `the new rules read topic "${plan.source.topic}", the running ones "${opts.inputTopic}": another input is another engine; start it with aud run`;
+  }
+  if (plan.outputTopic !== old.outputTopic && plan.outputTopic !== opts.outputTopic) {
+    return `the new rules write to "${plan.outputTopic}", the running ones to "${opts.outputTopic}": changing the output topic needs a restart`;
+  }
+  if (plan.source.format !== old.source.format) return `the new rules read ${plan.source.format} records, the running ones ${old.source.format}: changing the input format needs a restart`;
+  return undefined;
 }

@@ -35,6 +35,8 @@ export class EngineMetrics {
   readonly timersPending: client.Gauge<'partition'>;
   readonly largestState: client.Gauge<'partition'>;
   readonly boundedEvents: client.Counter<'partition'>;
+  readonly audiencesWarming: client.Gauge;
+  readonly historyRecords: client.Counter;
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -73,6 +75,8 @@ export class EngineMetrics {
       name: 'aud_bounded_state_events_total', help: 'Events added to a customer\'s distinct or top holding its most values (past them: approximate), per partition',
       labelNames: ['partition'], registers,
     });
+    this.audiencesWarming = new client.Gauge({ name: 'aud_audiences_warming', help: 'Audiences a rule change adds or changes, while it is rolled out over the owned partitions (0: none in progress)', registers });
+    this.historyRecords = new client.Counter({ name: 'aud_rule_change_history_records_total', help: 'Input records read again to build the states a rule change adds', registers });
     new client.Gauge({
       name: 'aud_audience_size', help: 'Members per audience over the partitions this process owns', labelNames: ['audience'], registers,
       collect() {

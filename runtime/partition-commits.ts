@@ -191,6 +191,14 @@ export class PartitionCommits {
 
   /** At-least-once, before the partition is revoked: the commit in flight, then one of everything since. */
   async commitBeforeRevoke(): Promise<void> {
+    await this.commitAndWait();
+  }
+
+  /**
+   * Everything applied so far committed and written before this resolves
+   * (a rule change's steps). Exactly-once every delivery commits already.
+   */
+  async commitAndWait(): Promise<void> {
     if (this.producer) return;
     await this.committing;
     if (this.dirty) {

@@ -12,6 +12,7 @@ import { defaultConfigFile, environmentOverrides, readConfigFile, redactSettings
 import { parseDurationFlag } from '../duration.js';
 import { kafkaSettings } from '../kafka-settings.js';
 import { loadPlan } from '../rules.js';
+import { RuleReloader } from '../rule-reloader.js';
 
 interface RunArgs {
   files: string[];
@@ -42,6 +43,7 @@ interface RunArgs {
   advertisedHttp?: string;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
+  watch: boolean;
 }
 
 /** The flags AUD_* environment variables may set (AUD_BROKERS, AUD_STATE_DIR, ...). */
@@ -98,6 +100,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('max-clock-jump', { type: 'string', describe: 'a record whose time is further ahead of its partition\'s clock is dead-lettered (for --clock event; default off)' })
     .option('tick-ms', { type: 'number', default: 1000, describe: 'how often caught-up partitions move to the wall clock' })
     .option('commit-interval-ms', { type: 'number', default: 200, describe: 'at-least-once: how often each partition commits its state (output goes out with every batch)' })
+    .option('watch', { type: 'boolean', default: false, describe: 'deploy the rule files again when one changes (as on SIGHUP): docs/operations.md, "Changing rules"' })
     .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }) as never,
   handler: async (args) => {
@@ -214,6 +217,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
+    const reloader = new RuleReloader(args.files, log, (next) => runtime.deploy(next));
+    process.on('SIGHUP', () => reloader.reload('SIGHUP'));
+    if (args.watch) reloader.watch();
     server?.serve(runtime);
     try {
       await runtime.start();

@@ -60,6 +60,8 @@ interface PackedConsumer extends GroupConsumer {
 export async function readPartitionColumns(
   opts: KafkaOptions, topic: string, partition: number, from: bigint | undefined,
   onBatch: (records: RecordBatch, end: bigint) => Promise<void>,
+  /** Stop before this offset (default: the end as it was when reading began). */
+  until?: bigint,
 ): Promise<{ from: bigint; end: bigint }> {
   const consumer: PackedConsumer = createGroupConsumer(opts, {
     'group.id': `aud-restore-${topic}-${partition}`,
@@ -82,7 +84,9 @@ export async function readPartitionColumns(
     else consumer.consume(20_000, (err, msgs) => (err ? rej(err) : res(batchOfPacked(packedOfMessages(msgs)))));
   });
   try {
-    const { low, high } = await partitionBounds(consumer, topic, partition);
+    const bounds = await partitionBounds(consumer, topic, partition);
+    const low = bounds.low;
+    const high = until !== undefined && until < bounds.high ? until : bounds.high;
     const start = from === undefined || from < low ? low : from;
     if (start >= high) return { from: start, end: high };
     consumer.assign([{ topic, partition, offset: Number(start) }]);

@@ -5,7 +5,8 @@
  */
 import type { PartitionStore, StoreWrite } from './store.js';
 
-function compareUtf8(a: string, b: string): number {
+/** The order of keys in a store: bytewise over their UTF-8, as RocksDB sorts them. */
+export function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 

@@ -10,22 +10,57 @@ import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskO
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { isLoggedKey } from '../../engine/state-keys.js';
 import type { PartitionStore, StoreWrite } from '../../engine/state/store.js';
-import type { ChangelogCopy, PartitionRunner, PartitionSnapshot } from './partition-runner.js';
+import { RuleDeployment } from '../../engine/deployment.js';
+import type { ChangelogCopy, DeployBegin, DeployFinish, PartitionRunner, PartitionSnapshot, RunnerStep } from './partition-runner.js';
 
 export class LocalPartition implements PartitionRunner {
   private prepared: StoreWrite[] | undefined;
+  /** A rule change in progress (engine/deployment.ts), between deployBegin and deployFinish. */
+  private deployment: RuleDeployment | undefined;
 
-  private constructor(private readonly task: PartitionTask, private readonly store: PartitionStore) {}
+  private constructor(private task: PartitionTask, private readonly store: PartitionStore, private readonly options: PartitionTaskOptions) {}
 
+  /**
+   * The rules over a store. A store built by other rules (its recorded
+   * plan) opens with those: the runtime then deploys `plan` on it
+   * (snapshot.rules says which rules run), never takes it over as is.
+   */
   static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions): Promise<LocalPartition> {
-    const task = await PartitionTask.open(plan, store, options);
-    return new LocalPartition(task, store);
+    const stored = await PartitionTask.storedPlan(store);
+    const task = await PartitionTask.open(stored && stored.fingerprint !== plan.fingerprint ? stored : plan, store, options);
+    return new LocalPartition(task, store, options);
   }
 
   get snapshot(): PartitionSnapshot {
     return { clock: this.task.clock, nextOffset: this.task.nextOffset, pendingTimers: this.task.pendingTimers, sizes: this.task.audienceSizes(),
-      largestStateBytes: this.task.largestStateBytes, boundedAdds: this.task.boundedAdds,
+      largestStateBytes: this.task.largestStateBytes, boundedAdds: this.task.boundedAdds, rules: this.task.plan.fingerprint,
+      ...(this.deployment ? { history: this.deployment.progress.applied } : {}),
     };
+  }
+
+  async deployBegin(plan: Plan): Promise<DeployBegin> {
+    if (this.deployment) throw new Error('internal error: a rule change began while another is in progress');
+    const { deployment, outputs } = await RuleDeployment.begin(this.task, this.store, plan, this.task.clock, this.options);
+    this.deployment = deployment;
+    return { step: { outputs, bad: [], skipped: 0, applied: 0, consumed: 0 }, at: deployment.at, historyFrom: deployment.historyFrom ?? null };
+  }
+
+  async deployHistory(batch: RecordBatch): Promise<RunnerStep> {
+    const applied = await this.deploying().history(batch);
+    return { outputs: [], bad: [], skipped: 0, applied, consumed: batch.count };
+  }
+
+  async deployFinish(): Promise<DeployFinish> {
+    const deployment = this.deploying();
+    const { task, outputs } = await deployment.finish();
+    this.task = task;
+    this.deployment = undefined;
+    return { step: { outputs, bad: [], skipped: 0, applied: 0, consumed: 0 }, historyEvents: deployment.progress.applied, earliest: deployment.progress.earliest };
+  }
+
+  private deploying(): RuleDeployment {
+    if (!this.deployment) throw new Error('internal error: no rule change in progress');
+    return this.deployment;
   }
 
   process(batch: RecordBatch): Promise<BatchResult> {

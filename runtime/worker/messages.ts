@@ -10,7 +10,7 @@
  */
 import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
-import type { RunnerStep } from './partition-runner.js';
+import type { DeployBegin, DeployFinish, RunnerStep } from './partition-runner.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 
 /** Byte strings end to end: entry i is bytes[starts[i] .. starts[i] + lengths[i]); length -1 is null. */
@@ -27,6 +27,8 @@ export interface PackedSnapshot {
   sizes: Record<string, number>;
   largestStateBytes: number;
   boundedAdds: number;
+  rules: string;
+  history?: number;
 }
 
 export type WorkerRequest =
@@ -37,6 +39,10 @@ export type WorkerRequest =
   | { op: 'prepare'; partition: string; nextOffset: string | null }
   | { op: 'write'; partition: string; changelogCheckpoint: string | null }
   | { op: 'view'; partition: string; customer: string }
+  /** A rule change (PartitionRunner.deployBegin, deployHistory, deployFinish). */
+  | { op: 'deploy-begin'; partition: string; plan: Plan }
+  | { op: 'deploy-history'; partition: string; batch: RecordBatch }
+  | { op: 'deploy-finish'; partition: string }
   | { op: 'close'; partition: string }
   /** Restore (runtime/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
   | { op: 'restore-open'; partition: string; stateDir: string }
@@ -55,6 +61,8 @@ export type WorkerResponse =
   | { op: 'step'; snapshot: PackedSnapshot; step: RunnerStep }
   | { op: 'prepare'; snapshot: PackedSnapshot; changelog: PackedChangelog }
   | { op: 'view'; view: CustomerView | undefined }
+  | { op: 'deploy-begin'; snapshot: PackedSnapshot; begin: DeployBegin }
+  | { op: 'deploy-finish'; snapshot: PackedSnapshot; finish: DeployFinish }
   | { op: 'restore-open'; checkpoint: string | null }
   | { op: 'restore-apply' }
   | { op: 'restore-values'; values: PackedBytes };

@@ -10,6 +10,7 @@
  * runner whose commit failed is closed and opened again from the store:
  * nothing uncommitted survives it.
  */
+import type { Plan } from '../../dsl/plan.js';
 import type { BatchResult, CustomerView } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import type { PackedOutput } from '../packed-output.js';
@@ -36,6 +37,27 @@ export interface PartitionSnapshot {
   largestStateBytes: number;
   /** Events added to a distinct/top state holding its most values, since the partition was opened. */
   boundedAdds: number;
+  /** Fingerprint of the plan the partition runs: another than the runtime's means a rule change is due or in progress. */
+  rules: string;
+  /** During a rule change: history events applied to the new states so far. */
+  history?: number;
+}
+
+/** A rule change's first step (engine/deployment.ts): the old rules' output at the change, to deliver and commit before the history. */
+export interface DeployBegin {
+  step: RunnerStep;
+  /** The instant of the change (epoch ms): the partition's clock. */
+  at: number;
+  /** Event time the history must start from (-Infinity: all of it); null when no state is built. */
+  historyFrom: number | null;
+}
+
+/** A rule change's last step: the rule_change enters and leaves, to deliver and commit. */
+export interface DeployFinish {
+  step: RunnerStep;
+  historyEvents: number;
+  /** The earliest event time the history held (Infinity: none). */
+  earliest: number;
 }
 
 export interface PartitionRunner {
@@ -49,5 +71,14 @@ export interface PartitionRunner {
   /** Write the prepared commit, with the offset of the last changelog record it produced. */
   writeCommit(changelogCheckpoint: bigint | undefined): Promise<void>;
   view(customer: string): Promise<CustomerView | undefined>;
+  /**
+   * A rule change on this partition (engine/deployment.ts), in three steps
+   * the runtime calls in turn, committing after the first and the last:
+   * the old rules' output at the change; the history, batch by batch (the
+   * partition's input up to its next offset); the rule_change output.
+   */
+  deployBegin(plan: Plan): Promise<DeployBegin>;
+  deployHistory(batch: RecordBatch): Promise<RunnerStep>;
+  deployFinish(): Promise<DeployFinish>;
   close(): Promise<void>;
 }

@@ -44,7 +44,8 @@ function packed(partition: string, step: BatchResult): RunnerStep {
 }
 
 function packSnapshot(s: PartitionSnapshot): PackedSnapshot {
-  return { clock: s.clock, nextOffset: s.nextOffset === undefined ? null : s.nextOffset.toString(), pendingTimers: s.pendingTimers, sizes: s.sizes, largestStateBytes: s.largestStateBytes, boundedAdds: s.boundedAdds };
+  const { nextOffset, ...rest } = s;
+  return { ...rest, nextOffset: nextOffset === undefined ? null : nextOffset.toString() };
 }
 
 export default async function handle(req: WorkerRequest): Promise<WorkerResponse> {
@@ -89,6 +90,21 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     }
     case 'view':
       return { op: 'view', view: await owned(req.partition).view(req.customer) };
+    case 'deploy-begin': {
+      const p = owned(req.partition);
+      const begin = await p.deployBegin(req.plan);
+      return { op: 'deploy-begin', snapshot: packSnapshot(p.snapshot), begin: { ...begin, step: packed(req.partition, begin.step) } };
+    }
+    case 'deploy-history': {
+      const p = owned(req.partition);
+      const step = await p.deployHistory(req.batch);
+      return { op: 'step', snapshot: packSnapshot(p.snapshot), step };
+    }
+    case 'deploy-finish': {
+      const p = owned(req.partition);
+      const finish = await p.deployFinish();
+      return { op: 'deploy-finish', snapshot: packSnapshot(p.snapshot), finish: { ...finish, step: packed(req.partition, finish.step) } };
+    }
     case 'close': {
       const p = partitions.get(req.partition);
       const r = restoring.get(req.partition);

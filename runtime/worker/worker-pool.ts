@@ -15,7 +15,7 @@ import type { Plan } from '../../dsl/plan.js';
 import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { packedAt, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
-import type { ChangelogCopy, PartitionRunner, PartitionSnapshot, RunnerStep } from './partition-runner.js';
+import type { ChangelogCopy, DeployBegin, DeployFinish, PartitionRunner, PartitionSnapshot, RunnerStep } from './partition-runner.js';
 import type { ChangelogChunk, RestoreTarget } from '../changelog.js';
 import type { PartitionHost } from './partition-host.js';
 import { DEFAULT_YOUNG_GENERATION_MB } from './young-generation.js';
@@ -62,7 +62,8 @@ function expect<K extends WorkerResponse['op']>(res: WorkerResponse, op: K): Ext
 }
 
 function unpackSnapshot(s: PackedSnapshot): PartitionSnapshot {
-  return { clock: s.clock, nextOffset: s.nextOffset === null ? undefined : BigInt(s.nextOffset), pendingTimers: s.pendingTimers, sizes: s.sizes, largestStateBytes: s.largestStateBytes, boundedAdds: s.boundedAdds };
+  const { nextOffset, ...rest } = s;
+  return { ...rest, nextOffset: nextOffset === null ? undefined : BigInt(nextOffset) };
 }
 
 /** A partition running in a worker thread, seen from the main thread. */
@@ -90,6 +91,22 @@ class WorkerPartition implements PartitionRunner {
 
   async view(customer: string): Promise<CustomerView | undefined> {
     return expect(await this.thread.run({ op: 'view', partition: this.label, customer }), 'view').view;
+  }
+
+  async deployBegin(plan: Plan): Promise<DeployBegin> {
+    const res = expect(await this.thread.run({ op: 'deploy-begin', partition: this.label, plan }), 'deploy-begin');
+    this.snapshot = unpackSnapshot(res.snapshot);
+    return res.begin;
+  }
+
+  deployHistory(batch: RecordBatch): Promise<RunnerStep> {
+    return this.step({ op: 'deploy-history', partition: this.label, batch });
+  }
+
+  async deployFinish(): Promise<DeployFinish> {
+    const res = expect(await this.thread.run({ op: 'deploy-finish', partition: this.label }), 'deploy-finish');
+    this.snapshot = unpackSnapshot(res.snapshot);
+    return res.finish;
   }
 
   async close(): Promise<void> {

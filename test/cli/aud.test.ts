@@ -83,7 +83,7 @@ test('aud replay --deploy: the rules change at the given time (rule_change event
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--deploy "examples\/retail\/rule-change\/retail-v2.aud" is not TIME=FILE\[,FILE...\]/);
   const broken = join(dir, 'broken.aud');
-  writeFileSync(broken, readFileSync(join(repo, 'examples/retail/rule-change/retail-v2.aud'), 'utf8').replace('>= 500', '>= "500"'));
+  writeFileSync(broken, readFileSync(join(repo, 'examples/retail/rule-change/retail-v2.aud'), 'utf8').replace('over 30 days >= 500', 'over 30 days >= "500"'));
   const refused = aud('replay', 'examples/retail/retail.aud', '--input', events, '--deploy', `2026-01-10T00:00:00Z=${broken}`);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /broken\.aud:\d+:\d+: /);

@@ -51,6 +51,11 @@ export class EngineProcess {
     return this.child.pid;
   }
 
+  /** A signal such as SIGHUP (reload the rule files). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
   /** kill -9: no clean stop, nothing flushed. */
   kill(): void {
     this.child.kill('SIGKILL');
