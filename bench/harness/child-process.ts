@@ -43,6 +43,11 @@ export class MeasuredProcess {
   /** Peak resident set size so far, in MB. */
   get peakRssMb(): number { this.readPeak(); return this.peakKb / 1024; }
 
+  /** A signal such as SIGHUP (aud: deploy the rule files again). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
+  }
+
   async stop(timeoutMs = 90_000): Promise<number | null> {
     if (!this.running) return this.exitCode ?? null;
     this.readPeak();

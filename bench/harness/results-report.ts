@@ -3,6 +3,7 @@ import type { LatencyResult } from './latency-run.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { MachineInfo } from './machine-info.js';
 import type { RestoreResult } from './restore-run.js';
+import type { RuleChangeResult } from './rule-change-run.js';
 import type { RuleSet } from './rule-sets.js';
 import { median } from './stats.js';
 import type { ThroughputResult } from './throughput-run.js';
@@ -28,6 +29,8 @@ export interface BenchReport {
   notes: string[];
   /** `--rule-sets`; absent when not given. */
   ruleSets?: RuleSetReport;
+  /** `--rule-change`: a deployment on the running engine; empty when not measured. */
+  ruleChange: RuleChangeResult[];
 }
 
 /** aud on generated rule sets, on the same workload as bench.aud (bench/harness/rule-sets.ts). */
@@ -181,6 +184,18 @@ export function renderReport(r: BenchReport): string {
     w('|---|---|---|---|---|---|');
     for (const x of r.restore) w(`| ${x.repeat} | ${n0(x.records)} | ${n2(x.seconds)} | ${n0(x.recordsPerSecond)} | ${n1(x.wallSeconds)} | ${n0(x.peakRssMb)} |`);
     w(`| **median** | | | **${n0(restoreRate)}** | | |`);
+  }
+  w();
+  w('## A rule change on the running engine');
+  w();
+  if (r.ruleChange.length === 0) w('Not measured.');
+  else {
+    const x0 = r.ruleChange[0]!;
+    w(`After the backlog is committed, live events arrive at ${n0(x0.liveRate)} events/s; the rule file gains \`${x0.audience}\` (a new 90-day state, built from the input topic's history) and aud gets SIGHUP. Deploy: from the signal to \`new rules in force on every owned partition\`. History: records read again over the partitions (their \`rules deployed on partition\` lines), per second of the longest partition's deployment. Catch-up: from the end of the deployment until the live input is committed again.`);
+    w();
+    w('| system | deploy s | history records | history records/s | enters emitted | live events meanwhile | catch-up s | peak RSS MB |');
+    w('|---|---|---|---|---|---|---|---|');
+    for (const x of r.ruleChange) w(`| ${x.system} | ${n1(x.seconds)} | ${n0(x.historyRecords)} | ${n0(x.historyRecordsPerSecond)} | ${n0(x.enters)} | ${n0(x.liveDuring)} | ${n1(x.catchUpSeconds)} | ${n0(x.peakRssMb)} |`);
   }
   w();
   w(`## Latency (wall clock, at-least-once, ${r.latencySeconds} s per run)`);

@@ -75,7 +75,7 @@ test('RESULTS.md: a row per rule set under each system, bench.aud\'s from the ma
     machine: { nproc: 2, memoryGb: 8, cpuModel: 'cpu', kernel: 'k', node: 'v20', kafkaClient: '1', librdkafka: '2', broker: '3', java: '17', kafkaStreams: '3' },
     workload: { customers: 100, events: 1000, days: 90, zipf: 0.8, partitions: 8, seed: 1 },
     produced: [], repeat: 1, streamsCommitMs: 1000, systems: [aud2],
-    throughput: [run(aud2, 50_000, 2_000)], restore: [], latency: [], profile: undefined, latencySeconds: 20, latencyRepeat: 1, failures: [], notes: [],
+    throughput: [run(aud2, 50_000, 2_000)], restore: [], ruleChange: [], latency: [], profile: undefined, latencySeconds: 20, latencyRepeat: 1, failures: [], notes: [],
   };
   assert.ok(!renderReport(report).includes('## Large rule sets'));
   const text = renderReport({
