@@ -20,10 +20,14 @@
  * Unchanged audiences are not touched: they read the same states, so their
  * value is the same, and they emit nothing because of the change.
  *
- * Each step's writes are committed with its output, and a step done again
- * after a crash repeats nothing: begin() finds the removed audiences left
- * already; the build is never committed before finish(), so it starts over
- * from the store as begin() left it.
+ * The caller commits after each step, and may commit between the batches
+ * of steps 2 and 3 (each commit with that batch's output), so that a
+ * deployment need not hold every customer in memory. The new plan is
+ * recorded as the store's only with step 3's last commit: a crash before
+ * it leaves a store of the old plan, and the deployment is done again from
+ * step 1, which repeats nothing: step 1 finds the removed audiences left
+ * already, step 2 empties each customer's new states at its first event,
+ * step 3 finds the memberships it changed already changed.
  */
 import type { Plan } from '../dsl/plan.js';
 import type { OutputEvent } from './output-event.js';
@@ -73,18 +77,29 @@ export class RuleDeployment {
     return this.task?.buildProgress ?? this.built;
   }
 
-  /** Step 3: the new rules' task, with the rule_change enters and leaves; the caller commits it. */
-  async finish(): Promise<{ task: PartitionTask; outputs: OutputEvent[] }> {
+  /**
+   * Step 3, for up to `limit` customers (in key order) per call: the new
+   * rules' task, with their rule_change enters and leaves. The caller
+   * commits the task after each call, and calls again until `done`; the
+   * last commit records the new plan as the store's.
+   */
+  async finish(limit = Infinity): Promise<{ task: PartitionTask; outputs: OutputEvent[]; done: boolean }> {
     const task = await this.newTask();
     const outputs: OutputEvent[] = [];
-    this.built = this.progress;
-    await task.applyRuleChange(this.change.reevaluate, outputs);
-    return { task, outputs };
+    if (task.buildProgress) this.built = task.buildProgress;
+    const done = await task.applyRuleChange(this.change.reevaluate, outputs, limit);
+    return { task, outputs, done };
+  }
+
+  /** The new rules' task, once step 2 or 3 has begun; undefined before. */
+  get newRules(): PartitionTask | undefined {
+    return this.task;
   }
 
   private async newTask(): Promise<PartitionTask> {
     if (this.task) return this.task;
     const task = await PartitionTask.open(this.change.to, this.store, this.options);
+    task.holdPlanRecord();
     const from = this.historyFrom;
     if (from !== undefined) task.startBuild(this.change.newSlots, from, this.at);
     this.task = task;

@@ -138,6 +138,10 @@ export class PartitionTask {
   private audienceListToWrite: AudienceList | undefined;
   /** Whether the next commit records the plan (PLAN_KEY): the store holds another, or none. */
   private planToWrite = false;
+  /** A rule change to this plan is in progress: the plan is recorded with its last commit (holdPlanRecord). */
+  private planHeld = false;
+  /** applyRuleChange's customers and the next to do, across its calls. */
+  private applying: { customers: string[]; next: number } | undefined;
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
   // Scratch reused by every event and timer (one customer at a time), so
@@ -335,7 +339,7 @@ export class PartitionTask {
       batch.push({ type: 'put', key: this.audienceListToWrite.key, value: this.audienceListToWrite.encode() });
       this.audienceListToWrite = undefined;
     }
-    if (this.planToWrite) {
+    if (this.planToWrite && !this.planHeld) {
       batch.push({ type: 'put', key: PLAN_KEY, value: textEncoder.encode(JSON.stringify(this.plan)) });
       this.planToWrite = false;
     }
@@ -405,24 +409,38 @@ export class PartitionTask {
           out.push({ type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' });
         }
       }
+      // Members changed stay for the commit; the others need not all be in memory at once.
+      this.evictBeyondCache();
     }
     for (const name of names) this.sizes.delete(name);
   }
 
   /**
-   * A rule change, new rules' side: start building the states the old
-   * rules did not have (`slots`) from the history (buildFrom), each event
-   * applied at its own time as if these rules had been running then. No
-   * audience is evaluated: applyRuleChange() does that once, at the change.
-   * Events before `from` cannot reach the states' values at the change
-   * (rule-change.ts, historyNeeded) and are passed over; so are events
-   * after `until`. Nothing is committed until the caller commits, after
-   * applyRuleChange: a build cut short leaves the store as it was.
+   * A rule change, new rules' side. Until the change is applied to every
+   * customer (applyRuleChange), commits do not record this plan as the one
+   * that built the store: a deployment cut short by a crash is done again
+   * from the start when the partition opens (the old plan is still the
+   * store's), and each of its steps may be done twice.
+   */
+  holdPlanRecord(): void {
+    this.planHeld = true;
+  }
+
+  /**
+   * Start building the states the old rules did not have (`slots`) from the
+   * history (buildFrom), each event applied at its own time as if these
+   * rules had been running then. No audience is evaluated:
+   * applyRuleChange() does that once, at the change. Events before `from`
+   * cannot reach the states' values at the change (rule-change.ts,
+   * historyNeeded) and are passed over; so are events after `until`. The
+   * caller may commit between batches: a customer's states being built are
+   * emptied at its first event of the build, so a build done again after a
+   * crash counts nothing twice.
    */
   startBuild(slots: readonly number[], from: number, until: number): void {
     const building = new Uint8Array(this.plan.slots.length);
     for (const i of slots) building[i] = 1;
-    this.build = { building, from, until, clock: Number.NEGATIVE_INFINITY, arrivals: new Map(), applied: 0, earliest: Number.POSITIVE_INFINITY };
+    this.build = { building, slots: [...slots], from, until, clock: Number.NEGATIVE_INFINITY, arrivals: new Map(), applied: 0, earliest: Number.POSITIVE_INFINITY };
   }
 
   /** A batch of the history (in the partition's order) into the states being built; returns the events applied. */
@@ -446,6 +464,13 @@ export class PartitionTask {
       const c = this.cached(e.customer);
       const seq = (build.arrivals.get(e.customer) ?? 0) + 1;
       build.arrivals.set(e.customer, seq);
+      if (seq === 1) {
+        for (const i of build.slots) {
+          if (c.state.s[i] === undefined) continue;
+          c.state.s[i] = undefined;
+          slotChanged(c.state, i);
+        }
+      }
       // Arrival numbers after the change must come after these.
       if (c.state.n < seq) c.state.n = seq;
       this.feedSlots(e, c.state, build.building, seq);
@@ -499,10 +524,18 @@ export class PartitionTask {
    * compute again each audience marked in `reevaluate` at the clock; where
    * the membership differs from the one the old rules left, that is an
    * enter or leave with reason rule_change. States of slots these rules do
-   * not have are dropped.
+   * not have are dropped. At most `limit` customers per call, in key
+   * order: the caller commits each call's changes with its output and
+   * calls again until it returns true (done). Done twice, it finds the
+   * memberships changed already and emits nothing.
    */
-  async applyRuleChange(reevaluate: readonly boolean[], out: OutputEvent[]): Promise<void> {
-    for await (const customers of this.storedCustomers()) {
+  async applyRuleChange(reevaluate: readonly boolean[], out: OutputEvent[], limit = Infinity): Promise<boolean> {
+    this.applying ??= { customers: await this.allCustomers(), next: 0 };
+    const applying = this.applying;
+    const end = Math.min(applying.customers.length, applying.next + limit);
+    while (applying.next < end) {
+      const customers = applying.customers.slice(applying.next, Math.min(end, applying.next + 1000));
+      applying.next += customers.length;
       await this.load(customers);
       for (const customer of customers) {
         const c = this.cached(customer);
@@ -521,17 +554,23 @@ export class PartitionTask {
         if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
       }
     }
+    if (applying.next < applying.customers.length) return false;
+    this.applying = undefined;
     this.build = undefined;
+    this.planHeld = false;
+    return true;
   }
 
-  /**
-   * Every customer: those in the store and those changed since the last
-   * commit (a build's new customers), in key order, a thousand at a time.
-   */
-  private async *storedCustomers(): AsyncGenerator<string[]> {
+  /** Every customer: those in the store and those changed since the last commit, in key order. */
+  private async allCustomers(): Promise<string[]> {
     const all = new Set(this.changed);
     for await (const [key] of this.store.scan(CUSTOMER_PREFIX)) all.add(key.slice(CUSTOMER_PREFIX.length));
-    const sorted = [...all].sort(compareUtf8);
+    return [...all].sort(compareUtf8);
+  }
+
+  /** The customers in the store, in key order, a thousand at a time (all read before any is written). */
+  private async *storedCustomers(): AsyncGenerator<string[]> {
+    const sorted = await this.allCustomers();
     for (let i = 0; i < sorted.length; i += 1000) yield sorted.slice(i, i + 1000);
   }
 
@@ -759,6 +798,7 @@ const NO_COMPARISONS: readonly SlotComparison[] = [];
 interface StateBuild {
   /** 1 for each slot being built. */
   building: Uint8Array;
+  slots: number[];
   from: number;
   until: number;
   /** The history's clock: the latest event time applied. */

@@ -87,22 +87,27 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
     let read = 0;
     if (from !== undefined && taken > 0) {
       let chunk: InputRecord[] = [];
+      const build = async (): Promise<void> => {
+        await deployment.history(batchOfRecords(chunk));
+        await deployment.newRules!.commit();
+        chunk = [];
+      };
       for await (const r of opts.history!()) {
         chunk.push(r);
-        if (++read >= taken || chunk.length >= 1000) {
-          await deployment.history(batchOfRecords(chunk));
-          chunk = [];
-        }
+        if (++read >= taken || chunk.length >= batchSize) await build();
         if (read >= taken) break;
       }
-      if (chunk.length > 0) await deployment.history(batchOfRecords(chunk));
+      if (chunk.length > 0) await build();
       if (read < taken) throw new Error(`the input gave ${read} records when read again for the history of the rules deployed at ${new Date(at).toISOString()}, and ${taken} the first time: it cannot be read twice (a pipe?); give the events as a file`);
     }
-    const done = await deployment.finish();
-    task = done.task;
-    await task.commit();
+    for (;;) {
+      const step = await deployment.finish(batchSize);
+      task = step.task;
+      await task.commit();
+      await emit(step.outputs);
+      if (step.done) break;
+    }
     summary.deployed.push({ at: deployment.at, historyEvents: deployment.progress.applied });
-    await emit(done.outputs);
   };
   let stop: { at: number; plan: Plan; after: number; decoder: RecordDecoder } | undefined;
   const nextTimed = (): typeof stop => {

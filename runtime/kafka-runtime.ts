@@ -54,7 +54,7 @@ import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partitio
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
 import type { PartitionHost } from './worker/partition-host.js';
-import type { PartitionRunner, RunnerStep } from './worker/partition-runner.js';
+import type { DeployFinish, PartitionRunner, RunnerStep } from './worker/partition-runner.js';
 import { WorkerPool } from './worker/worker-pool.js';
 
 /**
@@ -269,6 +269,8 @@ export class KafkaRuntime {
         let lastLog = performance.now();
         const range = await readPartitionColumns(this.opts.kafka, this.opts.inputTopic, partition, undefined, async (batch) => {
           await decodeThenProcess(this.opts.valueDecoder, batch, (b) => entry.runner.deployHistory(b), this.opts.log);
+          // The states built so far, committed: memory holds a batch's customers, not the partition's.
+          await this.deliverAndCommit(entry, EMPTY_STEP);
           read += batch.count;
           this.metrics.historyRecords.inc(batch.count);
           if (performance.now() - lastLog > 5000) {
@@ -278,10 +280,15 @@ export class KafkaRuntime {
         }, nextOffset);
         reachedBack = range.from;
       }
-      const finish = await entry.runner.deployFinish();
-      await this.deliverAndCommit(entry, finish.step);
-      const enters = finish.step.packed?.counts.reduce((n, c) => n + c.enters, 0) ?? finish.step.outputs.filter((o) => o.type === 'enter').length;
-      const leaves = finish.step.packed?.counts.reduce((n, c) => n + c.leaves, 0) ?? finish.step.outputs.filter((o) => o.type === 'leave').length;
+      let enters = 0;
+      let leaves = 0;
+      let finish: DeployFinish;
+      do {
+        finish = await entry.runner.deployFinish(FINISH_CUSTOMERS);
+        await this.deliverAndCommit(entry, finish.step);
+        enters += finish.step.packed?.counts.reduce((n, c) => n + c.enters, 0) ?? finish.step.outputs.filter((o) => o.type === 'enter').length;
+        leaves += finish.step.packed?.counts.reduce((n, c) => n + c.leaves, 0) ?? finish.step.outputs.filter((o) => o.type === 'leave').length;
+      } while (!finish.done);
       this.opts.log.info('rules deployed on partition', {
         topic, partition, at: Number.isFinite(begin.at) ? new Date(begin.at).toISOString() : 'before any event', rules: plan.fingerprint,
         historyRecords: read, historyEvents: finish.historyEvents, enters, leaves, ms: Math.round(performance.now() - started),
@@ -705,6 +712,11 @@ export class KafkaRuntime {
     };
   }
 }
+
+/** A rule change's last step, per commit: customers evaluated again (and their enter/leave events) per transaction. */
+const FINISH_CUSTOMERS = 5_000;
+
+const EMPTY_STEP: RunnerStep = { outputs: [], bad: [], skipped: 0, applied: 0, consumed: 0 };
 
 /** A rule change being rolled out over the owned partitions. */
 interface RolloutStatus {

@@ -46,16 +46,19 @@ export class LocalPartition implements PartitionRunner {
   }
 
   async deployHistory(batch: RecordBatch): Promise<RunnerStep> {
-    const applied = await this.deploying().history(batch);
+    const deployment = this.deploying();
+    const applied = await deployment.history(batch);
+    // From here on, commits are the new rules' task's.
+    this.task = deployment.newRules!;
     return { outputs: [], bad: [], skipped: 0, applied, consumed: batch.count };
   }
 
-  async deployFinish(): Promise<DeployFinish> {
+  async deployFinish(limit: number): Promise<DeployFinish> {
     const deployment = this.deploying();
-    const { task, outputs } = await deployment.finish();
+    const { task, outputs, done } = await deployment.finish(limit);
     this.task = task;
-    this.deployment = undefined;
-    return { step: { outputs, bad: [], skipped: 0, applied: 0, consumed: 0 }, historyEvents: deployment.progress.applied, earliest: deployment.progress.earliest };
+    if (done) this.deployment = undefined;
+    return { step: { outputs, bad: [], skipped: 0, applied: 0, consumed: 0 }, done, historyEvents: deployment.progress.applied, earliest: deployment.progress.earliest };
   }
 
   private deploying(): RuleDeployment {

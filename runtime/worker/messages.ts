@@ -42,7 +42,7 @@ export type WorkerRequest =
   /** A rule change (PartitionRunner.deployBegin, deployHistory, deployFinish). */
   | { op: 'deploy-begin'; partition: string; plan: Plan }
   | { op: 'deploy-history'; partition: string; batch: RecordBatch }
-  | { op: 'deploy-finish'; partition: string }
+  | { op: 'deploy-finish'; partition: string; limit: number }
   | { op: 'close'; partition: string }
   /** Restore (runtime/changelog.ts): the store is opened first and restored; `open` then runs the rules over it. */
   | { op: 'restore-open'; partition: string; stateDir: string }

@@ -52,9 +52,11 @@ export interface DeployBegin {
   historyFrom: number | null;
 }
 
-/** A rule change's last step: the rule_change enters and leaves, to deliver and commit. */
+/** A rule change's last step, for some of the customers: their rule_change enters and leaves, to deliver and commit. */
 export interface DeployFinish {
   step: RunnerStep;
+  /** Every customer done: the new rules are in force. */
+  done: boolean;
   historyEvents: number;
   /** The earliest event time the history held (Infinity: none). */
   earliest: number;
@@ -73,12 +75,13 @@ export interface PartitionRunner {
   view(customer: string): Promise<CustomerView | undefined>;
   /**
    * A rule change on this partition (engine/deployment.ts), in three steps
-   * the runtime calls in turn, committing after the first and the last:
-   * the old rules' output at the change; the history, batch by batch (the
-   * partition's input up to its next offset); the rule_change output.
+   * the runtime calls in turn, committing after each call: the old rules'
+   * output at the change; the history, batch by batch (the partition's
+   * input up to its next offset); the rule_change output, `limit`
+   * customers at a time until done.
    */
   deployBegin(plan: Plan): Promise<DeployBegin>;
   deployHistory(batch: RecordBatch): Promise<RunnerStep>;
-  deployFinish(): Promise<DeployFinish>;
+  deployFinish(limit: number): Promise<DeployFinish>;
   close(): Promise<void>;
 }

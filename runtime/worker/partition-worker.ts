@@ -102,7 +102,7 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     }
     case 'deploy-finish': {
       const p = owned(req.partition);
-      const finish = await p.deployFinish();
+      const finish = await p.deployFinish(req.limit);
       return { op: 'deploy-finish', snapshot: packSnapshot(p.snapshot), finish: { ...finish, step: packed(req.partition, finish.step) } };
     }
     case 'close': {

@@ -103,8 +103,8 @@ class WorkerPartition implements PartitionRunner {
     return this.step({ op: 'deploy-history', partition: this.label, batch });
   }
 
-  async deployFinish(): Promise<DeployFinish> {
-    const res = expect(await this.thread.run({ op: 'deploy-finish', partition: this.label }), 'deploy-finish');
+  async deployFinish(limit: number): Promise<DeployFinish> {
+    const res = expect(await this.thread.run({ op: 'deploy-finish', partition: this.label, limit }), 'deploy-finish');
     this.snapshot = unpackSnapshot(res.snapshot);
     return res.finish;
   }

@@ -20,7 +20,11 @@ import { compileSources } from '../../dsl/compile.js';
 import type { Plan } from '../../dsl/plan.js';
 import type { InputRecord } from '../../engine/input-record.js';
 import type { OutputEvent } from '../../engine/output-event.js';
+import { RuleDeployment } from '../../engine/deployment.js';
+import { PartitionTask } from '../../engine/partition-task.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
 import { replay, type Deployment } from '../../engine/replay.js';
+import { MemoryStore } from '../../engine/state/memory-store.js';
 import { planRuleChange } from '../../engine/rule-change.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 
@@ -135,4 +139,56 @@ test('replay --deploy with an event type only the new rules declare: its events 
     '2026-01-09T00:00:00.000Z leave regular b v2 timer',
     '2026-01-10T00:00:00.000Z leave regular c v2 timer',
   ]);
+});
+
+test('a deployment cut short (after a committed part of the build, then after a committed part of the last step) is done again from the start and repeats nothing', async () => {
+  const all = records();
+  const at = Date.parse('2026-02-01T12:00:00Z');
+  const before = all.filter((r) => Date.parse((r.value as { ts: string }).ts) <= at);
+  const after = all.filter((r) => Date.parse((r.value as { ts: string }).ts) > at);
+  const store = new MemoryStore();
+  const committed: OutputEvent[] = [];
+
+  let task = await PartitionTask.open(v1, store);
+  for (let i = 0; i < before.length; i += 500) committed.push(...(await task.process(batchOfRecords(before.slice(i, i + 500)))).outputs);
+  await task.commit();
+
+  // Attempt 1: step 1 committed, then half of the history built and committed; then the process dies.
+  let begun = await RuleDeployment.begin(task, store, v2, at, {});
+  await task.commit();
+  committed.push(...begun.outputs);
+  await begun.deployment.history(batchOfRecords(before.slice(0, Math.floor(before.length / 2))));
+  await begun.deployment.newRules!.commit();
+  assert.equal((await PartitionTask.storedPlan(store))?.fingerprint, v1.fingerprint, 'the old plan is still the store\'s');
+
+  // Attempt 2: from the store, on the plan it records: all of the history, then 100 customers of the last step, committed; dies again.
+  task = await PartitionTask.open((await PartitionTask.storedPlan(store))!, store);
+  begun = await RuleDeployment.begin(task, store, v2, at, {});
+  await task.commit();
+  assert.deepEqual(begun.outputs, [], 'step 1 again: the removed audience was left already');
+  await begun.deployment.history(batchOfRecords(before));
+  const partly = await begun.deployment.finish(100);
+  assert.equal(partly.done, false);
+  await partly.task.commit();
+  committed.push(...partly.outputs);
+  assert.equal((await PartitionTask.storedPlan(store))?.fingerprint, v1.fingerprint);
+
+  // Attempt 3 completes; then the rest of the stream.
+  task = await PartitionTask.open((await PartitionTask.storedPlan(store))!, store);
+  begun = await RuleDeployment.begin(task, store, v2, at, {});
+  await task.commit();
+  await begun.deployment.history(batchOfRecords(before));
+  const done = await begun.deployment.finish();
+  assert.equal(done.done, true);
+  task = done.task;
+  await task.commit();
+  committed.push(...done.outputs);
+  assert.equal((await PartitionTask.storedPlan(store))?.fingerprint, v2.fingerprint, 'the new plan is the store\'s once done');
+  for (let i = 0; i < after.length; i += 500) committed.push(...(await task.process(batchOfRecords(after.slice(i, i + 500)))).outputs);
+  committed.push(...await task.advanceTo(UNTIL));
+
+  const uninterrupted = await run(v1, [{ at, plan: v2 }]);
+  assert.ok(uninterrupted.some((e) => e.reason === 'rule_change'));
+  assert.deepEqual(committed.map(withoutVersion), uninterrupted.map(withoutVersion));
+  assert.deepEqual(committed.map((e) => e.version), uninterrupted.map((e) => e.version));
 });
