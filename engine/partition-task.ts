@@ -248,6 +248,9 @@ export class PartitionTask {
 
   get pendingTimers(): number { return this.timers.size; }
 
+  /** Customers changed since the last prepared commit: what the next commit writes. */
+  get pendingCustomers(): number { return this.changed.size; }
+
   /** The largest customer state a commit has written since the partition was opened, in bytes. */
   get largestStateBytes(): number { return this.largestState; }
 

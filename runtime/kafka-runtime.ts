@@ -269,8 +269,8 @@ export class KafkaRuntime {
         let lastLog = performance.now();
         const range = await readPartitionColumns(this.opts.kafka, this.opts.inputTopic, partition, undefined, async (batch) => {
           await decodeThenProcess(this.opts.valueDecoder, batch, (b) => entry.runner.deployHistory(b), this.opts.log);
-          // The states built so far, committed: memory holds a batch's customers, not the partition's.
-          await this.deliverAndCommit(entry, EMPTY_STEP);
+          // The states built so far, committed once they are many: memory holds that many customers, not the partition's.
+          if (entry.runner.snapshot.pendingCustomers >= BUILD_COMMIT_CUSTOMERS) await this.deliverAndCommit(entry, EMPTY_STEP);
           read += batch.count;
           this.metrics.historyRecords.inc(batch.count);
           if (performance.now() - lastLog > 5000) {
@@ -715,6 +715,12 @@ export class KafkaRuntime {
 
 /** A rule change's last step, per commit: customers evaluated again (and their enter/leave events) per transaction. */
 const FINISH_CUSTOMERS = 5_000;
+/**
+ * A rule change's history: the customers whose new states are built and
+ * not yet committed, at most (a commit writes each once however many of its
+ * events the build applied, so fewer commits are faster).
+ */
+const BUILD_COMMIT_CUSTOMERS = 20_000;
 
 const EMPTY_STEP: RunnerStep = { outputs: [], bad: [], skipped: 0, applied: 0, consumed: 0 };
 

@@ -33,7 +33,7 @@ export class LocalPartition implements PartitionRunner {
 
   get snapshot(): PartitionSnapshot {
     return { clock: this.task.clock, nextOffset: this.task.nextOffset, pendingTimers: this.task.pendingTimers, sizes: this.task.audienceSizes(),
-      largestStateBytes: this.task.largestStateBytes, boundedAdds: this.task.boundedAdds, rules: this.task.plan.fingerprint,
+      largestStateBytes: this.task.largestStateBytes, boundedAdds: this.task.boundedAdds, rules: this.task.plan.fingerprint, pendingCustomers: this.task.pendingCustomers,
       ...(this.deployment ? { history: this.deployment.progress.applied } : {}),
     };
   }

@@ -29,6 +29,7 @@ export interface PackedSnapshot {
   boundedAdds: number;
   rules: string;
   history?: number;
+  pendingCustomers: number;
 }
 
 export type WorkerRequest =

@@ -41,6 +41,8 @@ export interface PartitionSnapshot {
   rules: string;
   /** During a rule change: history events applied to the new states so far. */
   history?: number;
+  /** Customers changed since the last commit (held decoded until it). */
+  pendingCustomers: number;
 }
 
 /** A rule change's first step (engine/deployment.ts): the old rules' output at the change, to deliver and commit before the history. */
