@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { backfillCommand } from './commands/backfill.js';
 import { checkCommand } from './commands/check.js';
+import { diffCommand } from './commands/diff.js';
 import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { lspCommand } from './commands/lsp.js';
@@ -24,6 +25,7 @@ await yargs(normaliseArgv(hideBin(process.argv)))
   .scriptName('aud')
   .usage('$0 <command> [options]\n\nReal-time audiences over a customer event stream.')
   .command(checkCommand)
+  .command(diffCommand)
   .command(backfillCommand)
   .command(explainCommand)
   .command(fmtCommand)
@@ -32,7 +34,7 @@ await yargs(normaliseArgv(hideBin(process.argv)))
   .command(runCommand)
   .command(testCommand)
   .command(webhookCommand)
-  .demandCommand(1, 'Name a command: check, explain, fmt, lsp, replay, run, test, backfill or webhook (aud --help lists them).')
+  .demandCommand(1, 'Name a command: check, diff, explain, fmt, lsp, replay, run, test, backfill or webhook (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()

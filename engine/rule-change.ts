@@ -37,6 +37,8 @@ export interface RuleChange {
   keptSlots: number[];
   /** Indexes into `to.slots` of the states only the new plan has: built from history. */
   newSlots: number[];
+  /** For each of `newSlots`, the history it needs (ms; Infinity: all of it), historyNeeded. */
+  newSlotHistoryMs: number[];
   /** The old plan's states the new one does not read: removed from every customer. */
   droppedSlots: SlotPlan[];
   /**
@@ -74,10 +76,10 @@ export function planRuleChange(from: Plan, to: Plan): RuleChange {
   const droppedSlots = from.slots.filter((s) => !newIds.has(s.id));
   const oldEvents = new Set(from.events.map((e) => e.name));
   const newEvents = to.events.map((e) => e.name).filter((name) => !oldEvents.has(name));
-  let historyMs = newEvents.length > 0 ? Infinity : 0;
-  for (const i of newSlots) historyMs = Math.max(historyMs, historyNeeded(to.slots[i]!));
+  const newSlotHistoryMs = newSlots.map((i) => historyNeeded(to.slots[i]!));
+  const historyMs = Math.max(newEvents.length > 0 ? Infinity : 0, ...newSlotHistoryMs);
   return {
-    from, to, audiences, removed, reevaluate, keptSlots, newSlots, droppedSlots, historyMs, newEvents,
+    from, to, audiences, removed, reevaluate, keptSlots, newSlots, newSlotHistoryMs, droppedSlots, historyMs, newEvents,
     none: removed.length === 0 && newSlots.length === 0 && droppedSlots.length === 0 && !reevaluate.includes(true),
   };
 }

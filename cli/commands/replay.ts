@@ -1,22 +1,11 @@
-import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
-import type { InputRecord } from '../../engine/input-record.js';
 import { parseDurationFlag } from '../duration.js';
 import type { Deployment } from '../../engine/replay.js';
+import { inputRecords } from '../input-file.js';
 import { loadPlan } from '../rules.js';
 
 interface ReplayArgs { files: string[]; input: string; output: string; until?: string; batch: number; maxClockJump?: string; deploy: string[] }
-
-async function* inputRecords(path: string): AsyncGenerator<InputRecord> {
-  const { readAvroContainer } = await import('../../connectors/file/avro-container.js');
-  const { readJsonLines } = await import('../../connectors/file/jsonl.js');
-  if (extname(path) === '.avro') {
-    for await (const { index, value } of readAvroContainer(path)) yield { value, cause: { line: index } };
-    return;
-  }
-  for await (const { line, text } of readJsonLines(path)) yield { value: text, cause: { line } };
-}
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
   command: 'replay <files..>',

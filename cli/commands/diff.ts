@@ -1,0 +1,146 @@
+/**
+ * `aud diff OLD NEW [--input EVENTS]`: what deploying NEW over OLD does, as
+ * `terraform plan` says it before `apply` (engine/rule-change.ts): audiences
+ * added, removed, changed, unchanged; per-customer states kept, built from
+ * history (and how much of it), dropped. With events, the customers who
+ * would enter and leave each audience were the change deployed after them.
+ */
+import type { CommandModule } from 'yargs';
+import type { Plan } from '../../dsl/plan.js';
+import type { RuleChange } from '../../engine/rule-change.js';
+import { loadPlan } from '../rules.js';
+
+interface DiffArgs { old: string; new: string; input?: string; json: boolean }
+
+/** Per audience, the rule_change enters and leaves a deployment after the input makes. */
+type Moves = Record<string, { enter: number; leave: number }>;
+
+const SIGN = { added: '+', removed: '-', changed: '~', unchanged: '=' } as const;
+
+export const diffCommand: CommandModule<object, DiffArgs> = {
+  command: 'diff <old> <new>',
+  describe: 'Preview a rule change: audiences added, removed, changed; states kept, built from history, dropped; with --input, who enters and leaves',
+  builder: (y) => y
+    .positional('old', { type: 'string', demandOption: true, describe: 'the rules running now: FILE[,FILE...]' })
+    .positional('new', { type: 'string', demandOption: true, describe: 'the rules to deploy: FILE[,FILE...]' })
+    .option('input', { alias: 'i', type: 'string', describe: 'events (.jsonl or .avro): also count who would enter and leave each audience, were the change deployed after them' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of text' }) as never,
+  handler: async (args) => {
+    const before = await loadSide('old', args.old);
+    const after = before && await loadSide('new', args.new);
+    if (!before || !after) { process.exitCode = 1; return; }
+    const { planRuleChange } = await import('../../engine/rule-change.js');
+    const change = planRuleChange(before, after);
+    let moves: Moves | undefined;
+    if (args.input !== undefined) {
+      try {
+        moves = await movesAfter(before, after, args.input);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        process.stderr.write(`error: ${e.code === 'ENOENT' ? `cannot read ${args.input}: no such file` : e.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+    }
+    process.stdout.write(args.json ? `${JSON.stringify(diffJson(change, moves), null, 2)}\n` : diffText(change, moves));
+  },
+};
+
+async function loadSide(side: 'old' | 'new', list: string): Promise<Plan | undefined> {
+  const files = list.split(',').filter((f) => f !== '');
+  const plan = await loadPlan(files);
+  if (!plan) process.stderr.write(`the ${side} rules (${files.join(', ')}) have errors: nothing to compare.\n`);
+  return plan;
+}
+
+/** Replay OLD over the events, deploy NEW after the last, and count the rule_change events per audience. */
+async function movesAfter(before: Plan, after: Plan, input: string): Promise<Moves> {
+  const { inputRecords } = await import('../input-file.js');
+  const { replay } = await import('../../engine/replay.js');
+  const moves: Moves = {};
+  const started = Date.now();
+  let lastProgress = started;
+  await replay(before, inputRecords(input), {
+    deployments: [{ at: 'end', plan: after }],
+    history: () => inputRecords(input),
+    onOutput: (events) => {
+      for (const e of events) {
+        if (e.reason !== 'rule_change') continue;
+        const m = (moves[e.audience] ??= { enter: 0, leave: 0 });
+        m[e.type]++;
+      }
+    },
+    onProgress: (n) => {
+      const t = Date.now();
+      if (process.stderr.isTTY && t - lastProgress > 1000) {
+        lastProgress = t;
+        process.stderr.write(`\r${n} records, ${Math.round(n / ((t - started) / 1000))} records/s `);
+      }
+    },
+  });
+  if (process.stderr.isTTY && lastProgress !== started) process.stderr.write('\r\x1b[K');
+  return moves;
+}
+
+function historyText(ms: number): string {
+  if (ms === Infinity) return 'all history';
+  return `${durationWords(ms)} of history`;
+}
+
+function durationWords(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [size, name] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) { parts.push(`${n} ${name}${n === 1 ? '' : 's'}`); rest -= n * size; }
+  }
+  return parts.length > 0 ? parts.join(' ') : '0 seconds';
+}
+
+function diffText(change: RuleChange, moves: Moves | undefined): string {
+  const out: string[] = [];
+  const kinds = ['added', 'changed', 'removed', 'unchanged'] as const;
+  const count = (k: string) => change.audiences.filter((a) => a.change === k).length;
+  out.push(`audiences (${kinds.map((k) => `${count(k)} ${k}`).join(', ')}):`);
+  const width = Math.max(0, ...change.audiences.map((a) => a.name.length));
+  for (const a of change.audiences) {
+    const m = moves?.[a.name];
+    const moved = moves === undefined ? '' : `   ${m?.enter ?? 0} enter, ${m?.leave ?? 0} leave`;
+    out.push(`  ${SIGN[a.change]} ${a.name.padEnd(width)}${moved}`.trimEnd());
+  }
+  const kept = change.keptSlots.length;
+  out.push('', `states (${kept} kept, ${change.newSlots.length} new, ${change.droppedSlots.length} dropped):`);
+  const slotWidth = Math.max(0, ...change.newSlots.map((i) => change.to.slots[i]!.text.length), ...change.droppedSlots.map((s) => s.text.length));
+  change.newSlots.forEach((i, k) => {
+    out.push(`  + ${change.to.slots[i]!.text.padEnd(slotWidth)}   built from ${historyText(change.newSlotHistoryMs[k]!)}`);
+  });
+  for (const s of change.droppedSlots) out.push(`  - ${s.text.padEnd(slotWidth)}   dropped`);
+  if (change.newEvents.length > 0) out.push('', `new event types: ${change.newEvents.join(', ')} (customers known only by them are found in all history)`);
+  out.push('');
+  if (change.none) out.push('No change: deploying these rules changes no audience and no state.');
+  else {
+    out.push(`Deploying builds ${change.newSlots.length === 0 && change.newEvents.length === 0 ? 'no state: no history is read' : `its new states from ${historyText(change.historyMs)}`}; ` +
+      'unchanged audiences emit nothing, the others emit enter/leave with reason rule_change where a membership differs.');
+  }
+  if (moves === undefined && !change.none) out.push('Give --input EVENTS to count who would enter and leave.');
+  return out.join('\n') + '\n';
+}
+
+function diffJson(change: RuleChange, moves: Moves | undefined): unknown {
+  return {
+    none: change.none,
+    audiences: change.audiences.map((a) => ({ ...a, ...(moves ? { enter: moves[a.name]?.enter ?? 0, leave: moves[a.name]?.leave ?? 0 } : {}) })),
+    states: {
+      kept: change.keptSlots.map((i) => change.to.slots[i]!.text),
+      new: change.newSlots.map((i, k) => {
+        const ms = change.newSlotHistoryMs[k]!;
+        return { state: change.to.slots[i]!.text, historyMs: ms === Infinity ? null : ms };
+      }),
+      dropped: change.droppedSlots.map((s) => s.text),
+    },
+    newEvents: change.newEvents,
+    /** Milliseconds of history the deployment reads; null: all of it. */
+    historyMs: change.historyMs === Infinity ? null : change.historyMs,
+  };
+}
