@@ -3,17 +3,22 @@
  * `terraform plan` says it before `apply` (engine/rule-change.ts): audiences
  * added, removed, changed, unchanged; per-customer states kept, built from
  * history (and how much of it), dropped. With events, the customers who
- * would enter and leave each audience were the change deployed after them.
+ * would enter and leave each audience were the change deployed after them;
+ * with a state directory, were it deployed on that state now.
  */
 import type { CommandModule } from 'yargs';
 import type { Plan } from '../../dsl/plan.js';
 import type { RuleChange } from '../../engine/rule-change.js';
 import { loadPlan } from '../rules.js';
 
-interface DiffArgs { old: string; new: string; input?: string; json: boolean }
+interface DiffArgs { old: string; new: string; input?: string; stateDir?: string; json: boolean }
 
-/** Per audience, the rule_change enters and leaves a deployment after the input makes. */
-type Moves = Record<string, { enter: number; leave: number }>;
+/**
+ * Per audience, the rule_change enters and leaves a deployment after the
+ * input (or on the state) makes; null where the state alone cannot say
+ * (the audience reads a state the change builds from history).
+ */
+type Moves = Record<string, { enter: number; leave: number } | null>;
 
 const SIGN = { added: '+', removed: '-', changed: '~', unchanged: '=' } as const;
 
@@ -24,6 +29,8 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     .positional('old', { type: 'string', demandOption: true, describe: 'the rules running now: FILE[,FILE...]' })
     .positional('new', { type: 'string', demandOption: true, describe: 'the rules to deploy: FILE[,FILE...]' })
     .option('input', { alias: 'i', type: 'string', describe: 'events (.jsonl or .avro): also count who would enter and leave each audience, were the change deployed after them' })
+    .option('state-dir', { type: 'string', describe: 'an aud run state directory (engine stopped, or a copy): count who would enter and leave if the change were deployed on that state now' })
+    .conflicts('input', 'state-dir')
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of text' }) as never,
   handler: async (args) => {
     const before = await loadSide('old', args.old);
@@ -32,12 +39,13 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const { planRuleChange } = await import('../../engine/rule-change.js');
     const change = planRuleChange(before, after);
     let moves: Moves | undefined;
-    if (args.input !== undefined) {
+    const source = args.input ?? args.stateDir;
+    if (source !== undefined) {
       try {
-        moves = await movesAfter(before, after, args.input);
+        moves = args.input !== undefined ? await movesAfter(before, after, args.input) : await movesOnState(after, change, args.stateDir!);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        process.stderr.write(`error: ${e.code === 'ENOENT' ? `cannot read ${args.input}: no such file` : e.message}\n`);
+        process.stderr.write(`error: ${e.code === 'ENOENT' ? `cannot read ${source}: no such file or directory` : e.message}\n`);
         process.exitCode = 1;
         return;
       }
@@ -82,6 +90,66 @@ async function movesAfter(before: Plan, after: Plan, input: string): Promise<Mov
   return moves;
 }
 
+/**
+ * Deploy NEW on a copy, in memory, of each partition store under `dir`,
+ * from the rules that built it (its recorded plan, else OLD), at its
+ * clock, and count the rule_change events per audience. No history is
+ * read: audiences that read a state the change builds (or name one that
+ * does) are not counted.
+ */
+async function movesOnState(after: Plan, change: RuleChange, dir: string): Promise<Moves> {
+  const { readdir } = await import('node:fs/promises');
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { openRocksStore } = await import('../../engine/state/rocksdb-store.js');
+  const { MemoryStore } = await import('../../engine/state/memory-store.js');
+  const { PartitionTask } = await import('../../engine/partition-task.js');
+  const { RuleDeployment } = await import('../../engine/deployment.js');
+  const stores = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'CURRENT'))).map((d) => d.name).sort();
+  if (stores.length === 0) throw new Error(`${dir} holds no partition store (a directory per partition, as aud run --state-dir writes)`);
+  const needsHistory = new Set<string>();
+  const built = new Set(change.newSlots);
+  for (const a of after.audiences) {
+    if (a.slots.some((i) => built.has(i)) || a.audiences.some((n) => needsHistory.has(n))) needsHistory.add(a.name);
+  }
+  const moves: Moves = {};
+  for (const a of change.audiences) moves[a.name] = needsHistory.has(a.name) ? null : { enter: 0, leave: 0 };
+  for (const name of stores) {
+    let store;
+    try {
+      store = await openRocksStore(join(dir, name));
+    } catch (err) {
+      throw new Error(`cannot open the state of ${name} (${(err as Error).message.split('\n')[0]}): is aud run still using it? Stop it, or copy the directory and give the copy`);
+    }
+    const copy = new MemoryStore();
+    try {
+      const entries: { type: 'put'; key: string; value: Uint8Array }[] = [];
+      for await (const [key, value] of store.scan('')) entries.push({ type: 'put', key, value });
+      await copy.write(entries);
+    } finally {
+      await store.close();
+    }
+    const builtBy = (await PartitionTask.storedPlan(copy)) ?? change.from;
+    if (builtBy.fingerprint !== change.from.fingerprint) {
+      process.stderr.write(`note: ${name} was built by other rules than the old ones given (plan ${builtBy.fingerprint}): counting a deployment from those\n`);
+    }
+    const task = await PartitionTask.open(builtBy, copy);
+    const { deployment, outputs } = await RuleDeployment.begin(task, copy, after, task.clock, {});
+    await task.commit();
+    for (let done = false; !done;) {
+      const step = await deployment.finish(5_000);
+      await step.task.commit();
+      outputs.push(...step.outputs);
+      done = step.done;
+    }
+    for (const e of outputs) {
+      const m = moves[e.audience];
+      if (m) m[e.type]++;
+    }
+  }
+  return moves;
+}
+
 function historyText(ms: number): string {
   if (ms === Infinity) return 'all history';
   return `${durationWords(ms)} of history`;
@@ -106,7 +174,7 @@ function diffText(change: RuleChange, moves: Moves | undefined): string {
   const width = Math.max(0, ...change.audiences.map((a) => a.name.length));
   for (const a of change.audiences) {
     const m = moves?.[a.name];
-    const moved = moves === undefined ? '' : `   ${m?.enter ?? 0} enter, ${m?.leave ?? 0} leave`;
+    const moved = moves === undefined ? '' : m === null ? '   needs the history (give --input)' : `   ${m?.enter ?? 0} enter, ${m?.leave ?? 0} leave`;
     out.push(`  ${SIGN[a.change]} ${a.name.padEnd(width)}${moved}`.trimEnd());
   }
   const kept = change.keptSlots.length;
@@ -123,14 +191,18 @@ function diffText(change: RuleChange, moves: Moves | undefined): string {
     out.push(`Deploying builds ${change.newSlots.length === 0 && change.newEvents.length === 0 ? 'no state: no history is read' : `its new states from ${historyText(change.historyMs)}`}; ` +
       'unchanged audiences emit nothing, the others emit enter/leave with reason rule_change where a membership differs.');
   }
-  if (moves === undefined && !change.none) out.push('Give --input EVENTS to count who would enter and leave.');
+  if (moves === undefined && !change.none) out.push('Give --input EVENTS or --state-dir DIR to count who would enter and leave.');
   return out.join('\n') + '\n';
 }
 
 function diffJson(change: RuleChange, moves: Moves | undefined): unknown {
   return {
     none: change.none,
-    audiences: change.audiences.map((a) => ({ ...a, ...(moves ? { enter: moves[a.name]?.enter ?? 0, leave: moves[a.name]?.leave ?? 0 } : {}) })),
+    audiences: change.audiences.map((a) => {
+      if (!moves) return a;
+      const m = moves[a.name];
+      return { ...a, enter: m === null ? null : m?.enter ?? 0, leave: m === null ? null : m?.leave ?? 0 };
+    }),
     states: {
       kept: change.keptSlots.map((i) => change.to.slots[i]!.text),
       new: change.newSlots.map((i, k) => {

@@ -12,6 +12,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileSources } from '../../dsl/compile.js';
+import { PartitionTask } from '../../engine/partition-task.js';
+import { batchOfRecords } from '../../engine/record-batch.js';
+import { openRocksStore } from '../../engine/state/rocksdb-store.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(repo, 'dist/cli/aud.js');
@@ -98,6 +102,29 @@ test('aud diff --json, and --input: who would enter and leave, were the change d
   });
 });
 
+test('aud diff --state-dir: a stopped engine\'s state, deployed on in memory; audiences that need the history are not counted', async () => {
+  const { dir, oldFile, newFile } = files();
+  const stateDir = join(dir, 'state');
+  const old = compileSources(new Map([[oldFile, OLD]]));
+  const store = await openRocksStore(join(stateDir, 's-0'));
+  const task = await PartitionTask.open(old.plan!, store);
+  await task.process(batchOfRecords([
+    { c: 'a', type: 'buy', ts: '2026-01-01T00:00:00Z', amount: 150 },
+    { c: 'b', type: 'view', ts: '2026-02-09T00:00:00Z', page: '/fan' },
+    { c: 'c', type: 'buy', ts: '2026-02-10T00:00:00Z', amount: 1 },
+  ].map((value) => ({ value }))));
+  await task.commit();
+  await store.close();
+  const r = aud('diff', oldFile, newFile, '--state-dir', stateDir, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { audiences: { name: string; enter: number | null; leave: number | null }[] };
+  const by = Object.fromEntries(out.audiences.map((a) => [a.name, a.enter === null ? 'needs history' : `+${a.enter} -${a.leave}`]));
+  assert.deepEqual(by, { big: 'needs history', buyer: '+0 -2', loyal: '+0 -0', browser: '+0 -0', fan: 'needs history', gone: '+0 -2' });
+  const text = aud('diff', oldFile, newFile, '--state-dir', stateDir);
+  assert.match(text.stdout, /^ {2}\+ fan +needs the history \(give --input\)$/m);
+  assert.match(text.stdout, /^ {2}- gone +0 enter, 2 leave$/m);
+});
+
 test('aud diff: a broken side is named, with its errors, and exits 1; a missing --input is one line', () => {
   const { dir, oldFile, newFile } = files();
   const broken = join(dir, 'broken.aud');
@@ -109,5 +136,5 @@ test('aud diff: a broken side is named, with its errors, and exits 1; a missing 
   assert.equal(r.stdout, '');
   const missing = aud('diff', oldFile, newFile, '--input', join(dir, 'nope.jsonl'));
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^error: cannot read .*nope\.jsonl: no such file$/m);
+  assert.match(missing.stderr, /^error: cannot read .*nope\.jsonl: no such file or directory$/m);
 });
