@@ -7,9 +7,10 @@
  * the same time, so the figure is the sum of records over the longest
  * partition's seconds: records per second of the whole process.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeasuredProcess } from './child-process.js';
+import { jsonLogLines, type AudLogLine } from './json-log.js';
 import { commandFor, type LaunchOptions, type SystemSpec } from './systems.js';
 
 export interface RestoreResult {
@@ -22,16 +23,9 @@ export interface RestoreResult {
   peakRssMb: number;
 }
 
-interface LogLine { msg?: string; records?: number; seconds?: number }
+type LogLine = AudLogLine & { records?: number; seconds?: number };
 
-function logLines(file: string): LogLine[] {
-  const out: LogLine[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try { out.push(JSON.parse(line) as LogLine); } catch { /* a partial line */ }
-  }
-  return out;
-}
+const logLines = (file: string): LogLine[] => jsonLogLines(file);
 
 export async function restoreRun(spec: SystemSpec, launch: LaunchOptions, o: { partitions: number; repeat: number; logDir: string; timeoutMs: number }): Promise<RestoreResult> {
   rmSync(launch.stateDir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { eventEncoder } from '../workload/event-encoding.js';
 import { workloadEvents } from '../workload/retail-workload.js';
 import { MeasuredProcess } from './child-process.js';
+import { jsonLogLines, type AudLogLine } from './json-log.js';
 import type { KafkaWatch } from './kafka-watch.js';
 import { benchRulesFile, commandFor, type LaunchOptions, type SystemSpec } from './systems.js';
 
@@ -42,16 +43,9 @@ export interface RuleChangeResult {
 /** The audience the change adds: a 90-day sum, a state bench.aud does not have. */
 export const ADDED_AUDIENCE = 'audience big_spender_90d { sum(purchase.amount) over 90 days >= 3000 }';
 
-interface LogLine { msg?: string; historyRecords?: number; ms?: number; enters?: number; seconds?: number }
+type LogLine = AudLogLine & { historyRecords?: number; ms?: number; enters?: number };
 
-function logLines(file: string): LogLine[] {
-  const out: LogLine[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try { out.push(JSON.parse(line) as LogLine); } catch { /* a partial line */ }
-  }
-  return out;
-}
+const logLines = (file: string): LogLine[] => jsonLogLines(file);
 
 export async function ruleChangeRun(watch: KafkaWatch, spec: SystemSpec, launch: LaunchOptions, o: {
   events: number; customers: number; days: number; seed: number; zipf: number; liveRate: number; logDir: string; timeoutMs: number; say: (s: string) => void;
