@@ -109,11 +109,12 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
     }
     summary.deployed.push({ at: deployment.at, historyEvents: deployment.progress.applied });
   };
-  let stop: { at: number; plan: Plan; after: number; decoder: RecordDecoder } | undefined;
+  // The next timed deployment, as process() stops before it: at its instant, for the rules in force or the new ones.
+  let stop: { after: number; plan: Plan; decoder: RecordDecoder } | undefined;
   const nextTimed = (): typeof stop => {
     const d = deployments[0];
     if (!d || d.at === 'end') return undefined;
-    if (stop?.plan !== d.plan) stop = { at: d.at, plan: d.plan, after: d.at, decoder: new RecordDecoder(d.plan) };
+    if (stop?.plan !== d.plan) stop = { after: d.at, plan: d.plan, decoder: new RecordDecoder(d.plan) };
     return stop;
   };
 
@@ -132,7 +133,7 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
       batch = batch.slice(result.consumed);
       if (batch.length > 0) {
         deployments.shift();
-        await deploy(due!.at, due!.plan);
+        await deploy(due!.after, due!.plan);
       }
     }
     opts.onProgress?.(summary.records);
