@@ -101,7 +101,7 @@ export class RuleDeployment {
     const task = await PartitionTask.open(this.change.to, this.store, this.options);
     task.holdPlanRecord();
     const from = this.historyFrom;
-    if (from !== undefined) task.startBuild(this.change.newSlots, from, this.at);
+    if (from !== undefined) task.startBuild(this.change.newSlots, from, this.at, this.change.newEvents);
     this.task = task;
     return task;
   }

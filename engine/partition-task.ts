@@ -440,10 +440,14 @@ export class PartitionTask {
    * emptied at its first event of the build, so a build done again after a
    * crash counts nothing twice.
    */
-  startBuild(slots: readonly number[], from: number, until: number): void {
+  startBuild(slots: readonly number[], from: number, until: number, newEvents: readonly string[] = []): void {
     const building = new Uint8Array(this.plan.slots.length);
     for (const i of slots) building[i] = 1;
-    this.build = { building, slots: [...slots], from, until, clock: Number.NEGATIVE_INFINITY, arrivals: new Map(), applied: 0, earliest: Number.POSITIVE_INFINITY };
+    // Only events that feed a state being built change anything, and those
+    // of types the old rules did not declare (their customers are new).
+    const types = new Set(newEvents);
+    for (const [type, fed] of Object.entries(this.plan.feeds)) if (fed.some((i) => building[i] === 1)) types.add(type);
+    this.build = { building, slots: [...slots], types, from, until, clock: Number.NEGATIVE_INFINITY, arrivals: new Map(), applied: 0, earliest: Number.POSITIVE_INFINITY };
   }
 
   /** A batch of the history (in the partition's order) into the states being built; returns the events applied. */
@@ -457,7 +461,7 @@ export class PartitionTask {
       const d = this.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
       if (d.kind !== 'event') continue;
       if (d.event.time < build.earliest) build.earliest = d.event.time;
-      if (d.event.time >= build.from && d.event.time <= build.until) events.push(d.event);
+      if (d.event.time >= build.from && d.event.time <= build.until && build.types.has(d.event.type)) events.push(d.event);
     }
     await this.load(events.map((e) => e.customer));
     const clock = this.now;
@@ -802,6 +806,8 @@ interface StateBuild {
   /** 1 for each slot being built. */
   building: Uint8Array;
   slots: number[];
+  /** Event types the build applies: those feeding a state being built, and new ones. */
+  types: Set<string>;
   from: number;
   until: number;
   /** The history's clock: the latest event time applied. */
