@@ -16,9 +16,13 @@ const from = arg('from', 1);
 const started = Date.now();
 let mismatches = 0;
 let outputs = 0;
+let withDeployments = 0;
+let ruleChanges = 0;
 for (let seed = from; seed < from + cases; seed++) {
   const r = await runCase(seed);
   outputs += r.engine.length;
+  if (r.case.deployments.length > 0) withDeployments++;
+  ruleChanges += r.reference.filter((e) => e.reason === 'rule_change').length;
   if (r.mismatch) {
     mismatches++;
     if (mismatches <= 5) process.stdout.write(describeMismatch(r) + '\n\n');
@@ -27,5 +31,6 @@ for (let seed = from; seed < from + cases; seed++) {
     process.stderr.write(`${seed - from + 1}/${cases} cases, ${mismatches} mismatches, ${Math.round((seed - from + 1) / ((Date.now() - started) / 1000))} cases/s\n`);
   }
 }
-process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}), ${outputs} enter/leave events compared, ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes), ${outputs} enter/leave events compared ` +
+  `(${ruleChanges} of reason rule_change), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.exitCode = mismatches > 0 ? 1 : 0;
