@@ -1,5 +1,5 @@
 /**
- * `aud diff OLD NEW [--input EVENTS]`: what deploying NEW over OLD does, as
+ * `aud diff OLD NEW [--input EVENTS | --state-dir DIR]`: what deploying NEW over OLD does, as
  * `terraform plan` says it before `apply` (engine/rule-change.ts): audiences
  * added, removed, changed, unchanged; per-customer states kept, built from
  * history (and how much of it), dropped. With events, the customers who
@@ -24,7 +24,7 @@ const SIGN = { added: '+', removed: '-', changed: '~', unchanged: '=' } as const
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <old> <new>',
-  describe: 'Preview a rule change: audiences added, removed, changed; states kept, built from history, dropped; with --input, who enters and leaves',
+  describe: 'Preview a rule change: audiences added, removed, changed; states kept, built from history, dropped; with --input or --state-dir, who enters and leaves',
   builder: (y) => y
     .positional('old', { type: 'string', demandOption: true, describe: 'the rules running now: FILE[,FILE...]' })
     .positional('new', { type: 'string', demandOption: true, describe: 'the rules to deploy: FILE[,FILE...]' })
@@ -33,8 +33,9 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     .conflicts('input', 'state-dir')
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of text' }) as never,
   handler: async (args) => {
+    // Both sides, so that every error of both is reported at once.
     const before = await loadSide('old', args.old);
-    const after = before && await loadSide('new', args.new);
+    const after = await loadSide('new', args.new);
     if (!before || !after) { process.exitCode = 1; return; }
     const { planRuleChange } = await import('../../engine/rule-change.js');
     const change = planRuleChange(before, after);
