@@ -20,6 +20,9 @@ interface DiffArgs { old: string; new: string; input?: string; stateDir?: string
  */
 type Moves = Record<string, { enter: number; leave: number } | null>;
 
+/** What the counts were made on: the input's records and the instant the change was deployed at (null: no event applied, no clock). */
+interface Counted { records: number; applied: number; skipped: number; bad: number; at: number | null; historyEvents: number }
+
 const SIGN = { added: '+', removed: '-', changed: '~', unchanged: '=' } as const;
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
@@ -40,10 +43,12 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const { planRuleChange } = await import('../../engine/rule-change.js');
     const change = planRuleChange(before, after);
     let moves: Moves | undefined;
+    let counted: Counted | undefined;
     const source = args.input ?? args.stateDir;
     if (source !== undefined) {
       try {
-        moves = args.input !== undefined ? await movesAfter(before, after, args.input) : await movesOnState(after, change, args.stateDir!);
+        if (args.input !== undefined) ({ moves, counted } = await movesAfter(before, after, args.input));
+        else moves = await movesOnState(after, change, args.stateDir!);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         process.stderr.write(`error: ${e.code === 'ENOENT' ? `cannot read ${source}: no such file or directory` : e.message}\n`);
@@ -51,25 +56,30 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
         return;
       }
     }
-    process.stdout.write(args.json ? `${JSON.stringify(diffJson(change, moves), null, 2)}\n` : diffText(change, moves));
+    process.stdout.write(args.json ? `${JSON.stringify(diffJson(change, moves, counted), null, 2)}\n` : diffText(change, moves, counted));
   },
 };
 
 async function loadSide(side: 'old' | 'new', list: string): Promise<Plan | undefined> {
   const files = list.split(',').filter((f) => f !== '');
+  // No file would compile to empty rules: a preview that removes every audience.
+  if (files.length === 0) {
+    process.stderr.write(`error: no rule file given for the ${side} rules (FILE[,FILE...])\n`);
+    return undefined;
+  }
   const plan = await loadPlan(files);
   if (!plan) process.stderr.write(`the ${side} rules (${files.join(', ')}) have errors: nothing to compare.\n`);
   return plan;
 }
 
 /** Replay OLD over the events, deploy NEW after the last, and count the rule_change events per audience. */
-async function movesAfter(before: Plan, after: Plan, input: string): Promise<Moves> {
+async function movesAfter(before: Plan, after: Plan, input: string): Promise<{ moves: Moves; counted: Counted }> {
   const { inputRecords } = await import('../input-file.js');
   const { replay } = await import('../../engine/replay.js');
   const moves: Moves = {};
   const started = Date.now();
   let lastProgress = started;
-  await replay(before, inputRecords(input), {
+  const summary = await replay(before, inputRecords(input), {
     deployments: [{ at: 'end', plan: after }],
     history: () => inputRecords(input),
     onOutput: (events) => {
@@ -88,7 +98,14 @@ async function movesAfter(before: Plan, after: Plan, input: string): Promise<Mov
     },
   });
   if (process.stderr.isTTY && lastProgress !== started) process.stderr.write('\r\x1b[K');
-  return moves;
+  const deployed = summary.deployed[0];
+  return {
+    moves,
+    counted: {
+      records: summary.records, applied: summary.applied, skipped: summary.skipped, bad: summary.bad,
+      at: deployed?.at ?? null, historyEvents: deployed?.historyEvents ?? 0,
+    },
+  };
 }
 
 /**
@@ -167,7 +184,7 @@ function durationWords(ms: number): string {
   return parts.length > 0 ? parts.join(' ') : '0 seconds';
 }
 
-function diffText(change: RuleChange, moves: Moves | undefined): string {
+function diffText(change: RuleChange, moves: Moves | undefined, counted: Counted | undefined): string {
   const out: string[] = [];
   const kinds = ['added', 'changed', 'removed', 'unchanged'] as const;
   const count = (k: string) => change.audiences.filter((a) => a.change === k).length;
@@ -192,13 +209,23 @@ function diffText(change: RuleChange, moves: Moves | undefined): string {
     out.push(`Deploying builds ${change.newSlots.length === 0 && change.newEvents.length === 0 ? 'no state: no history is read' : `its new states from ${historyText(change.historyMs)}`}; ` +
       'unchanged audiences emit nothing, the others emit enter/leave with reason rule_change where a membership differs.');
   }
+  if (counted) out.push(countedText(counted));
   if (moves === undefined && !change.none) out.push('Give --input EVENTS or --state-dir DIR to count who would enter and leave.');
   return out.join('\n') + '\n';
 }
 
-function diffJson(change: RuleChange, moves: Moves | undefined): unknown {
+/** Where the counts come from, so that zeros from an input that applied nothing do not pass for a harmless change. */
+function countedText(c: Counted): string {
+  const read = `${c.records} record${c.records === 1 ? '' : 's'} (${c.applied} applied, ${c.skipped} of undeclared types skipped, ${c.bad} bad${c.bad > 0 ? ': aud replay --input lists them' : ''})`;
+  if (c.at === null) return `Counted on ${read}: no event was applied, so there is no customer to count.`;
+  const history = `${c.historyEvents} history event${c.historyEvents === 1 ? '' : 's'}`;
+  return `Counted on ${read}, deployed at ${new Date(c.at).toISOString()} (the end of the input); ${history} built the new states.`;
+}
+
+function diffJson(change: RuleChange, moves: Moves | undefined, counted: Counted | undefined): unknown {
   return {
     none: change.none,
+    ...(counted ? { input: { ...counted, at: counted.at === null ? null : new Date(counted.at).toISOString() } } : {}),
     audiences: change.audiences.map((a) => {
       if (!moves) return a;
       const m = moves[a.name];
