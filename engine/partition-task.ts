@@ -140,8 +140,8 @@ export class PartitionTask {
   private planToWrite = false;
   /** A rule change to this plan is in progress: the plan is recorded with its last commit (holdPlanRecord). */
   private planHeld = false;
-  /** applyRuleChange's customers and the next to do, across its calls. */
-  private applying: { customers: string[]; next: number } | undefined;
+  /** applyRuleChange's customers and the next to do, across its calls, and the audiences it evaluates. */
+  private applying: { customers: string[]; next: number; audiences: number[] } | undefined;
   /** Members per audience, kept with every enter and leave and stored in the partition meta. */
   private readonly sizes = new Map<string, number>();
   // Scratch reused by every event and timer (one customer at a time), so
@@ -537,7 +537,10 @@ export class PartitionTask {
    * memberships changed already and emits nothing.
    */
   async applyRuleChange(reevaluate: readonly boolean[], out: OutputEvent[], limit = Infinity): Promise<boolean> {
-    this.applying ??= { customers: await this.allCustomers(), next: 0 };
+    this.applying ??= {
+      customers: await this.allCustomers(), next: 0,
+      audiences: reevaluate.flatMap((again, i) => (again ? [i] : [])),
+    };
     const applying = this.applying;
     const end = Math.min(applying.customers.length, applying.next + limit);
     while (applying.next < end) {
@@ -548,10 +551,9 @@ export class PartitionTask {
         const c = this.cached(customer);
         const cs = c.state;
         cs.other = undefined;
-        reevaluate.forEach((again, i) => { if (again) this.markDirty(i); });
+        for (const i of applying.audiences) this.markDirty(i);
         // The timer may still be the wake of an audience the rules dropped: find it again over the wakes kept.
-        let next = Infinity;
-        for (let k = 0; k < cs.w.length; k++) if (cs.w[k]! < next) next = cs.w[k]!;
+        const next = earliestWake(cs.w);
         const timer = next === Infinity ? null : next;
         if (timer !== cs.t) {
           cs.t = timer;
@@ -778,11 +780,7 @@ export class PartitionTask {
       if (cause) event.cause = cause;
       out.push(event);
     }
-    if (earliestMoved) {
-      next = Infinity;
-      const w = cs.w;
-      for (let k = 0; k < w.length; k++) if (w[k]! < next) next = w[k]!;
-    }
+    if (earliestMoved) next = earliestWake(cs.w);
     const timer = next === Infinity ? null : next;
     if (timer !== cs.t) {
       cs.t = timer;
@@ -817,6 +815,13 @@ interface StateBuild {
   applied: number;
   /** The earliest event time in the history read (applied or not). */
   earliest: number;
+}
+
+/** The earliest of a customer's wakes (Infinity: none). */
+function earliestWake(w: Float64Array): number {
+  let next = Infinity;
+  for (let k = 0; k < w.length; k++) if (w[k]! < next) next = w[k]!;
+  return next;
 }
 
 /** Whether a record is past a rule change: an event later than it, for the rules in force or for the new ones. */

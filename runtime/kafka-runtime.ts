@@ -49,7 +49,7 @@ import { EngineMetrics } from './metrics.js';
 import { partitionStateDir } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
 import { deadLetters, outputRecords, packedOutputRecords } from './output-records.js';
-import { audienceCounts } from './packed-output.js';
+import { audienceCounts, type AudienceCounts } from './packed-output.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
@@ -286,8 +286,10 @@ export class KafkaRuntime {
       do {
         finish = await entry.runner.deployFinish(FINISH_CUSTOMERS);
         await this.deliverAndCommit(entry, finish.step);
-        enters += finish.step.packed?.counts.reduce((n, c) => n + c.enters, 0) ?? finish.step.outputs.filter((o) => o.type === 'enter').length;
-        leaves += finish.step.packed?.counts.reduce((n, c) => n + c.leaves, 0) ?? finish.step.outputs.filter((o) => o.type === 'leave').length;
+        for (const c of stepCounts(finish.step)) {
+          enters += c.enters;
+          leaves += c.leaves;
+        }
       } while (!finish.done);
       this.opts.log.info('rules deployed on partition', {
         topic, partition, at: Number.isFinite(begin.at) ? new Date(begin.at).toISOString() : 'before any event', rules: plan.fingerprint,
@@ -696,8 +698,7 @@ export class KafkaRuntime {
    * enter/leave events per input event.
    */
   private countOutputs(step: RunnerStep): void {
-    // A packed step's events are all in its counts; any other's in its outputs.
-    for (const c of step.packed?.counts ?? audienceCounts(step.outputs)) {
+    for (const c of stepCounts(step)) {
       this.counters.enters += c.enters;
       this.counters.leaves += c.leaves;
       if (c.enters > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'enter' }, c.enters);
@@ -711,6 +712,11 @@ export class KafkaRuntime {
       ...(this.opts.clockGuard ? { clockGuard: this.opts.clockGuard } : {}),
     };
   }
+}
+
+/** Enters and leaves per audience of a step: a packed step's are all in its counts, any other's in its outputs. */
+function stepCounts(step: RunnerStep): AudienceCounts[] {
+  return step.packed?.counts ?? audienceCounts(step.outputs);
 }
 
 /** A rule change's last step, per commit: customers evaluated again (and their enter/leave events) per transaction. */
