@@ -22,8 +22,8 @@
  *         the version of its last enter/leave, negative when outside
  *     w   [index, instant, ...] for each audience that may change by time alone
  *     n   events applied
- *     h   the last enter/leave transitions, newest first (transition-history.ts);
- *         absent until the customer's first
+ *     h   the last enter/leave transitions, newest first, as a bin
+ *         (transition-history.ts); absent until the customer's first
  *
  * The timer comes first and fixed so that rebuilding the timer index after a
  * restore (runtime/changelog.ts) reads nine bytes per customer instead of
@@ -43,6 +43,7 @@
 import { Packr } from 'msgpackr';
 import type { AudienceLists } from './audience-list.js';
 import { msgpackMapHeaderBytes, msgpackReadString, msgpackString, writeMsgpackMapHeader } from './msgpack-pieces.js';
+import { isTransitionLog, remapTransitions, transitionLogBytes } from './transition-history.js';
 
 export interface CustomerState {
   /** Operator state per slot, by the rules' slot index; undefined: none yet. */
@@ -65,22 +66,11 @@ export interface CustomerState {
   n: number;
   /** The bytes this state was last decoded from or encoded to, with each slot's place in them. */
   encoded: EncodedSlots | undefined;
-  /**
-   * The last transitions, newest first, as stored (transition-history.ts),
-   * once read or changed; undefined: none, or only in `hBytes` (see
-   * storedTransitions).
-   */
-  h: StoredTransition[] | undefined;
-  /** `h`'s MessagePack while unchanged since it was decoded or encoded: copied rather than encoded again. */
-  hBytes: Uint8Array | undefined;
+  /** The last enter/leave transitions, newest first, in transition-history.ts's format; undefined: none yet. */
+  h: Uint8Array | undefined;
+  /** Whether `h` is this state's own buffer (written in place), not a view of stored bytes. */
+  hOwned: boolean;
 }
-
-/**
- * A transition as stored: [audience, 1 enter | 0 leave, at, version,
- * reason code, ...cause], the cause as topic, partition, offset or as a
- * line number. Tuples rather than objects: no key names in every state.
- */
-export type StoredTransition = (string | number)[];
 
 /**
  * Where each slot's entry (its key, then its value) lies in a customer's
@@ -99,14 +89,8 @@ export function emptyCustomerState(audiences: number, slots: number): CustomerSt
   return {
     s: new Array<unknown>(slots).fill(undefined), other: undefined,
     m: new Float64Array(audiences), w: new Float64Array(audiences).fill(Infinity), t: null, n: 0, encoded: undefined,
-    h: undefined, hBytes: undefined,
+    h: undefined, hOwned: false,
   };
-}
-
-/** The customer's last transitions as stored, decoding them from the state's bytes on first use. */
-export function storedTransitions(state: CustomerState): StoredTransition[] | undefined {
-  if (state.h === undefined && state.hBytes !== undefined) state.h = packr.unpack(state.hBytes) as StoredTransition[];
-  return state.h;
 }
 
 /** Whether the customer is inside audience `i`. */
@@ -168,6 +152,9 @@ export class CustomerStateCodec {
 
   get audiences(): number { return this.lists.current.names.length; }
 
+  /** The names of the audiences memberships and transitions are indexed by, in order. */
+  get audienceNames(): readonly string[] { return this.lists.current.names; }
+
   /** A state with nothing in it, on the arrays of a released one when there is one. */
   empty(): CustomerState {
     const spare = this.spare.pop();
@@ -176,7 +163,7 @@ export class CustomerStateCodec {
     spare.m.fill(0);
     spare.w.fill(Infinity);
     if (spare.encoded && this.spareOffsets.length < SPARE_STATES) this.spareOffsets.push(spare.encoded);
-    return { s: spare.s, other: undefined, m: spare.m, w: spare.w, t: null, n: 0, encoded: undefined, h: undefined, hBytes: undefined };
+    return { s: spare.s, other: undefined, m: spare.m, w: spare.w, t: null, n: 0, encoded: undefined, h: undefined, hOwned: false };
   }
 
   /**
@@ -227,10 +214,10 @@ export class CustomerStateCodec {
     const membershipsKept = old !== undefined && old.membershipsStart >= 0;
     const membershipsLength = membershipsKept ? old.membershipsEnd - old.membershipsStart : this.memberships.write(state.m, state.w);
     const n = packr.pack(state.n);
-    const h = state.hBytes ?? (state.h === undefined ? undefined : packr.pack(state.h));
+    const h = state.h && transitionLogBytes(state.h);
     size += HEADER_BYTES + 1 + KEY_S.length + msgpackMapHeaderBytes(entries)
       + KEY_L.length + this.listId.length + membershipsLength + KEY_N.length + n.length
-      + (h === undefined ? 0 : KEY_H.length + h.length);
+      + (h === undefined ? 0 : KEY_H.length + BIN16_HEADER_BYTES + h.length);
 
     const out = Buffer.allocUnsafe(size);
     out[0] = FORMAT_V2;
@@ -291,9 +278,9 @@ export class CustomerStateCodec {
     out.set(n, p); p += n.length;
     if (h !== undefined) {
       out.set(KEY_H, p); p += KEY_H.length;
-      out.set(h, p);
-      // The state's own bytes, not the encoder's buffer, are what it keeps.
-      state.hBytes = out.subarray(p, p + h.length);
+      out[p] = 0xc5; // bin 16: the log is at most a few hundred bytes
+      out.writeUInt16BE(h.length, p + 1);
+      out.set(h, p + BIN16_HEADER_BYTES);
     }
     state.encoded = { bytes: out, start, end, membershipsStart, membershipsEnd };
     return out;
@@ -333,6 +320,7 @@ export class CustomerStateCodec {
     let mEnd = -1;
     let wKeyAt = -1;
     let wEnd = -1;
+    let hAt = -1;
     if (values > 0) {
       packr.unpackMultiple(bytes.subarray(base), (value: unknown, from?: number, to?: number) => {
         const at = base + from!;
@@ -340,8 +328,8 @@ export class CustomerStateCodec {
         if (k % 2 === 0) {
           key = value;
           keyAt = at;
-          // `h`, last as encode writes it, is left as bytes: only a transition or a why reads it.
-          if (key === 'h' && k >= slotValues) { state.hBytes = bytes.subarray(after); k += 2; return false; }
+          // `h`, last as encode writes it, is read as the bytes it is, not unpacked.
+          if (key === 'h' && k >= slotValues) { hAt = after; k += 2; return false; }
         } else if (k < slotValues) {
           const i = this.slotIndex.get(key as string);
           if (i === undefined) (state.other ??= new Map()).set(key as string, bytes.subarray(at, after));
@@ -364,6 +352,10 @@ export class CustomerStateCodec {
     for (let j = 0; j < w.length; j += 2) {
       const i = map ? map[w[j]!]! : w[j]!;
       if (i >= 0) state.w[i] = w[j + 1]!;
+    }
+    if (hAt >= 0) {
+      const log = binAt(bytes, hAt);
+      if (log && isTransitionLog(log)) state.h = map ? remapTransitions(log, map) : log;
     }
     return state;
   }
@@ -389,6 +381,19 @@ export class CustomerStateCodec {
     }
     return state;
   }
+}
+
+const BIN16_HEADER_BYTES = 3;
+
+/** The bytes of a MessagePack bin value at `at` (a view, not a copy); undefined when something else is there. */
+function binAt(bytes: Uint8Array, at: number): Uint8Array | undefined {
+  const b = bytes[at];
+  let length: number;
+  let from: number;
+  if (b === 0xc4) { length = bytes[at + 1]!; from = at + 2; }
+  else if (b === 0xc5) { length = (bytes[at + 1]! << 8) | bytes[at + 2]!; from = at + 3; }
+  else return undefined;
+  return from + length <= bytes.length ? bytes.subarray(from, from + length) : undefined;
 }
 
 /** Bytes as a Buffer, without copying, for Buffer.copy. */

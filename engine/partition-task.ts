@@ -51,7 +51,7 @@ import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_
 import { compareUtf8 } from './state/memory-store.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
-import { recentTransitions, recordTransition, type Transition } from './transition-history.js';
+import { recordTransition, transitionsOf, type Transition } from './transition-history.js';
 
 /** A record the rules could not take, by its position in the batch given to process(). */
 export interface RefusedRecord {
@@ -230,7 +230,7 @@ export class PartitionTask {
     const view: CustomerView = {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
       traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
-      transitions: recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
+      transitions: this.recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
     };
     this.plan.slots.forEach((slot, i) => {
       if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], this.now)) view.approximate.push(slot.text);
@@ -242,6 +242,11 @@ export class PartitionTask {
     // Reading may have dropped what left a window (aggregateChangesWhenRead) of a customer the cache keeps.
     if (cached) this.graph.changesWhenRead.forEach((changes, i) => { if (changes === 1) slotChanged(cached, i); });
     return view;
+  }
+
+  /** A customer's last enter/leave transitions, newest first. */
+  recentTransitions(state: CustomerState): Transition[] {
+    return transitionsOf(state.h, this.codec.audienceNames);
   }
 
   /** The partition's clock (epoch ms); -Infinity before the first event. */
@@ -413,9 +418,8 @@ export class PartitionTask {
           this.changed.add(customer);
           const name = this.plan.audiences[i]!.name;
           this.sizes.set(name, (this.sizes.get(name) ?? 0) - 1);
-          const event: OutputEvent = { type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' };
-          recordTransition(cs, event, this.now);
-          out.push(event);
+          recordTransition(cs, i, false, this.now, prev + 1, 'rule_change', undefined);
+          out.push({ type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' });
         }
       }
       // Members changed stay for the commit; the others need not all be in memory at once.
@@ -784,7 +788,7 @@ export class PartitionTask {
       for (const j of a.usedBy) this.markDirty(j);
       const event: OutputEvent = { type: inside ? 'enter' : 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
       if (cause) event.cause = cause;
-      recordTransition(cs, event, this.now);
+      recordTransition(cs, i, inside, this.now, version, reason, cause);
       out.push(event);
     }
     if (earliestMoved) next = earliestWake(cs.w);

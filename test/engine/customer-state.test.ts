@@ -4,7 +4,7 @@ import { Packr } from 'msgpackr';
 import { AudienceList, AudienceLists } from '../../engine/audience-list.js';
 import { customerTimer, CustomerStateCodec, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from '../../engine/customer-state.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
-import { recentTransitions, recordTransition, RECENT_TRANSITIONS } from '../../engine/transition-history.js';
+import { recordTransition, RECENT_TRANSITIONS, transitionsOf } from '../../engine/transition-history.js';
 
 const T = 1767830400000;
 const audiences = ['vip', 'lapsed', 'cart'];
@@ -12,8 +12,8 @@ const slots = ['a1', 'b2', 'c3'];
 const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), slots);
 
 /** What a state holds, without the bytes it remembers for the next encode. */
-function held(state: CustomerState): Omit<CustomerState, 'encoded' | 'hBytes'> {
-  const { encoded: _, hBytes: __, ...rest } = state;
+function held(state: CustomerState): Omit<CustomerState, 'encoded'> {
+  const { encoded: _, ...rest } = state;
   return rest;
 }
 
@@ -150,26 +150,41 @@ test('a released state lends its arrays to the next one, which starts empty', ()
 
 test('a customer\'s last transitions survive encoding, newest first, with their cause, and at most RECENT_TRANSITIONS of them', () => {
   const state = sample();
-  recordTransition(state, { type: 'enter', audience: 'vip', customer: 'c1', at: '', version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } }, T);
-  recordTransition(state, { type: 'leave', audience: 'vip', customer: 'c1', at: '', version: 2, reason: 'timer' }, T + 1000);
-  recordTransition(state, { type: 'enter', audience: 'cart', customer: 'c1', at: '', version: 1, reason: 'event', cause: { line: 12 } }, T + 2000);
+  recordTransition(state, 0, true, T, 1, 'event', { topic: 'retail.events', partition: 3, offset: '812' });
+  recordTransition(state, 0, false, T + 1000, 2, 'timer', undefined);
+  recordTransition(state, 2, true, T + 2000, 1, 'event', { topic: 'retail.events', partition: 3, offset: '9007199254740991' });
   const read = codec.decode(codec.encode(state));
-  assert.deepEqual(recentTransitions(read), [
-    { audience: 'cart', type: 'enter', at: T + 2000, version: 1, reason: 'event', cause: { line: 12 } },
+  assert.deepEqual(transitionsOf(read.h, audiences), [
+    { audience: 'cart', type: 'enter', at: T + 2000, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '9007199254740991' } },
     { audience: 'vip', type: 'leave', at: T + 1000, version: 2, reason: 'timer' },
     { audience: 'vip', type: 'enter', at: T, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } },
   ]);
-  // Unchanged, the history is copied; changed, it is encoded again; both equal an encode from scratch.
+  // A copied encode equals one from scratch.
   read.n++;
-  assert.deepEqual(Buffer.from(codec.encode(read)), Buffer.from(codec.encode({ ...read, encoded: undefined, hBytes: undefined })));
-  recordTransition(read, { type: 'leave', audience: 'cart', customer: 'c1', at: '', version: 2, reason: 'rule_change' }, T + 3000);
+  assert.deepEqual(Buffer.from(codec.encode(read)), Buffer.from(codec.encode({ ...read, encoded: undefined })));
+  recordTransition(read, 2, false, T + 3000, 2, 'rule_change', undefined);
+  recordTransition(read, 1, true, T + 3500, 1, 'event', { line: 12 });
   const again = codec.decode(codec.encode(read));
-  assert.equal(recentTransitions(again)[0]!.reason, 'rule_change');
-  for (let v = 3; v < 40; v++) recordTransition(again, { type: v % 2 ? 'enter' : 'leave', audience: 'cart', customer: 'c1', at: '', version: v, reason: 'event' }, T + v);
-  const bounded = recentTransitions(codec.decode(codec.encode(again)));
+  assert.deepEqual(transitionsOf(again.h, audiences).slice(0, 2).map((t) => [t.audience, t.reason, t.cause]), [['lapsed', 'event', { line: 12 }], ['cart', 'rule_change', undefined]]);
+  for (let v = 3; v < 40; v++) recordTransition(again, 2, v % 2 === 1, T + v, v, 'event', undefined);
+  const bounded = transitionsOf(codec.decode(codec.encode(again)).h, audiences);
   assert.equal(bounded.length, RECENT_TRANSITIONS);
-  assert.equal(bounded[0]!.version, 39);
+  assert.deepEqual(bounded.map((t) => t.version), Array.from({ length: RECENT_TRANSITIONS }, (_, i) => 39 - i));
   // A state with no transition has no `h` entry at all.
-  const plain = codec.decode(codec.encode(sample()));
-  assert.equal(plain.h ?? plain.hBytes, undefined);
+  assert.equal(codec.decode(codec.encode(sample())).h, undefined);
+});
+
+test('transitions follow their audience to another audience list; those of dropped audiences go', async () => {
+  const old = new AudienceList(['cart', 'gone', 'vip']);
+  const oldCodec = new CustomerStateCodec(new AudienceLists(old), slots);
+  const written = oldCodec.empty();
+  recordTransition(written, 2, true, T, 1, 'event', { topic: 'in', partition: 0, offset: '5' });
+  recordTransition(written, 1, true, T + 1, 1, 'event', { topic: 'in', partition: 0, offset: '6' });
+  recordTransition(written, 0, true, T + 2, 1, 'timer', undefined);
+  const store = new MemoryStore();
+  await store.write([{ type: 'put', key: old.key, value: old.encode() }]);
+  const lists = new AudienceLists(new AudienceList(audiences));
+  await lists.load(store);
+  const read = new CustomerStateCodec(lists, slots).decode(oldCodec.encode(written));
+  assert.deepEqual(transitionsOf(read.h, audiences).map((t) => [t.audience, t.at]), [['cart', T + 2], ['vip', T]]);
 });
