@@ -188,11 +188,21 @@ class NodeExplainer {
 
 /**
  * The parts of a node shown beneath it: a chain of the same `and` (or `or`)
- * as one list, as it reads; constants left out, their value being their text.
+ * as one list, as it reads; constants (`3`, `-2.0`) left out, their value
+ * being their text.
  */
 function partsOf(e: PExpr): PExpr[] {
   if (e.op === 'and' || e.op === 'or') return [...chain(e.left, e.op), ...chain(e.right, e.op)];
-  return childrenOf(e).filter((c) => c.op !== 'const');
+  return childrenOf(e).filter((c) => !isConstant(c));
+}
+
+/** Whether an expression reads nothing of the customer nor of the clock. */
+function isConstant(e: PExpr): boolean {
+  switch (e.op) {
+    case 'const': return true;
+    case 'field': case 'slot': case 'matched-within': case 'trait': case 'audience': case 'since': case 'now-compare': return false;
+    default: return childrenOf(e).every(isConstant);
+  }
 }
 
 function chain(e: PExpr, op: 'and' | 'or'): PExpr[] {
