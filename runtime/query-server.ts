@@ -5,6 +5,9 @@
  *   GET /ready               200 once every owned partition is open and caught up, else 503 with why
  *   GET /customers/ID        traits, scores and memberships of a customer of an owned partition;
  *                            404 naming the members that own the other partitions
+ *   GET /customers/ID/why    why the customer is in or out of each audience (engine/customer-why.ts):
+ *                            every part of each rule with its value, what decided it, when it next
+ *                            changes, the last enter/leave; the same 404 as /customers/ID
  *   GET /audiences           members per audience over the owned partitions
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
@@ -21,6 +24,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closest } from '../dsl/suggest.js';
 import type { Logger } from '../engine/log.js';
+import type { CustomerWhy } from '../engine/customer-why.js';
 import type { CustomerView } from '../engine/partition-task.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
 
@@ -29,6 +33,7 @@ export interface QueryBackend {
   readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] };
   audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number };
   customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined>;
+  customerWhy(customer: string): Promise<CustomerWhy | undefined>;
   groupMembers(): Promise<{ clientId: string; host: string; partitions: number[] }[]>;
   metricsText(): Promise<{ contentType: string; body: string }>;
 }
@@ -110,8 +115,10 @@ export class QueryServer {
       json(res, 200, { audience: name, size: sizes[name], partitions, partitionCount });
     } else if (parts.length === 2 && parts[0] === 'customers') {
       await this.customer(this.backend, parts[1]!, res);
+    } else if (parts.length === 3 && parts[0] === 'customers' && parts[2] === 'why') {
+      await this.customerWhy(this.backend, parts[1]!, res);
     } else {
-      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/audiences', '/audiences/NAME', '/metrics'] });
+      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/customers/ID/why', '/audiences', '/audiences/NAME', '/metrics'] });
     }
   }
 
@@ -121,6 +128,17 @@ export class QueryServer {
       json(res, 200, { partition: found.partition, ...found.view });
       return;
     }
+    await this.customerNotHere(backend, customer, res);
+  }
+
+  private async customerWhy(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
+    const found = await backend.customerWhy(customer);
+    if (found) json(res, 200, found);
+    else await this.customerNotHere(backend, customer, res);
+  }
+
+  /** 404 for a customer no owned partition knows, naming the members that own the others. */
+  private async customerNotHere(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
     const { partitions: owned, partitionCount } = backend.audienceSizes();
     const others = await backend.groupMembers().catch(() => undefined);
     const ownsAll = partitionCount > 0 && owned.length === partitionCount;
@@ -138,10 +156,11 @@ export class QueryServer {
   }
 }
 
-/** `/customers/ID` → `/customers/…`: routes in logs, never customer ids. */
+/** `/customers/ID` → `/customers/…` (and `/customers/…/why`): routes in logs, never customer ids. */
 function routeOf(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0]!;
-  return path.startsWith('/customers/') ? '/customers/…' : path;
+  if (!path.startsWith('/customers/')) return path;
+  return path.endsWith('/why') ? '/customers/…/why' : '/customers/…';
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
