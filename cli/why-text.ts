@@ -12,13 +12,26 @@
  *         → ✓ count(purchase) over 90 days >= 3   (changes 2026-03-05T10:00:00.000Z)
  *           → count(purchase) over 90 days = 4   (changes 2026-03-05T10:00:00.000Z)
  */
-import type { Value } from '../dsl/plan.js';
+import type { Plan, Value } from '../dsl/plan.js';
 import type { CustomerWhy, TransitionWhy, WhyNode } from '../engine/customer-why.js';
 
 const INDENT = '  ';
 
-export function whyText(why: CustomerWhy): string {
+/**
+ * `plan`, when given, tells which values are instants (`last(purchase)`, a
+ * field of type time), shown as ISO text rather than epoch milliseconds.
+ */
+export function whyText(why: CustomerWhy, plan?: Plan): string {
   const out: string[] = [];
+  const instants = plan ? instantTexts(plan) : new Set<string>();
+  const valueText = (text: string, v: Value): string => (typeof v === 'number' && instants.has(text) ? new Date(v).toISOString() : plainValueText(v));
+  const tree = (node: WhyNode, depth: number): void => {
+    const mark = node.decisive ? '→' : ' ';
+    const { value } = node;
+    const line = value === true ? `✓ ${node.text}` : value === false ? `✗ ${node.text}` : value === null ? `? ${node.text} (no value)` : `${node.text} = ${valueText(node.text, value)}`;
+    out.push(`${INDENT.repeat(depth)}${mark} ${line}${node.nextChangeAt ? `   (changes ${node.nextChangeAt})` : ''}`);
+    for (const child of node.children) tree(child, depth + 1);
+  };
   const where = why.partition === null ? '' : `, partition ${why.partition}`;
   out.push(`customer ${why.customer}${where}, as of ${why.asOf ?? '(no event yet)'}`);
   out.push('→ decided the result   ✓ true   ✗ false   ? unknown (a value is missing)');
@@ -26,15 +39,15 @@ export function whyText(why: CustomerWhy): string {
   out.push('audiences');
   for (const a of why.audiences) {
     out.push(`${INDENT}${a.name}: ${verdict(a.member, a.version, why.transitions.find((t) => t.audience === a.name))}${mayChange(a.nextChangeAt)}`);
-    tree(a.expression, 2, out);
+    tree(a.expression, 2);
   }
   if (why.traits.length > 0) {
     out.push('');
     out.push('traits and scores');
     for (const t of why.traits) {
-      out.push(`${INDENT}${t.kind} ${t.name} = ${valueText(t.value)}${mayChange(t.nextChangeAt)}`);
+      out.push(`${INDENT}${t.kind} ${t.name} = ${valueText(t.name, t.value)}${mayChange(t.nextChangeAt)}`);
       // A trait that is one aggregate says all on its first line.
-      if (t.expression.children.length > 0) tree(t.expression, 2, out);
+      if (t.expression.children.length > 0) tree(t.expression, 2);
     }
   }
   out.push('');
@@ -57,20 +70,28 @@ function verdict(member: boolean, version: number, last: TransitionWhy | undefin
   return `OUT (v${version})${last && last.type === 'leave' ? ` since ${last.at}` : ''}`;
 }
 
-function tree(node: WhyNode, depth: number, out: string[]): void {
-  const mark = node.decisive ? '→' : ' ';
-  const { value } = node;
-  const line = value === true ? `✓ ${node.text}` : value === false ? `✗ ${node.text}` : value === null ? `? ${node.text} (no value)` : `${node.text} = ${valueText(value)}`;
-  out.push(`${INDENT.repeat(depth)}${mark} ${line}${node.nextChangeAt ? `   (changes ${node.nextChangeAt})` : ''}`);
-  for (const child of node.children) tree(child, depth + 1, out);
-}
-
 function mayChange(at: string | null): string {
   return at === null ? '' : `; may change ${at}`;
 }
 
+/** The texts (aggregates, and traits that are one) whose values are instants: `first(E)`, `last(E)`, and of fields of type time. */
+function instantTexts(plan: Plan): Set<string> {
+  const out = new Set<string>();
+  const instantSlots = new Set<number>();
+  plan.slots.forEach((slot, i) => {
+    if (slot.kind !== 'aggregate') return;
+    const fieldType = slot.field === undefined ? undefined : plan.events.find((e) => e.name === slot.event)?.fields.find((f) => f.name === slot.field)?.type;
+    const instant = slot.field === undefined ? slot.fn === 'first' || slot.fn === 'last' : fieldType === 'time' && ['first', 'last', 'min', 'max'].includes(slot.fn);
+    if (!instant) return;
+    out.add(slot.text);
+    instantSlots.add(i);
+  });
+  for (const t of plan.traits) if (t.expr.op === 'slot' && instantSlots.has(t.expr.slot)) out.add(t.name);
+  return out;
+}
+
 /** Numbers to six significant digits (0.3 * 101 is 30.3, not 30.299999999999997); the JSON has them exact. */
-function valueText(v: Value): string {
+function plainValueText(v: Value): string {
   if (v === null) return 'null (no value)';
   if (typeof v === 'number' && !Number.isInteger(v)) return String(Number(v.toPrecision(6)));
   return typeof v === 'string' ? JSON.stringify(v) : String(v);

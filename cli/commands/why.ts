@@ -49,6 +49,6 @@ export const whyCommand: CommandModule<object, WhyArgs> = {
     }
     if (source.bad > 0) process.stderr.write(`note: ${source.bad} bad records in ${inputName} were skipped (aud replay names them)\n`);
     const why = customerWhy(args.customer, source);
-    process.stdout.write(args.json ? JSON.stringify(why, null, 2) + '\n' : whyText(why));
+    process.stdout.write(args.json ? JSON.stringify(why, null, 2) + '\n' : whyText(why, plan));
   },
 };

@@ -78,6 +78,8 @@ test('aud why: text for a terminal, each audience\'s verdict, its tree with the 
   // The store purchases did not decide store_only: the web ones did.
   assert.ok(lines.some((l) => /^ {8}✓ count\(purchase where channel == "store"\) >= 1$/.test(l)), r.stdout);
   assert.ok(lines.some((l) => /^ {6}→ ✗ count\(purchase where channel == "web"\) == 0$/.test(l)), r.stdout);
+  // Instants as ISO text, not epoch milliseconds.
+  assert.ok(lines.some((l) => /^ +→ last\(purchase\) = 2026-0[23]-\d\dT[\d:.]+Z$/.test(l)), r.stdout);
   assert.ok(lines.includes('last enter/leave, newest first'), r.stdout);
   assert.ok(lines.some((l) => /^ {2}2026-01-05T22:58:01\.831Z {2}enter vip \(v1\) {2}on an event {2}line \d+$/.test(l)), r.stdout);
   assert.ok(lines.some((l) => /enter cart_abandoner \(v\d+\) {2}by time \(a window or deadline passed\)$/.test(l)), r.stdout);
