@@ -3,11 +3,12 @@
  *
  *   GET /health              200 while the process runs
  *   GET /ready               200 once every owned partition is open and caught up, else 503 with why
- *   GET /customers/ID        traits, scores and memberships of a customer of an owned partition;
- *                            404 naming the members that own the other partitions
+ *   GET /customers/ID        traits, scores, memberships and last transitions of a customer; one
+ *                            of another member's partitions is asked of the group's other members
+ *                            (runtime/query-forwarding.ts); 404 when none knows the customer
  *   GET /customers/ID/why    why the customer is in or out of each audience (engine/customer-why.ts):
  *                            every part of each rule with its value, what decided it, when it next
- *                            changes, the last enter/leave; the same 404 as /customers/ID
+ *                            changes, the last transitions; found, forwarded and 404 as /customers/ID
  *   GET /audiences           members per audience over the owned partitions
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
@@ -15,9 +16,9 @@
  * Access: runtime/http-access.ts (loopback by default; a bearer token and
  * optionally TLS beyond it).
  *
- * A process answers for the partitions it owns, as a Kafka Streams instance
- * does for its interactive queries; `/audiences` says which partitions its
- * numbers cover, so a caller sums over the group.
+ * A process answers for a customer whichever member owns the customer's
+ * partition. `/audiences` covers the partitions this process owns and says
+ * which, so a caller sums over the group.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -27,6 +28,7 @@ import type { Logger } from '../engine/log.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
 import type { CustomerView } from '../engine/partition-task.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
+import { askOtherMembers, FORWARDED_HEADER, queryAddressOf } from './query-forwarding.js';
 
 /** What the server asks the engine (KafkaRuntime implements it). */
 export interface QueryBackend {
@@ -41,6 +43,8 @@ export interface QueryBackend {
 export class QueryServer {
   private readonly server: Server;
   private backend: QueryBackend | undefined;
+  /** This process's query address as the group's other members reach it (HOST:PORT). */
+  private advertised: string | undefined;
 
   /** Listening may start before the engine exists (its port goes into the client id): until `serve`, every route answers 503. */
   constructor(log: Logger, private readonly access: HttpAccess = {}) {
@@ -55,8 +59,10 @@ export class QueryServer {
     this.server = access.tls ? createTlsServer({ cert: access.tls.cert, key: access.tls.key }, handle) : createServer(handle);
   }
 
-  serve(backend: QueryBackend): void {
+  /** `advertised`: HOST:PORT at which the other members reach this process (what its client id carries). */
+  serve(backend: QueryBackend, advertised?: string): void {
     this.backend = backend;
+    this.advertised = advertised;
   }
 
   /** Listen on `port` (0: any free port) and resolve with the port bound. */
@@ -114,46 +120,61 @@ export class QueryServer {
       }
       json(res, 200, { audience: name, size: sizes[name], partitions, partitionCount });
     } else if (parts.length === 2 && parts[0] === 'customers') {
-      await this.customer(this.backend, parts[1]!, res);
+      await this.customer(this.backend, parts[1]!, 'view', url.pathname + url.search, req, res);
     } else if (parts.length === 3 && parts[0] === 'customers' && parts[2] === 'why') {
-      await this.customerWhy(this.backend, parts[1]!, res);
+      await this.customer(this.backend, parts[1]!, 'why', url.pathname + url.search, req, res);
     } else {
       json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/customers/ID/why', '/audiences', '/audiences/NAME', '/metrics'] });
     }
   }
 
-  private async customer(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
-    const found = await backend.customerView(customer);
+  /**
+   * `what`: the customer's view (/customers/ID) or why (/customers/ID/why).
+   * `path`: the request's path and query, as another member is asked it when this process does not have the customer.
+   */
+  private async customer(backend: QueryBackend, customer: string, what: 'view' | 'why', path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const found = await ownedAnswer(backend, customer, what);
     if (found) {
-      json(res, 200, { partition: found.partition, ...found.view });
+      json(res, 200, found);
       return;
     }
-    await this.customerNotHere(backend, customer, res);
-  }
-
-  private async customerWhy(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
-    const found = await backend.customerWhy(customer);
-    if (found) json(res, 200, found);
-    else await this.customerNotHere(backend, customer, res);
-  }
-
-  /** 404 for a customer no owned partition knows, naming the members that own the others. */
-  private async customerNotHere(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
     const { partitions: owned, partitionCount } = backend.audienceSizes();
-    const others = await backend.groupMembers().catch(() => undefined);
     const ownsAll = partitionCount > 0 && owned.length === partitionCount;
+    if (ownsAll) {
+      json(res, 404, { error: `no customer "${customer}": this process owns every partition, and none has seen an event of theirs`, ownedPartitions: owned });
+      return;
+    }
+    const others = (await backend.groupMembers().catch(() => undefined))?.filter((m) => m.partitions.some((p) => !owned.includes(p)));
+    // A forwarded request is answered from this process's partitions only: asking on would loop.
+    const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
+    let unreachable: string[] = [];
+    if (others && !forwarded) {
+      const asked = await askOtherMembers(others, this.advertised, path, this.access);
+      if (asked.answer) {
+        json(res, 200, { ...asked.answer.body, answeredBy: asked.answer.answeredBy });
+        return;
+      }
+      unreachable = asked.unreachable;
+    }
     json(res, 404, {
-      error: ownsAll
-        ? `no customer "${customer}": this process owns every partition, and none has seen an event of theirs`
-        : `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}); ` +
-          'if it exists, another member of the group has it: ask it (members with a query address are listed)',
+      error: forwarded
+        ? `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'})`
+        : others === undefined
+        ? `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}), and the group's members could not be listed to ask the others: try again`
+        : `no member of the group knows customer "${customer}"` +
+          (unreachable.length > 0 ? `; could not reach ${unreachable.join(', ')}: it may be there` : '') +
+          (others?.some((m) => queryAddressOf(m.clientId) === undefined) ? '; some members serve no query API (start them with --http)' : ''),
       ownedPartitions: owned,
-      members: others?.filter((m) => m.partitions.some((p) => !owned.includes(p))).map((m) => ({
-        partitions: m.partitions, clientId: m.clientId, host: m.host,
-        queryAddress: m.clientId.startsWith('aud@') ? m.clientId.slice(4) : null,
-      })) ?? null,
+      members: others?.map((m) => ({ partitions: m.partitions, clientId: m.clientId, host: m.host, queryAddress: queryAddressOf(m.clientId) ?? null })) ?? null,
     });
   }
+}
+
+/** A customer's view or why from the partitions this process owns; undefined when none has the customer. */
+async function ownedAnswer(backend: QueryBackend, customer: string, what: 'view' | 'why'): Promise<object | undefined> {
+  if (what === 'why') return backend.customerWhy(customer);
+  const found = await backend.customerView(customer);
+  return found && { partition: found.partition, ...found.view };
 }
 
 /** `/customers/ID` → `/customers/…` (and `/customers/…/why`): routes in logs, never customer ids. */
