@@ -126,7 +126,12 @@ test('query API and metrics on a running engine, configured by file and environm
         ],
       },
     });
-    for (const t of why.body.transitions as { cause?: { topic?: string } }[]) assert.equal(t.cause?.topic, input, 'each caused by a record of the input topic');
+    // Its one transition: the enter on the third purchase, caused by that record of the input topic.
+    assert.deepEqual(why.body.transitions, [{
+      audience: 'vip', type: 'enter', at: '2026-01-03T10:00:00.000Z', version: 1, reason: 'event',
+      cause: { topic: input, partition: q1.body.partition, offset: (q1.body.transitions as { cause: { offset: string } }[])[0]!.cause.offset },
+    }]);
+    assert.deepEqual(why.body.transitions, q1.body.transitions);
     const unknownWhy = await getJson(base, '/customers/nobody/why');
     assert.equal(unknownWhy.status, 404);
     assert.match(String(unknownWhy.body.error), /no customer "nobody": this process owns every partition/);
