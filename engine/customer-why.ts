@@ -119,8 +119,7 @@ export function customerWhy(customer: string, input: WhyInput): CustomerWhy {
     return { name: t.name, kind: t.kind, value: expression.value, nextChangeAt: expression.nextChangeAt, expression };
   });
   const audiences: AudienceWhy[] = plan.audiences.map((a, i) => {
-    const expression = explainer.explain(a.expr, true);
-    explainer.audienceChanges.set(a.name, expression.nextChangeAt === null ? Infinity : Date.parse(expression.nextChangeAt));
+    const expression = explainer.explainAudience(a.name, a.expr);
     return {
       name: a.name, member: isMember(state, i), version: membershipVersion(state, i),
       value: asBoolean(expression.value), nextChangeAt: expression.nextChangeAt, expression,
@@ -148,9 +147,16 @@ export function transitionWhy(t: Transition): TransitionWhy {
 /** Evaluates each node of an expression on its own, in one scope pass. */
 class NodeExplainer {
   /** Audience name → when its value may next change (epoch ms, Infinity: never), for `in X`. */
-  readonly audienceChanges = new Map<string, number>();
+  private readonly audienceChanges = new Map<string, number>();
 
   constructor(private readonly plan: Plan, private readonly graph: RuleGraph, private readonly scope: CustomerScope) {}
+
+  /** An audience's rule, remembering when it next changes for the audiences after it that name it with `in` (plan order puts them after). */
+  explainAudience(name: string, e: PExpr): WhyNode {
+    const node = this.explain(e, true);
+    this.audienceChanges.set(name, node.nextChangeAt === null ? Infinity : Date.parse(node.nextChangeAt));
+    return node;
+  }
 
   explain(e: PExpr, decisive: boolean): WhyNode {
     const { value, wake } = this.evaluate(e);
