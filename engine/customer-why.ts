@@ -19,6 +19,10 @@
  *       approximate: [aggregate text, ...] }
  *     Node = { text, value, decisive, nextChangeAt (ISO|null), children: Node[] }
  *
+ * `text` is the canonical text `aud explain` prints (dsl/plan-text.ts). A
+ * chain of one operator (`a and b and c`) is one node with its parts as
+ * children, as it reads; constants are not nodes (their text is their value).
+ *
  * Decisive: the parts the result depends on. An `and` that is false: its
  * false parts (null: its null parts); true: all of them. `or` the mirror.
  * `not`, a comparison, arithmetic: all their parts. A part of a part that
