@@ -16,6 +16,7 @@ import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { testCommand } from './commands/test.js';
 import { webhookCommand } from './commands/webhook.js';
+import { whyCommand } from './commands/why.js';
 import { normaliseArgv } from './argv.js';
 import { exitQuietlyOnClosedStdout } from './closed-stdout.js';
 
@@ -34,7 +35,8 @@ await yargs(normaliseArgv(hideBin(process.argv)))
   .command(runCommand)
   .command(testCommand)
   .command(webhookCommand)
-  .demandCommand(1, 'Name a command: check, diff, explain, fmt, lsp, replay, run, test, backfill or webhook (aud --help lists them).')
+  .command(whyCommand)
+  .demandCommand(1, 'Name a command: check, diff, explain, fmt, lsp, replay, run, test, backfill, webhook or why (aud --help lists them).')
   .strict()
   .recommendCommands()
   .help()

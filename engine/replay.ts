@@ -43,6 +43,8 @@ export interface ReplayOptions {
   onBad?(bad: BadRecord): void;
   /** Called after every batch with the records read so far. */
   onProgress?(recordsRead: number): void;
+  /** Called once everything is applied and committed, with the partition (`aud why` reads a customer from it). */
+  atEnd?(task: PartitionTask): void | Promise<void>;
 }
 
 export interface ReplaySummary {
@@ -156,5 +158,6 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
   }
   summary.clock = Number.isFinite(task.clock) ? task.clock : null;
   summary.boundedAdds += task.boundedAdds;
+  await opts.atEnd?.(task);
   return summary;
 }

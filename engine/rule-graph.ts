@@ -42,9 +42,11 @@ export class RuleGraph {
   readonly audienceByName = new Map<string, number>();
   private readonly filters = new Map<PExpr, Compiled>();
   private readonly filterCompiler = new ExpressionCompiler();
+  /** The rules' compiler, kept for compilePart: its comparison table is `comparisons`. */
+  private readonly compiler = new ExpressionCompiler();
 
   constructor(plan: Plan) {
-    const compiler = new ExpressionCompiler();
+    const compiler = this.compiler;
     const traitInputs = new Map<string, ExpressionInputs>();
     plan.traits.forEach((t, index) => {
       const { fn, inputs } = compiler.compileWithInputs(t.expr);
@@ -89,6 +91,17 @@ export class RuleGraph {
         if (used !== undefined) this.audiences[used]!.usedBy.push(i);
       }
     });
+  }
+
+  /**
+   * A part of one of the rules' expressions (an audience's or a trait's, or
+   * any node inside one), compiled with the comparison table of the whole,
+   * so that a CustomerScope built on this graph evaluates it: the why view
+   * (customer-why.ts) evaluates every node of a rule on its own. Every part
+   * of the rules was compiled once already, so this adds no comparison.
+   */
+  compilePart(e: PExpr): Compiled {
+    return this.compiler.compile(e);
   }
 
   /** A `where` or step filter, compiled on first use. */

@@ -39,6 +39,7 @@ import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from '../engine/clock-guard.js';
 import type { Logger } from '../engine/log.js';
 import type { OutputEvent } from '../engine/output-event.js';
+import type { CustomerWhy } from '../engine/customer-why.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
 import { planRuleChange } from '../engine/rule-change.js';
@@ -337,6 +338,16 @@ export class KafkaRuntime {
       let found: CustomerView | undefined;
       await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.runner.view(customer); }).catch(() => undefined);
       if (found) return { partition: e.partition, view: found };
+    }
+    return undefined;
+  }
+
+  /** A customer's why (engine/customer-why.ts) from whichever owned partition knows them, as customerView finds them. */
+  async customerWhy(customer: string): Promise<CustomerWhy | undefined> {
+    for (const e of [...this.partitions.values()]) {
+      let found: CustomerWhy | undefined;
+      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.runner.why(customer); }).catch(() => undefined);
+      if (found) return { ...found, partition: e.partition };
     }
     return undefined;
   }

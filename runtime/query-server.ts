@@ -6,6 +6,9 @@
  *   GET /customers/ID        traits, scores, memberships and last transitions of a customer; one
  *                            of another member's partitions is asked of the group's other members
  *                            (runtime/query-forwarding.ts); 404 when none knows the customer
+ *   GET /customers/ID/why    why the customer is in or out of each audience (engine/customer-why.ts):
+ *                            every part of each rule with its value, what decided it, when it next
+ *                            changes, the last transitions; found, forwarded and 404 as /customers/ID
  *   GET /audiences           members per audience over the owned partitions
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
@@ -22,6 +25,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closest } from '../dsl/suggest.js';
 import type { Logger } from '../engine/log.js';
+import type { CustomerWhy } from '../engine/customer-why.js';
 import type { CustomerView } from '../engine/partition-task.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
 import { askOtherMembers, FORWARDED_HEADER, queryAddressOf } from './query-forwarding.js';
@@ -31,6 +35,7 @@ export interface QueryBackend {
   readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] };
   audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number };
   customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined>;
+  customerWhy(customer: string): Promise<CustomerWhy | undefined>;
   groupMembers(): Promise<{ clientId: string; host: string; partitions: number[] }[]>;
   metricsText(): Promise<{ contentType: string; body: string }>;
 }
@@ -115,17 +120,22 @@ export class QueryServer {
       }
       json(res, 200, { audience: name, size: sizes[name], partitions, partitionCount });
     } else if (parts.length === 2 && parts[0] === 'customers') {
-      await this.customer(this.backend, parts[1]!, url.pathname + url.search, req, res);
+      await this.customer(this.backend, parts[1]!, 'view', url.pathname + url.search, req, res);
+    } else if (parts.length === 3 && parts[0] === 'customers' && parts[2] === 'why') {
+      await this.customer(this.backend, parts[1]!, 'why', url.pathname + url.search, req, res);
     } else {
-      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/audiences', '/audiences/NAME', '/metrics'] });
+      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/customers/ID/why', '/audiences', '/audiences/NAME', '/metrics'] });
     }
   }
 
-  /** `path`: the request's path and query, as another member is asked it when this process does not have the customer. */
-  private async customer(backend: QueryBackend, customer: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const found = await backend.customerView(customer);
+  /**
+   * `what`: the customer's view (/customers/ID) or why (/customers/ID/why).
+   * `path`: the request's path and query, as another member is asked it when this process does not have the customer.
+   */
+  private async customer(backend: QueryBackend, customer: string, what: 'view' | 'why', path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const found = await ownedAnswer(backend, customer, what);
     if (found) {
-      json(res, 200, { partition: found.partition, ...found.view });
+      json(res, 200, found);
       return;
     }
     const { partitions: owned, partitionCount } = backend.audienceSizes();
@@ -160,10 +170,18 @@ export class QueryServer {
   }
 }
 
-/** `/customers/ID` → `/customers/…`: routes in logs, never customer ids. */
+/** A customer's view or why from the partitions this process owns; undefined when none has the customer. */
+async function ownedAnswer(backend: QueryBackend, customer: string, what: 'view' | 'why'): Promise<object | undefined> {
+  if (what === 'why') return backend.customerWhy(customer);
+  const found = await backend.customerView(customer);
+  return found && { partition: found.partition, ...found.view };
+}
+
+/** `/customers/ID` → `/customers/…` (and `/customers/…/why`): routes in logs, never customer ids. */
 function routeOf(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0]!;
-  return path.startsWith('/customers/') ? '/customers/…' : path;
+  if (!path.startsWith('/customers/')) return path;
+  return path.endsWith('/why') ? '/customers/…/why' : '/customers/…';
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -6,6 +6,7 @@
  */
 import type { Plan } from '../../dsl/plan.js';
 import { checkpointWrite } from '../changelog.js';
+import type { CustomerWhy } from '../../engine/customer-why.js';
 import { PartitionTask, type BatchResult, type CustomerView, type PartitionTaskOptions } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { isLoggedKey } from '../../engine/state-keys.js';
@@ -93,6 +94,10 @@ export class LocalPartition implements PartitionRunner {
 
   view(customer: string): Promise<CustomerView | undefined> {
     return this.task.view(customer);
+  }
+
+  why(customer: string): Promise<CustomerWhy | undefined> {
+    return this.task.why(customer);
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
  * offsets: one copy, whatever the number of records.
  */
 import type { Plan } from '../../dsl/plan.js';
+import type { CustomerWhy } from '../../engine/customer-why.js';
 import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
 import type { DeployBegin, DeployFinish, RunnerStep } from './partition-runner.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
@@ -40,6 +41,7 @@ export type WorkerRequest =
   | { op: 'prepare'; partition: string; nextOffset: string | null }
   | { op: 'write'; partition: string; changelogCheckpoint: string | null }
   | { op: 'view'; partition: string; customer: string }
+  | { op: 'why'; partition: string; customer: string }
   /** A rule change (PartitionRunner.deployBegin, deployHistory, deployFinish). */
   | { op: 'deploy-begin'; partition: string; plan: Plan }
   | { op: 'deploy-history'; partition: string; batch: RecordBatch }
@@ -62,6 +64,7 @@ export type WorkerResponse =
   | { op: 'step'; snapshot: PackedSnapshot; step: RunnerStep }
   | { op: 'prepare'; snapshot: PackedSnapshot; changelog: PackedChangelog }
   | { op: 'view'; view: CustomerView | undefined }
+  | { op: 'why'; why: CustomerWhy | undefined }
   | { op: 'deploy-begin'; snapshot: PackedSnapshot; begin: DeployBegin }
   | { op: 'deploy-finish'; snapshot: PackedSnapshot; finish: DeployFinish }
   | { op: 'restore-open'; checkpoint: string | null }

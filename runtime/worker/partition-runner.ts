@@ -11,6 +11,7 @@
  * nothing uncommitted survives it.
  */
 import type { Plan } from '../../dsl/plan.js';
+import type { CustomerWhy } from '../../engine/customer-why.js';
 import type { BatchResult, CustomerView } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import type { PackedOutput } from '../packed-output.js';
@@ -75,6 +76,8 @@ export interface PartitionRunner {
   /** Write the prepared commit, with the offset of the last changelog record it produced. */
   writeCommit(changelogCheckpoint: bigint | undefined): Promise<void>;
   view(customer: string): Promise<CustomerView | undefined>;
+  /** Why the customer is in or out of each audience (engine/customer-why.ts), `partition` null; undefined for one never seen. */
+  why(customer: string): Promise<CustomerWhy | undefined>;
   /**
    * A rule change on this partition (engine/deployment.ts), in three steps
    * the runtime calls in turn, committing after each call: the old rules'

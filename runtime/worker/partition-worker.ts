@@ -90,6 +90,8 @@ export default async function handle(req: WorkerRequest): Promise<WorkerResponse
     }
     case 'view':
       return { op: 'view', view: await owned(req.partition).view(req.customer) };
+    case 'why':
+      return { op: 'why', why: await owned(req.partition).why(req.customer) };
     case 'deploy-begin': {
       const p = owned(req.partition);
       const begin = await p.deployBegin(req.plan);

@@ -12,6 +12,7 @@
  */
 import { Piscina } from 'piscina';
 import type { Plan } from '../../dsl/plan.js';
+import type { CustomerWhy } from '../../engine/customer-why.js';
 import type { CustomerView, PartitionTaskOptions } from '../../engine/partition-task.js';
 import type { RecordBatch } from '../../engine/record-batch.js';
 import { packedAt, type PackedSnapshot, type WorkerRequest, type WorkerResponse } from './messages.js';
@@ -91,6 +92,10 @@ class WorkerPartition implements PartitionRunner {
 
   async view(customer: string): Promise<CustomerView | undefined> {
     return expect(await this.thread.run({ op: 'view', partition: this.label, customer }), 'view').view;
+  }
+
+  async why(customer: string): Promise<CustomerWhy | undefined> {
+    return expect(await this.thread.run({ op: 'why', partition: this.label, customer }), 'why').why;
   }
 
   async deployBegin(plan: Plan): Promise<DeployBegin> {

@@ -1,7 +1,7 @@
 /**
  * `aud run --http`: configured from a YAML file with a secret from the
  * environment, on the real broker. The query API shows a customer's traits,
- * scores and memberships, audience sizes that agree with the enter/leave
+ * scores and memberships, why they are in an audience, audience sizes that agree with the enter/leave
  * events on the output topic, health and readiness; /metrics parses with
  * Prometheus's own text-format parser (the Python client's) and counts what
  * happened; the secret never reaches the log.
@@ -103,6 +103,38 @@ test('query API and metrics on a running engine, configured by file and environm
     const reseller1 = await getJson(base, '/customers/q-reseller');
     assert.deepEqual(reseller1.body.approximate, ['top(purchase.category) over 180 days']);
     assert.equal((reseller1.body.traits as Record<string, unknown>).top_category, 'c1001', 'ties go to the latest');
+
+    // Why q-1 is a VIP: both halves of the rule hold; the 90-day count drops below 3 first, when the
+    // first purchase leaves its window on April 1.
+    const why = await getJson(base, '/customers/q-1/why');
+    assert.equal(why.status, 200);
+    assert.equal(why.body.customer, 'q-1');
+    assert.equal(why.body.partition, q1.body.partition);
+    assert.equal(why.body.asOf, q1.body.asOf);
+    const vipWhy = (why.body.audiences as { name: string }[]).find((a) => a.name === 'vip');
+    assert.deepEqual(vipWhy, {
+      name: 'vip', member: true, version: 1, value: true, nextChangeAt: '2026-04-01T10:00:00.000Z',
+      expression: {
+        text: 'sum(purchase.amount) over 365 days >= 10000 and count(purchase) over 90 days >= 3', value: true, decisive: true, nextChangeAt: '2026-04-01T10:00:00.000Z',
+        children: [
+          { text: 'sum(purchase.amount) over 365 days >= 10000', value: true, decisive: true, nextChangeAt: '2027-01-01T10:00:00.000Z', children: [
+            { text: 'sum(purchase.amount) over 365 days', value: 11010, decisive: true, nextChangeAt: '2027-01-01T10:00:00.000Z', children: [] },
+          ] },
+          { text: 'count(purchase) over 90 days >= 3', value: true, decisive: true, nextChangeAt: '2026-04-01T10:00:00.000Z', children: [
+            { text: 'count(purchase) over 90 days', value: 3, decisive: true, nextChangeAt: '2026-04-01T10:00:00.000Z', children: [] },
+          ] },
+        ],
+      },
+    });
+    // Its one transition: the enter on the third purchase, caused by that record of the input topic.
+    assert.deepEqual(why.body.transitions, [{
+      audience: 'vip', type: 'enter', at: '2026-01-03T10:00:00.000Z', version: 1, reason: 'event',
+      cause: { topic: input, partition: q1.body.partition, offset: (q1.body.transitions as { cause: { offset: string } }[])[0]!.cause.offset },
+    }]);
+    assert.deepEqual(why.body.transitions, q1.body.transitions);
+    const unknownWhy = await getJson(base, '/customers/nobody/why');
+    assert.equal(unknownWhy.status, 404);
+    assert.match(String(unknownWhy.body.error), /no customer "nobody": this process owns every partition/);
 
     const unknown = await getJson(base, '/customers/nobody');
     assert.equal(unknown.status, 404);

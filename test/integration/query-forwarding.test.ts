@@ -62,6 +62,13 @@ test('any member of a group answers for any customer, forwarding to the owner of
         assert.equal(r.body.partition, partitionOf(customer, PARTITIONS));
         assert.deepEqual((r.body.audiences as Record<string, unknown>).vip, { member: true, version: 1 });
         assert.equal((r.body.transitions as { audience: string }[])[0]!.audience, 'vip');
+        // The why goes the same way: from the owner, forwarded by the other.
+        const why = await ask(engine, `/customers/${encodeURIComponent(customer)}/why`);
+        assert.equal(why.status, 200, `${customer}: ${JSON.stringify(why.body)}`);
+        assert.equal(why.body.partition, r.body.partition);
+        assert.equal(why.body.answeredBy, r.body.answeredBy);
+        const vip = (why.body.audiences as { name: string; member: boolean; value: unknown }[]).find((x) => x.name === 'vip')!;
+        assert.deepEqual([vip.member, vip.value], [true, true]);
         if (r.body.answeredBy === undefined) answeredLocally.set(customer, (answeredLocally.get(customer) ?? 0) + 1);
         else assert.match(String(r.body.answeredBy), /^127\.0\.0\.1:\d+$/);
       }
@@ -72,6 +79,9 @@ test('any member of a group answers for any customer, forwarding to the owner of
     const unknown = await ask(a, '/customers/nobody-at-all');
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.body.error), /no member of the group knows customer "nobody-at-all"/);
+    const unknownWhy = await ask(a, '/customers/nobody-at-all/why');
+    assert.equal(unknownWhy.status, 404);
+    assert.match(String(unknownWhy.body.error), /no member of the group knows customer "nobody-at-all"/);
     // Without the token, nothing is answered, forwarded or not.
     assert.equal((await ask(b, `/customers/${vips[0]}`, 'wrong-token-wrong-token')).status, 401);
   } finally {

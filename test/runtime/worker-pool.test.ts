@@ -128,6 +128,9 @@ test('a restore into a worker thread\'s store writes what a restore in this thre
     assert.ok(localRunner.snapshot.pendingTimers > 0, 'the restored timers are indexed');
     const customer = String((JSON.parse(String(records[0]!.value)) as { customer_id: string }).customer_id);
     assert.deepEqual(await workerRunner.view(customer), await localRunner.view(customer));
+    const why = await workerRunner.why(customer);
+    assert.equal(why?.customer, customer);
+    assert.deepEqual(why, await localRunner.why(customer));
     await localRunner.close();
     await workerRunner.close();
     const contents = async (d: string): Promise<[string, string][]> => {
