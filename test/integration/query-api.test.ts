@@ -8,10 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 import { createTopic, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
@@ -132,6 +133,19 @@ test('query API and metrics on a running engine, configured by file and environm
       cause: { topic: input, partition: q1.body.partition, offset: (q1.body.transitions as { cause: { offset: string } }[])[0]!.cause.offset },
     }]);
     assert.deepEqual(why.body.transitions, q1.body.transitions);
+    // aud why --brokers: the same answer from the changelog, with no engine asked.
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '../../cli/aud.js');
+    const fromLog = spawnSync(process.execPath, [cli, 'why', retailRules, '--customer', 'q-1', '--brokers', testBrokers(), '--topic', input, '--group', `g-${input}`, '--json'],
+      { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(fromLog.status, 0, fromLog.stderr);
+    assert.deepEqual(JSON.parse(fromLog.stdout), why.body);
+    const fromLogText = spawnSync(process.execPath, [cli, 'why', retailRules, '--customer', 'q-1', '--brokers', testBrokers(), '--topic', input, '--group', `g-${input}`],
+      { encoding: 'utf8', timeout: 120_000 });
+    assert.match(fromLogText.stdout, /vip: IN \(v1\)/);
+    const noOne = spawnSync(process.execPath, [cli, 'why', retailRules, '--customer', 'nobody', '--brokers', testBrokers(), '--topic', input, '--group', `g-${input}`],
+      { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(noOne.status, 1);
+    assert.match(noOne.stderr, /no state for customer "nobody" in g-.*-state-changelog \(every partition read\)/);
     const unknownWhy = await getJson(base, '/customers/nobody/why');
     assert.equal(unknownWhy.status, 404);
     assert.match(String(unknownWhy.body.error), /no customer "nobody": this process owns every partition/);
