@@ -2,12 +2,16 @@
  * One differential case: the engine (aud replay's code path: PartitionTask,
  * memory store, event clock) against the reference evaluator, on a random
  * rule file and stream. Equal means equal event for event: type, audience,
- * customer, at, version, reason, in the same order.
+ * customer, at, version, reason, in the same order. And, in cases without a
+ * rule change, each customer's state keeps its last enter/leave events as
+ * its recent transitions.
  */
 import { compileSources, formatDiagnostics } from '../../dsl/compile.js';
 import type { InputRecord } from '../../engine/input-record.js';
 import type { OutputEvent } from '../../engine/output-event.js';
+import type { PartitionTask } from '../../engine/partition-task.js';
 import { replay } from '../../engine/replay.js';
+import { RECENT_TRANSITIONS } from '../../engine/transition-history.js';
 import { ReferenceEvaluator, type RefOutput } from './evaluator.js';
 import { randomCase, type RandomCase } from './random-case.js';
 
@@ -45,8 +49,20 @@ export async function runCase(seed: number): Promise<CaseResult> {
   // what did not change since the last encode) is compared too.
   const cacheCustomers = seed % 2 === 0 ? 0 : undefined;
   const records = (): InputRecord[] => c.events.map((value) => ({ value }));
+  // Without a rule change, the transitions each customer's state keeps are its last RECENT_TRANSITIONS enter/leave events.
+  let kept = '';
+  const atEnd = async (task: PartitionTask): Promise<void> => {
+    const byCustomer = new Map<string, RefOutput[]>();
+    for (const e of engine) byCustomer.set(e.customer, [...(byCustomer.get(e.customer) ?? []), e]);
+    for (const [customer, emitted] of byCustomer) {
+      const got = JSON.stringify((await task.view(customer))!.transitions.map((t) => strip({ ...t, customer })));
+      const want = JSON.stringify(emitted.slice(-RECENT_TRANSITIONS).reverse());
+      if (got !== want) { kept = `transitions kept for ${customer}: engine ${got}\n     expected ${want}`; return; }
+    }
+  };
   await replay(compiled.plan!, records(), {
     until: c.until, batchSize, onOutput: (events) => { engine.push(...events.map(strip)); },
+    ...(c.deployments.length === 0 ? { atEnd } : {}),
     ...(cacheCustomers !== undefined ? { cacheCustomers } : {}),
     deployments: deployed.map((d) => ({ at: d.at, plan: d.compiled.plan! })), history: records,
   });
@@ -61,6 +77,7 @@ export async function runCase(seed: number): Promise<CaseResult> {
     const b = JSON.stringify(reference[i] ?? null);
     if (a !== b) { mismatch = `#${i + 1}: engine ${a}\n     reference ${b}`; break; }
   }
+  if (!mismatch) mismatch = kept;
   return { case: c, engine, reference, mismatch };
 }
 
