@@ -110,11 +110,25 @@ const state = {
   points: new Map(),
   lastClosed: -Infinity,
   audiences: [],
+  /** The last answer of /audiences. */
+  sizes: null,
 };
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d', '#7c3aed', '#0d9488'];
 
 const charts = { sizes: null, rates: null, names: '' };
+
+/**
+ * At least the last half hour, up to now: a fresh engine has a point or two,
+ * which uPlot would otherwise spread over years.
+ */
+function timeRange(u) {
+  const xs = u.data[0];
+  const now = Date.now() / 1000;
+  const from = xs.length > 0 ? Math.min(xs[0], now - 1800) : now - 1800;
+  const to = xs.length > 0 ? Math.max(xs[xs.length - 1], now) : now;
+  return [from, to + 60];
+}
 
 function chartWidth(container) {
   return Math.max(260, container.clientWidth || 600);
@@ -126,7 +140,7 @@ function makeSizesChart(names) {
   const series = [{}, ...names.map((name, i) => ({ label: name, stroke: PALETTE[i % PALETTE.length], width: 2 }))];
   return new uPlot({
     width: chartWidth(container), height: 260, series,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: timeRange } },
     axes: [{}, { size: 60 }],
     legend: { live: true },
   }, [[], ...names.map(() => [])], container);
@@ -138,7 +152,7 @@ function makeRatesChart() {
   return new uPlot({
     width: chartWidth(container), height: 200,
     series: [{}, { label: 'enters', stroke: '#16a34a', fill: 'rgba(22,163,74,0.12)', width: 2 }, { label: 'leaves', stroke: '#dc2626', fill: 'rgba(220,38,38,0.12)', width: 2 }],
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: timeRange } },
     axes: [{}, { size: 60 }],
   }, [[], [], []], container);
 }
@@ -164,6 +178,7 @@ function drawCharts() {
   charts.sizes.setData([xs, ...names.map((name) => points.map((p) => p.sizes[name] ?? null))]);
   const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
   charts.rates.setData([xs, points.map((p) => sum(p.enters)), points.map((p) => sum(p.leaves))]);
+  renderAudiences();
   window.audDashboard.sizesChart = charts.sizes;
   window.audDashboard.ratesChart = charts.rates;
 }
@@ -181,7 +196,10 @@ async function refreshSizes() {
   drawCharts();
 }
 
-/** Enters and leaves of the last closed minute, per audience (the live minute is still filling). */
+/**
+ * Enters and leaves of the last whole minute, per audience; while the engine
+ * has run less than a minute, those of the minute so far.
+ */
 function lastMinuteRates() {
   const points = [...state.points.values()].sort((a, b) => a.t - b.t);
   const last = points.length > 1 ? points[points.length - 2] : points[0];
@@ -191,11 +209,19 @@ function lastMinuteRates() {
 async function refreshAudiences() {
   const { status, body } = await api('/audiences');
   if (status !== 200 || !body) return;
+  state.sizes = body;
   const names = Object.keys(body.sizes);
   if (names.join('\n') !== state.audiences.join('\n')) {
     state.audiences = names;
     drawCharts();
   }
+  renderAudiences();
+}
+
+function renderAudiences() {
+  const body = state.sizes;
+  if (!body) return;
+  const names = state.audiences;
   const warming = new Set(body.warming || []);
   const rates = lastMinuteRates();
   $('audiences').tBodies[0].replaceChildren(...names.map((name) => el('tr', {},
