@@ -12,7 +12,7 @@
  * Two lines with the same `t` are the same minute written again (a restart
  * within it carries on from the line written at the stop): the later one
  * holds the whole minute and replaces the earlier. A torn last line (a
- * crash mid-write) is passed over. Once the file holds twice the points
+ * crash mid-write) is passed over, and the next line starts after it. Once the file holds twice the points
  * kept, it is written again with those kept only (a new file renamed over
  * the old, so a crash leaves one or the other whole).
  */
@@ -40,6 +40,8 @@ export class SizeHistory {
   private live: SizePoint;
   /** Lines in the file: past twice KEEP_POINTS it is compacted. */
   private lines = 0;
+  /** The file ends in a torn line (a crash mid-write): the next line must not be appended to it. */
+  private torn = false;
   /** File writes, one after another: an append never interleaves with a compaction. */
   private writes: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -62,6 +64,7 @@ export class SizeHistory {
     });
     const byMinute = new Map<number, SizePoint>();
     this.lines = 0;
+    this.torn = text.length > 0 && !text.endsWith('\n');
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       this.lines++;
@@ -125,8 +128,8 @@ export class SizeHistory {
   }
 
   private append(point: SizePoint): void {
-    const line = JSON.stringify(point) + '\n';
     this.writes = this.writes.then(async () => {
+      const line = (this.torn ? '\n' : '') + JSON.stringify(point) + '\n';
       await mkdir(dirname(this.file), { recursive: true });
       if (this.lines + 1 > 2 * KEEP_POINTS) {
         const kept = [...this.closed.filter((p) => p.t !== point.t), point].sort((a, b) => a.t - b.t);
@@ -134,9 +137,11 @@ export class SizeHistory {
         await writeFile(tmp, kept.map((p) => JSON.stringify(p) + '\n').join(''));
         await rename(tmp, this.file);
         this.lines = kept.length;
+        this.torn = false;
       } else {
         await appendFile(this.file, line);
         this.lines++;
+        this.torn = false;
       }
     }).catch((err: unknown) => {
       // The chart's past is not worth stopping the engine for: the next minute tries again.
