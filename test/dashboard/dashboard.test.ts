@@ -63,6 +63,22 @@ function watchErrors(page: Page): string[] {
   return errors;
 }
 
+/**
+ * Waits use locators and functions, never a string predicate: Playwright
+ * polls those with eval, which the page's Content-Security-Policy refuses.
+ */
+async function untilChartHasData(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    // In the page: no DOM types in this project's TypeScript.
+    const chart = (globalThis as unknown as { audDashboard?: { sizesChart: { data: (number | null)[][] } | null } }).audDashboard?.sizesChart;
+    return chart !== null && chart !== undefined && chart.data[0]!.length > 0 && chart.data.slice(1).some((s) => s.some((v) => v !== null && v > 0));
+  }, undefined, { timeout: 20_000 });
+}
+
+async function untilTailLive(page: Page): Promise<void> {
+  await page.locator('#tail-state', { hasText: /^live/ }).waitFor({ state: 'attached', timeout: 10_000 });
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   if (!screenshots) return;
   await mkdir(screenshots, { recursive: true });
@@ -108,10 +124,7 @@ test('the overview loads with no console error, and the sizes chart draws from l
   const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = watchErrors(page);
   await page.goto(`${main!.base}/`);
-  await page.waitForFunction(`(() => {
-    const chart = window.audDashboard && window.audDashboard.sizesChart;
-    return chart && chart.data[0].length > 0 && chart.data.slice(1).some((s) => s.some((v) => v > 0));
-  })()`, undefined, { timeout: 20_000 });
+  await untilChartHasData(page);
   const audiences = await page.locator('#audiences tbody tr').count();
   assert.ok(audiences >= 8, `the retail rules' audiences are listed (${audiences})`);
   // The first audience's stroke colour on the canvas: the series drew, not only the axes.
@@ -128,10 +141,10 @@ test('the overview loads with no console error, and the sizes chart draws from l
     return coloured;
   })()`) as number;
   assert.ok(seriesPixels > 0, 'the sizes chart\'s canvas shows its series');
-  await page.waitForFunction(`document.querySelectorAll('#partitions tbody tr').length === ${PARTITIONS}`, undefined, { timeout: 10_000 });
+  await page.locator('#partitions tbody tr').nth(PARTITIONS - 1).waitFor({ state: 'attached', timeout: 10_000 });
   await shot(page, 'overview');
   await page.goto(`${main!.base}/#partitions`);
-  await page.waitForFunction(`document.querySelectorAll('#partitions tbody tr').length === ${PARTITIONS}`, undefined, { timeout: 10_000 });
+  await page.locator('#partitions tbody tr').nth(PARTITIONS - 1).waitFor({ state: 'attached', timeout: 10_000 });
   await shot(page, 'partitions');
   assert.deepEqual(errors, []);
   await page.close();
@@ -141,7 +154,7 @@ test('an enter event produced after the page loaded is in the live tail within a
   const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = watchErrors(page);
   await page.goto(`${main!.base}/#tail`);
-  await page.waitForFunction(`document.getElementById('tail-state').textContent.startsWith('live')`, undefined, { timeout: 10_000 });
+  await untilTailLive(page);
   const customer = `dash-live-${Date.now()}`;
   await produceEvents(main!.input, PARTITIONS, [
     { customer_id: customer, type: 'profile_update', ts: new Date().toISOString(), tier: 'gold', email_opt_in: true, country: 'DE' },
@@ -157,6 +170,13 @@ test('an enter event produced after the page loaded is in the live tail within a
   t.diagnostic(`shown in the tail ${delay} ms after the engine emitted it`);
   assert.ok(delay < 1000, `shown ${delay} ms after the engine emitted it`);
   assert.equal(await row.locator('.pill').textContent(), 'enter');
+  if (screenshots) {
+    // A few more live customers, so that the picture shows a tail.
+    const live = [...generateRetailEvents({ customers: 40, days: 2, seed: 11, start: new Date(Date.now() - 2 * 86_400_000) })]
+      .map((e) => ({ ...e, customer_id: `live-${String(e.customer_id)}`, ts: new Date().toISOString() })).slice(0, 300);
+    await produceEvents(main!.input, PARTITIONS, live);
+    await page.locator('#tail li').nth(9).waitFor({ state: 'attached', timeout: 10_000 });
+  }
   await shot(page, 'tail');
   assert.deepEqual(errors, []);
   await page.close();
@@ -194,7 +214,7 @@ test('on a phone-wide screen (390 px) every view fits the width', { skip }, asyn
   const page = await browser!.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   for (const view of ['overview', 'tail', 'partitions', 'customer/dash-vip']) {
     await page.goto(`${main!.base}/#${view}`);
-    if (view === 'overview') await page.waitForFunction(`window.audDashboard.sizesChart && window.audDashboard.sizesChart.data[0].length > 0`, undefined, { timeout: 20_000 });
+    if (view === 'overview') await untilChartHasData(page);
     if (view.startsWith('customer')) await page.locator('#profile').waitFor({ timeout: 10_000 });
     const width = await page.evaluate('document.documentElement.scrollWidth') as number;
     assert.ok(width <= 390, `#${view} is ${width} px wide`);
@@ -213,8 +233,8 @@ test('with a token configured, the page asks for it, then shows the data and the
     await page.locator('#token-dialog[open]').waitFor({ timeout: 10_000 });
     await page.fill('#token', token);
     await page.click('#token-form button');
-    await page.waitForFunction(`document.querySelectorAll('#audiences tbody tr').length > 0`, undefined, { timeout: 10_000 });
-    await page.waitForFunction(`document.getElementById('tail-state').textContent.startsWith('live')`, undefined, { timeout: 10_000 });
+    await page.locator('#audiences tbody tr').first().waitFor({ state: 'attached', timeout: 10_000 });
+    await untilTailLive(page);
     assert.equal(await page.evaluate(`sessionStorage.getItem('aud.token')`), token);
     const customer = `dash-guarded-${Date.now()}`;
     await produceEvents(guarded.input, PARTITIONS, [
