@@ -118,9 +118,14 @@ function tail(eventTail: EventTail, req: IncomingMessage, res: ServerResponse): 
     'x-accel-buffering': 'no',
   });
   res.write('retry: 3000\n: connected\n\n');
-  const leave = eventTail.subscribe({ write: (text) => res.write(text), onDrain: (listener) => res.on('drain', listener) });
+  const leave = eventTail.subscribe({
+    // A connection closing may still be subscribed for a moment: nothing is written to it once it ended.
+    write: (text) => !res.writableEnded && !res.destroyed && res.write(text),
+    onDrain: (listener) => res.on('drain', listener),
+  });
   req.on('close', leave);
   res.on('close', leave);
+  res.on('error', leave);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -380,8 +380,13 @@ export class KafkaRuntime {
     if (!this.eventTail.listening) return undefined;
     return () => {
       const total = step.packed ? step.packed.events.count : step.outputs.length;
-      const texts = step.packed ? packedEventTexts(step.packed, TAIL_STEP_LIMIT) : step.outputs.slice(0, TAIL_STEP_LIMIT).map(outputEventJson);
-      this.eventTail.publish(texts, total - texts.length);
+      try {
+        const texts = step.packed ? packedEventTexts(step.packed, TAIL_STEP_LIMIT) : step.outputs.slice(0, TAIL_STEP_LIMIT).map(outputEventJson);
+        this.eventTail.publish(texts, total - texts.length);
+      } catch (err) {
+        // A view of the output that failed must not fail the delivery it follows.
+        this.opts.log.warn('the dashboard\'s live tail could not take a step\'s events', { error: (err as Error).message });
+      }
     };
   }
 
