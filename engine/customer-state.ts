@@ -14,13 +14,16 @@
  *
  *     byte 0       0xA2, the format
  *     bytes 1..8   t, the customer's timer, float64 big-endian; NaN for none
- *     bytes 9..    MessagePack of { s, l, m, w, n }
+ *     bytes 9..    MessagePack of { s, l, m, w, n[, h] }
  *
  *     s   { slot id: state } for each slot holding a state
  *     l   the id of the audience list m and w are indexed by
  *     m   [index, version, ...] for each audience entered at least once;
  *         the version of its last enter/leave, negative when outside
  *     w   [index, instant, ...] for each audience that may change by time alone
+ *     n   events applied
+ *     h   the last enter/leave transitions, newest first (transition-history.ts);
+ *         absent until the customer's first
  *
  * The timer comes first and fixed so that rebuilding the timer index after a
  * restore (runtime/changelog.ts) reads nine bytes per customer instead of
@@ -62,7 +65,22 @@ export interface CustomerState {
   n: number;
   /** The bytes this state was last decoded from or encoded to, with each slot's place in them. */
   encoded: EncodedSlots | undefined;
+  /**
+   * The last transitions, newest first, as stored (transition-history.ts),
+   * once read or changed; undefined: none, or only in `hBytes` (see
+   * storedTransitions).
+   */
+  h: StoredTransition[] | undefined;
+  /** `h`'s MessagePack while unchanged since it was decoded or encoded: copied rather than encoded again. */
+  hBytes: Uint8Array | undefined;
 }
+
+/**
+ * A transition as stored: [audience, 1 enter | 0 leave, at, version,
+ * reason code, ...cause], the cause as topic, partition, offset or as a
+ * line number. Tuples rather than objects: no key names in every state.
+ */
+export type StoredTransition = (string | number)[];
 
 /**
  * Where each slot's entry (its key, then its value) lies in a customer's
@@ -81,7 +99,14 @@ export function emptyCustomerState(audiences: number, slots: number): CustomerSt
   return {
     s: new Array<unknown>(slots).fill(undefined), other: undefined,
     m: new Float64Array(audiences), w: new Float64Array(audiences).fill(Infinity), t: null, n: 0, encoded: undefined,
+    h: undefined, hBytes: undefined,
   };
+}
+
+/** The customer's last transitions as stored, decoding them from the state's bytes on first use. */
+export function storedTransitions(state: CustomerState): StoredTransition[] | undefined {
+  if (state.h === undefined && state.hBytes !== undefined) state.h = packr.unpack(state.hBytes) as StoredTransition[];
+  return state.h;
 }
 
 /** Whether the customer is inside audience `i`. */
@@ -117,7 +142,8 @@ const KEY_L = msgpackString('l');
 const KEY_M = msgpackString('m');
 const KEY_W = msgpackString('w');
 const KEY_N = msgpackString('n');
-/** The body's map header: five entries. */
+const KEY_H = msgpackString('h');
+/** The body's map header: five entries, six with `h`. */
 const BODY_MAP = 0x85;
 
 /** Customer states of one partition's rules: arrays indexed by the rules' slots and by `lists.current`. */
@@ -150,7 +176,7 @@ export class CustomerStateCodec {
     spare.m.fill(0);
     spare.w.fill(Infinity);
     if (spare.encoded && this.spareOffsets.length < SPARE_STATES) this.spareOffsets.push(spare.encoded);
-    return { s: spare.s, other: undefined, m: spare.m, w: spare.w, t: null, n: 0, encoded: undefined };
+    return { s: spare.s, other: undefined, m: spare.m, w: spare.w, t: null, n: 0, encoded: undefined, h: undefined, hBytes: undefined };
   }
 
   /**
@@ -201,14 +227,16 @@ export class CustomerStateCodec {
     const membershipsKept = old !== undefined && old.membershipsStart >= 0;
     const membershipsLength = membershipsKept ? old.membershipsEnd - old.membershipsStart : this.memberships.write(state.m, state.w);
     const n = packr.pack(state.n);
+    const h = state.hBytes ?? (state.h === undefined ? undefined : packr.pack(state.h));
     size += HEADER_BYTES + 1 + KEY_S.length + msgpackMapHeaderBytes(entries)
-      + KEY_L.length + this.listId.length + membershipsLength + KEY_N.length + n.length;
+      + KEY_L.length + this.listId.length + membershipsLength + KEY_N.length + n.length
+      + (h === undefined ? 0 : KEY_H.length + h.length);
 
     const out = Buffer.allocUnsafe(size);
     out[0] = FORMAT_V2;
     out.writeDoubleBE(state.t ?? Number.NaN, 1);
     let p = HEADER_BYTES;
-    out[p++] = BODY_MAP;
+    out[p++] = h === undefined ? BODY_MAP : BODY_MAP + 1;
     out.set(KEY_S, p); p += KEY_S.length;
     p = writeMsgpackMapHeader(out, p, entries);
     const start = old?.start ?? new Int32Array(s.length).fill(-1);
@@ -260,7 +288,13 @@ export class CustomerStateCodec {
     p += membershipsLength;
     const membershipsEnd = p;
     out.set(KEY_N, p); p += KEY_N.length;
-    out.set(n, p);
+    out.set(n, p); p += n.length;
+    if (h !== undefined) {
+      out.set(KEY_H, p); p += KEY_H.length;
+      out.set(h, p);
+      // The state's own bytes, not the encoder's buffer, are what it keeps.
+      state.hBytes = out.subarray(p, p + h.length);
+    }
     state.encoded = { bytes: out, start, end, membershipsStart, membershipsEnd };
     return out;
   }
@@ -303,8 +337,12 @@ export class CustomerStateCodec {
       packr.unpackMultiple(bytes.subarray(base), (value: unknown, from?: number, to?: number) => {
         const at = base + from!;
         const after = base + to!;
-        if (k % 2 === 0) { key = value; keyAt = at; }
-        else if (k < slotValues) {
+        if (k % 2 === 0) {
+          key = value;
+          keyAt = at;
+          // `h`, last as encode writes it, is left as bytes: only a transition or a why reads it.
+          if (key === 'h' && k >= slotValues) { state.hBytes = bytes.subarray(after); k += 2; return false; }
+        } else if (k < slotValues) {
           const i = this.slotIndex.get(key as string);
           if (i === undefined) (state.other ??= new Map()).set(key as string, bytes.subarray(at, after));
           else { state.s[i] = value; start[i] = keyAt; end[i] = after; }

@@ -20,11 +20,11 @@ export function createLogger(opts: { level?: LogLevel; format?: 'text' | 'json';
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[level] < min) return;
     if (opts.format === 'json') {
-      write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+      write(jsonLine(new Date().toISOString(), level, msg, fields));
       return;
     }
     const extra = fields && Object.keys(fields).length > 0
-      ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
+      ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${textOf(v)}`).join(' ')
       : '';
     write(`${new Date().toISOString()} ${level.padEnd(5)} ${msg}${extra}`);
   };
@@ -34,4 +34,26 @@ export function createLogger(opts: { level?: LogLevel; format?: 'text' | 'json';
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
   };
+}
+
+/**
+ * One JSON object per line: `time`, `level` and `msg` first, then the
+ * fields. A field named like one of those three is written with a `field_`
+ * prefix rather than replace it; offsets (bigint) as strings and errors as
+ * their message, so that no field can make the line fail to print.
+ */
+function jsonLine(time: string, level: LogLevel, msg: string, fields: Record<string, unknown> | undefined): string {
+  const line: Record<string, unknown> = { time, level, msg };
+  if (fields) for (const [k, v] of Object.entries(fields)) line[k === 'time' || k === 'level' || k === 'msg' ? `field_${k}` : k] = v;
+  return JSON.stringify(line, printable);
+}
+
+function textOf(v: unknown): string {
+  if (typeof v === 'string' || typeof v === 'bigint') return String(v);
+  if (v instanceof Error) return v.message;
+  return JSON.stringify(v, printable);
+}
+
+function printable(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v;
 }

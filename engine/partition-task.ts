@@ -51,6 +51,7 @@ import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_
 import { compareUtf8 } from './state/memory-store.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
+import { recentTransitions, recordTransition, type Transition } from './transition-history.js';
 
 /** A record the rules could not take, by its position in the batch given to process(). */
 export interface RefusedRecord {
@@ -95,6 +96,8 @@ export interface CustomerView {
    * ranks the most recently seen values. Empty when every value is exact.
    */
   approximate: string[];
+  /** The customer's last enter/leave transitions, newest first (transition-history.ts), `at` as ISO text. */
+  transitions: (Omit<Transition, 'at'> & { at: string })[];
 }
 
 interface CachedCustomer {
@@ -227,6 +230,7 @@ export class PartitionTask {
     const view: CustomerView = {
       customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
       traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
+      transitions: recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
     };
     this.plan.slots.forEach((slot, i) => {
       if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], this.now)) view.approximate.push(slot.text);
@@ -409,7 +413,9 @@ export class PartitionTask {
           this.changed.add(customer);
           const name = this.plan.audiences[i]!.name;
           this.sizes.set(name, (this.sizes.get(name) ?? 0) - 1);
-          out.push({ type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' });
+          const event: OutputEvent = { type: 'leave', audience: name, customer, at: this.isoNow(), version: prev + 1, reason: 'rule_change' };
+          recordTransition(cs, event, this.now);
+          out.push(event);
         }
       }
       // Members changed stay for the commit; the others need not all be in memory at once.
@@ -778,6 +784,7 @@ export class PartitionTask {
       for (const j of a.usedBy) this.markDirty(j);
       const event: OutputEvent = { type: inside ? 'enter' : 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
       if (cause) event.cause = cause;
+      recordTransition(cs, event, this.now);
       out.push(event);
     }
     if (earliestMoved) next = earliestWake(cs.w);

@@ -3,8 +3,9 @@
  *
  *   GET /health              200 while the process runs
  *   GET /ready               200 once every owned partition is open and caught up, else 503 with why
- *   GET /customers/ID        traits, scores and memberships of a customer of an owned partition;
- *                            404 naming the members that own the other partitions
+ *   GET /customers/ID        traits, scores, memberships and last transitions of a customer; one
+ *                            of another member's partitions is asked of the group's other members
+ *                            (runtime/query-forwarding.ts); 404 when none knows the customer
  *   GET /audiences           members per audience over the owned partitions
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
@@ -13,9 +14,9 @@
  * Access: runtime/http-access.ts (loopback by default; a bearer token and
  * optionally TLS beyond it).
  *
- * A process answers for the partitions it owns, as a Kafka Streams instance
- * does for its interactive queries; `/audiences` says which partitions its
- * numbers cover, so a caller sums over the group.
+ * A process answers for a customer whichever member owns the customer's
+ * partition. `/audiences` covers the partitions this process owns and says
+ * which, so a caller sums over the group.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -25,6 +26,7 @@ import type { Logger } from '../engine/log.js';
 import type { CustomerView } from '../engine/partition-task.js';
 import { DASHBOARD_ROUTES, routeDashboardData, serveDashboardFile, type DashboardBackend } from './dashboard-routes.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
+import { askOtherMembers, FORWARDED_HEADER, queryAddressOf } from './query-forwarding.js';
 
 /** What the server asks the engine (KafkaRuntime implements it). */
 export interface QueryBackend extends DashboardBackend {
@@ -38,6 +40,8 @@ export interface QueryBackend extends DashboardBackend {
 export class QueryServer {
   private readonly server: Server;
   private backend: QueryBackend | undefined;
+  /** This process's query address as the group's other members reach it (HOST:PORT). */
+  private advertised: string | undefined;
 
   /** Listening may start before the engine exists (its port goes into the client id): until `serve`, every route answers 503. */
   constructor(log: Logger, private readonly access: HttpAccess = {}) {
@@ -52,8 +56,10 @@ export class QueryServer {
     this.server = access.tls ? createTlsServer({ cert: access.tls.cert, key: access.tls.key }, handle) : createServer(handle);
   }
 
-  serve(backend: QueryBackend): void {
+  /** `advertised`: HOST:PORT at which the other members reach this process (what its client id carries). */
+  serve(backend: QueryBackend, advertised?: string): void {
     this.backend = backend;
+    this.advertised = advertised;
   }
 
   /** Listen on `port` (0: any free port) and resolve with the port bound. */
@@ -113,31 +119,47 @@ export class QueryServer {
       }
       json(res, 200, { audience: name, size: sizes[name], partitions, partitionCount });
     } else if (parts.length === 2 && parts[0] === 'customers') {
-      await this.customer(this.backend, parts[1]!, res);
+      await this.customer(this.backend, parts[1]!, url.pathname + url.search, req, res);
     } else {
       json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/audiences', '/audiences/NAME', '/metrics', ...DASHBOARD_ROUTES] });
     }
   }
 
-  private async customer(backend: QueryBackend, customer: string, res: ServerResponse): Promise<void> {
+  /** `path`: the request's path and query, as another member is asked it when this process does not have the customer. */
+  private async customer(backend: QueryBackend, customer: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const found = await backend.customerView(customer);
     if (found) {
       json(res, 200, { partition: found.partition, ...found.view });
       return;
     }
     const { partitions: owned, partitionCount } = backend.audienceSizes();
-    const others = await backend.groupMembers().catch(() => undefined);
     const ownsAll = partitionCount > 0 && owned.length === partitionCount;
+    if (ownsAll) {
+      json(res, 404, { error: `no customer "${customer}": this process owns every partition, and none has seen an event of theirs`, ownedPartitions: owned });
+      return;
+    }
+    const others = (await backend.groupMembers().catch(() => undefined))?.filter((m) => m.partitions.some((p) => !owned.includes(p)));
+    // A forwarded request is answered from this process's partitions only: asking on would loop.
+    const forwarded = req.headers[FORWARDED_HEADER] !== undefined;
+    let unreachable: string[] = [];
+    if (others && !forwarded) {
+      const asked = await askOtherMembers(others, this.advertised, path, this.access);
+      if (asked.answer) {
+        json(res, 200, { ...asked.answer.body, answeredBy: asked.answer.answeredBy });
+        return;
+      }
+      unreachable = asked.unreachable;
+    }
     json(res, 404, {
-      error: ownsAll
-        ? `no customer "${customer}": this process owns every partition, and none has seen an event of theirs`
-        : `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}); ` +
-          'if it exists, another member of the group has it: ask it (members with a query address are listed)',
+      error: forwarded
+        ? `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'})`
+        : others === undefined
+        ? `customer "${customer}" is not in the partitions this process owns (${owned.join(', ') || 'none'}), and the group's members could not be listed to ask the others: try again`
+        : `no member of the group knows customer "${customer}"` +
+          (unreachable.length > 0 ? `; could not reach ${unreachable.join(', ')}: it may be there` : '') +
+          (others?.some((m) => queryAddressOf(m.clientId) === undefined) ? '; some members serve no query API (start them with --http)' : ''),
       ownedPartitions: owned,
-      members: others?.filter((m) => m.partitions.some((p) => !owned.includes(p))).map((m) => ({
-        partitions: m.partitions, clientId: m.clientId, host: m.host,
-        queryAddress: m.clientId.startsWith('aud@') ? m.clientId.slice(4) : null,
-      })) ?? null,
+      members: others?.map((m) => ({ partitions: m.partitions, clientId: m.clientId, host: m.host, queryAddress: queryAddressOf(m.clientId) ?? null })) ?? null,
     });
   }
 }

@@ -220,7 +220,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const reloader = new RuleReloader(args.files, log, (next) => runtime.deploy(next));
     process.on('SIGHUP', () => reloader.reload('SIGHUP'));
     if (args.watch) reloader.watch();
-    server?.serve(runtime);
+    server?.serve(runtime, advertised);
     try {
       await runtime.start();
     } catch (err) {

@@ -4,6 +4,7 @@ import { Packr } from 'msgpackr';
 import { AudienceList, AudienceLists } from '../../engine/audience-list.js';
 import { customerTimer, CustomerStateCodec, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from '../../engine/customer-state.js';
 import { MemoryStore } from '../../engine/state/memory-store.js';
+import { recentTransitions, recordTransition, RECENT_TRANSITIONS } from '../../engine/transition-history.js';
 
 const T = 1767830400000;
 const audiences = ['vip', 'lapsed', 'cart'];
@@ -11,8 +12,8 @@ const slots = ['a1', 'b2', 'c3'];
 const codec = new CustomerStateCodec(new AudienceLists(new AudienceList(audiences)), slots);
 
 /** What a state holds, without the bytes it remembers for the next encode. */
-function held(state: CustomerState): Omit<CustomerState, 'encoded'> {
-  const { encoded: _, ...rest } = state;
+function held(state: CustomerState): Omit<CustomerState, 'encoded' | 'hBytes'> {
+  const { encoded: _, hBytes: __, ...rest } = state;
   return rest;
 }
 
@@ -145,4 +146,30 @@ test('a released state lends its arrays to the next one, which starts empty', ()
   pool.release(next);
   const bytes = codec.encode(codec.empty());
   assert.deepEqual(held(pool.decode(bytes)), held(codec.empty()));
+});
+
+test('a customer\'s last transitions survive encoding, newest first, with their cause, and at most RECENT_TRANSITIONS of them', () => {
+  const state = sample();
+  recordTransition(state, { type: 'enter', audience: 'vip', customer: 'c1', at: '', version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } }, T);
+  recordTransition(state, { type: 'leave', audience: 'vip', customer: 'c1', at: '', version: 2, reason: 'timer' }, T + 1000);
+  recordTransition(state, { type: 'enter', audience: 'cart', customer: 'c1', at: '', version: 1, reason: 'event', cause: { line: 12 } }, T + 2000);
+  const read = codec.decode(codec.encode(state));
+  assert.deepEqual(recentTransitions(read), [
+    { audience: 'cart', type: 'enter', at: T + 2000, version: 1, reason: 'event', cause: { line: 12 } },
+    { audience: 'vip', type: 'leave', at: T + 1000, version: 2, reason: 'timer' },
+    { audience: 'vip', type: 'enter', at: T, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } },
+  ]);
+  // Unchanged, the history is copied; changed, it is encoded again; both equal an encode from scratch.
+  read.n++;
+  assert.deepEqual(Buffer.from(codec.encode(read)), Buffer.from(codec.encode({ ...read, encoded: undefined, hBytes: undefined })));
+  recordTransition(read, { type: 'leave', audience: 'cart', customer: 'c1', at: '', version: 2, reason: 'rule_change' }, T + 3000);
+  const again = codec.decode(codec.encode(read));
+  assert.equal(recentTransitions(again)[0]!.reason, 'rule_change');
+  for (let v = 3; v < 40; v++) recordTransition(again, { type: v % 2 ? 'enter' : 'leave', audience: 'cart', customer: 'c1', at: '', version: v, reason: 'event' }, T + v);
+  const bounded = recentTransitions(codec.decode(codec.encode(again)));
+  assert.equal(bounded.length, RECENT_TRANSITIONS);
+  assert.equal(bounded[0]!.version, 39);
+  // A state with no transition has no `h` entry at all.
+  const plain = codec.decode(codec.encode(sample()));
+  assert.equal(plain.h ?? plain.hBytes, undefined);
 });

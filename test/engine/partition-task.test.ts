@@ -17,6 +17,7 @@ import { MemoryStore } from '../../engine/state/memory-store.js';
 import type { StoreWrite } from '../../engine/state/store.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
 import { batchOfRecords } from '../../engine/record-batch.js';
+import { RECENT_TRANSITIONS } from '../../engine/transition-history.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -188,4 +189,31 @@ audience browser { count(page_view) over 1 day >= 5 }`);
   assert.deepEqual(timers, ['c2'], 'only c2 has a timer');
   const left = await task.advanceTo(t0 + 2 * 86_400_000);
   assert.deepEqual(left.map((o) => `${o.type} ${o.customer} ${o.at}`), ['leave c2 2026-01-02T00:01:00.000Z']);
+});
+
+test('each customer keeps its last transitions, newest first, with reason and cause, as the output gave them, through the store', async () => {
+  const store = new MemoryStore();
+  // No record cache: every batch reads each customer back from the store.
+  const task = await PartitionTask.open(retailPlan, store, { cacheCustomers: 0 });
+  const out: OutputEvent[] = [];
+  for (let i = 0; i < events.length; i += 250) {
+    out.push(...(await task.process(batchOfRecords(events.slice(i, i + 250)))).outputs);
+    await task.commit();
+  }
+  out.push(...await task.advanceTo(UNTIL));
+  await task.commit();
+  const byCustomer = new Map<string, OutputEvent[]>();
+  for (const e of out) byCustomer.set(e.customer, [...(byCustomer.get(e.customer) ?? []), e]);
+  const reasons = new Set<string>();
+  let checked = 0;
+  for (const [customer, emitted] of byCustomer) {
+    const view = await task.view(customer);
+    const expected = emitted.slice(-RECENT_TRANSITIONS).reverse()
+      .map(({ customer: _, ...e }) => ({ ...e, ...(e.cause ? { cause: e.cause } : {}) }));
+    assert.deepEqual(view!.transitions.map((t) => ({ ...t })), expected, customer);
+    for (const t of view!.transitions) reasons.add(t.reason);
+    checked++;
+  }
+  assert.ok(checked > 100, `${checked} customers checked`);
+  assert.deepEqual([...reasons].sort(), ['event', 'timer'], 'both event and timer transitions are kept');
 });
