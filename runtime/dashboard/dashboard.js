@@ -20,7 +20,7 @@ function el(tag, attrs, ...children) {
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
   return node;
 }
 
@@ -371,6 +371,19 @@ function table(headers, rows) {
   ));
 }
 
+/** A customer's last enter/leave transitions, newest first, with the input record that caused each. */
+function transitionsView(transitions) {
+  const rows = (transitions || []).map((t) => el('tr', {},
+    el('td', { text: formatTime(t.at) }), el('td', {}, el('span', { class: `pill ${t.type}`, text: t.type })), el('td', { text: t.audience }),
+    el('td', { class: 'num', text: t.version }), el('td', { text: t.reason }),
+    el('td', { class: 'mono', text: t.cause ? `${t.cause.topic ?? ''}/${t.cause.partition ?? ''}@${t.cause.offset ?? ''}` : '' }),
+  ));
+  return el('div', { class: 'transitions' },
+    el('h4', { text: 'Recent transitions' }),
+    rows.length > 0 ? table(['at', 'type', 'audience', { text: 'version', num: true }, 'reason', 'cause'], rows) : el('p', { class: 'note', text: 'None kept.' }),
+  );
+}
+
 /** An expression tree as nested lists; the parts that decided the outcome marked. */
 function whyTree(node) {
   return el('li', { class: node.decisive ? 'decisive' : null },
@@ -382,7 +395,8 @@ function whyTree(node) {
 }
 
 function whyView(why) {
-  const audiences = (why.audiences || []).map((a) => el('details', { class: `why-audience ${a.member ? 'member' : 'not-member'}`, open: a.member },
+  const few = (why.audiences || []).length <= 10; // a long rule set opens its members only
+  const audiences = (why.audiences || []).map((a) => el('details', { class: `why-audience ${a.member ? 'member' : 'not-member'}`, open: a.member || few },
     el('summary', {},
       el('strong', { text: a.name }), ' ',
       el('span', { class: `pill ${a.member ? 'enter' : 'leave'}`, text: a.member ? 'member' : 'not a member' }),
@@ -395,18 +409,12 @@ function whyView(why) {
       t.nextChangeAt ? el('span', { class: 'next', text: ` · changes at ${formatTime(t.nextChangeAt)}` }) : null),
     el('ul', { class: 'tree' }, whyTree(t.expression)),
   ));
-  const transitions = (why.transitions || []).map((t) => el('tr', {},
-    el('td', { text: formatTime(t.at) }), el('td', {}, el('span', { class: `pill ${t.type}`, text: t.type })), el('td', { text: t.audience }),
-    el('td', { class: 'num', text: t.version }), el('td', { text: t.reason }),
-    el('td', { class: 'mono', text: t.cause ? `${t.cause.topic ?? ''}/${t.cause.partition ?? ''}@${t.cause.offset ?? ''}` : '' }),
-  ));
   return el('div', { id: 'why', class: 'why' },
     el('h3', { text: 'Why' }),
     el('p', { class: 'note', text: `As of ${formatTime(why.asOf)}. Highlighted: the parts that decided each outcome.` }),
     audiences,
     traits.length > 0 ? [el('h4', { text: 'Traits' }), traits] : null,
-    el('h4', { text: 'Recent transitions' }),
-    transitions.length > 0 ? table(['at', 'type', 'audience', { text: 'version', num: true }, 'reason', 'cause'], transitions) : el('p', { class: 'note', text: 'None kept.' }),
+    transitionsView(why.transitions),
     why.approximate && why.approximate.length > 0 ? el('p', { class: 'note', text: `Approximate: ${why.approximate.join(', ')}` }) : null,
   );
 }
@@ -425,7 +433,8 @@ async function showCustomer(id) {
   const parts = [
     el('div', { id: 'profile', class: 'profile' },
       el('h3', { text: c.customer }),
-      el('p', { class: 'note', text: `partition ${c.partition} · as of ${formatTime(c.asOf)} · ${formatValue(c.eventsApplied)} events applied` }),
+      el('p', { class: 'note', text: `partition ${c.partition} · as of ${formatTime(c.asOf)} · ${formatValue(c.eventsApplied)} events applied` +
+        (c.answeredBy ? ` · answered by ${c.answeredBy}` : '') }),
       el('h4', { text: 'Memberships' }),
       el('ul', { class: 'memberships' }, memberships.map(([name, m]) => el('li', { class: m.member ? 'member' : 'not-member' },
         el('span', { class: `pill ${m.member ? 'enter' : 'leave'}`, text: m.member ? 'in' : 'out' }), ` ${name}`,
@@ -437,7 +446,10 @@ async function showCustomer(id) {
       c.approximate && c.approximate.length > 0 ? el('p', { class: 'note', text: `Approximate (holding their most values): ${c.approximate.join(', ')}` }) : null,
     ),
   ];
-  if (why.status === 200 && why.body) parts.push(whyView(why.body));
+  const hasWhy = why.status === 200 && why.body;
+  // The why view lists the transitions with the rest; without it, the profile's own.
+  if (!hasWhy && c.transitions) parts[0].append(transitionsView(c.transitions));
+  if (hasWhy) parts.push(whyView(why.body));
   else if (why.status !== 404 || !/no route/.test(why.body?.error ?? '')) parts.push(el('p', { class: 'note', text: `Why: ${why.body?.error ?? `HTTP ${why.status}`}` }));
   out.replaceChildren(...parts);
 }

@@ -98,6 +98,26 @@ function goldVip(customer: string): Record<string, unknown>[] {
   ];
 }
 
+/** A why answer as GET /customers/ID/why gives it: one audience, its tree, the decisive parts marked. */
+const cannedWhy = {
+  customer: 'dash-vip', partition: 1, asOf: '2026-12-04T10:00:00.000Z',
+  audiences: [{
+    name: 'vip', member: true, version: 1, value: true, nextChangeAt: '2027-03-01T00:00:00.000Z',
+    expression: {
+      text: 'sum(purchase.amount) over 365 days >= 10000 and count(purchase) over 90 days >= 3', value: true, decisive: true, nextChangeAt: '2027-03-01T00:00:00.000Z',
+      children: [
+        { text: 'sum(purchase.amount) over 365 days >= 10000', value: true, decisive: true, nextChangeAt: null, children: [
+          { text: 'sum(purchase.amount) over 365 days', value: 11010, decisive: false, nextChangeAt: null, children: [] },
+        ] },
+        { text: 'count(purchase) over 90 days >= 3', value: true, decisive: true, nextChangeAt: '2027-03-01T00:00:00.000Z', children: [] },
+      ],
+    },
+  }],
+  traits: [],
+  transitions: [{ audience: 'vip', type: 'enter', at: '2026-12-02T10:00:00.000Z', version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 1, offset: '3' } }],
+  approximate: [],
+};
+
 let work = '';
 let browser: Browser | undefined;
 let main: Awaited<ReturnType<typeof startEngine>> | undefined;
@@ -197,14 +217,28 @@ test('the customer search shows the profile, and the why view where the engine h
   assert.match(profile!, /gold/);
   const member = await page.locator('#profile .memberships li.member').allTextContents();
   assert.ok(member.some((m) => /vip/.test(m)) && member.some((m) => /gold_opted_in/.test(m)), `memberships: ${member.join(' | ')}`);
+  const transitions = await page.locator('.transitions').first().textContent();
+  assert.match(transitions!, /enter\s*vip/, 'the customer\'s recent transitions are listed');
   if (whyRoute) {
     await page.locator('#why').waitFor({ timeout: 10_000 });
     assert.ok(await page.locator('#why details.why-audience').count() >= 8, 'every audience explained');
     assert.ok(await page.locator('#why li.decisive').count() > 0, 'the decisive parts are marked');
-  } else {
-    t.diagnostic('GET /customers/ID/why is not in this build: the why view is not asserted');
   }
   await shot(page, 'customer');
+  if (!whyRoute) {
+    // Until the route is in this build: the view drawn from an answer of the shape it will give.
+    t.diagnostic('GET /customers/ID/why is not in this build: the why view is checked on a canned answer');
+    await page.route('**/customers/dash-vip/why', (route) => route.fulfill({ json: cannedWhy }));
+    await page.click('#customer-search button');
+    await page.locator('#why').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#why details.why-audience').count(), 1);
+    assert.deepEqual(await page.locator('#why li.decisive > code').allTextContents(), [
+      'sum(purchase.amount) over 365 days >= 10000 and count(purchase) over 90 days >= 3',
+      'sum(purchase.amount) over 365 days >= 10000',
+      'count(purchase) over 90 days >= 3',
+    ], 'the decisive nodes, and only those, are highlighted');
+    assert.match((await page.locator('#why').textContent())!, /changes at/);
+  }
   // Without the route, the browser reports its 404 as a failed resource load: that one is expected.
   assert.deepEqual(errors.filter((e) => whyRoute || !/status of 404.*\/why/.test(e)), []);
   await page.close();
