@@ -2,11 +2,11 @@
  * The live tail's memory is bounded per client: a client whose socket takes
  * nothing more gets at most MAX_QUEUED events queued, the rest dropped and
  * counted, and is told how many once its socket drains; a fast client gets
- * every event, in order.
+ * every event, in order; every client gets a heartbeat every 15 s.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventTail, MAX_QUEUED, TailClient, type TailSink } from '../../runtime/event-tail.js';
+import { EventTail, HEARTBEAT_MS, MAX_QUEUED, TailClient, type TailSink } from '../../runtime/event-tail.js';
 
 /** A socket that takes `room` messages, then reports itself full until drained. */
 class FakeSocket implements TailSink {
@@ -82,5 +82,20 @@ test('events not decoded for the tail (a rule change\'s thousands) are said as d
   tail.subscribe(socket);
   tail.publish([event(1)], 4999);
   assert.deepEqual(socket.written, [`data: ${event(1)}\n\n`, 'event: dropped\ndata: {"dropped":4999}\n\n']);
+  tail.close();
+});
+
+test('every client gets a heartbeat comment every 15 s, so that proxies and browsers see a live connection', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const tail = new EventTail();
+  const socket = new FakeSocket();
+  const leave = tail.subscribe(socket);
+  t.mock.timers.tick(HEARTBEAT_MS - 1);
+  assert.deepEqual(socket.written, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(socket.written, [': heartbeat\n\n']);
+  leave();
+  t.mock.timers.tick(HEARTBEAT_MS);
+  assert.equal(socket.written.length, 1, 'none once the client left');
   tail.close();
 });
