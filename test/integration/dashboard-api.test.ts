@@ -2,7 +2,8 @@
  * The dashboard's routes on a running engine, without a browser: the page's
  * files served from the package (and nothing else by path), the live tail of
  * an exactly-once engine (events published once their transaction
- * committed), partitions with their offsets, and the sizes history read
+ * committed; the rules in the main thread, so the events come as objects,
+ * not packed), partitions with their offsets, and the sizes history read
  * back by the next process on the same state directory.
  */
 import { test } from 'node:test';
@@ -52,7 +53,9 @@ async function tailUntil(base: string, until: (event: Record<string, unknown>) =
 
 async function startEngine(input: string, stateDir: string): Promise<{ engine: EngineProcess; base: string }> {
   const engine = new EngineProcess([retailRules, '--brokers', testBrokers(), '--topic', input, '--output-topic', `${input}.out`,
-    '--state-dir', stateDir, '--group', `g-${input}`, '--http', '0', '--exactly-once']);
+    '--state-dir', stateDir, '--group', `g-${input}`, '--http', '0', '--exactly-once',
+    // The rules in this thread: the tail takes the events as objects here, packed by a worker in the browser test.
+    '--workers', '0']);
   await engine.waitForLog(/query API listening/);
   const port = /url=http:\/\/[^:]+:(\d+)/.exec(engine.logs.find((l) => /query API listening/.test(l))!)![1];
   await engine.waitForLog(/partition assigned/, PARTITIONS);
