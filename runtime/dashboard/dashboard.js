@@ -7,6 +7,7 @@
 const REFRESH_MS = 5_000;
 const SIZES_REFRESH_MS = 10_000;
 const TAIL_SHOWN = 200;
+const CHARTED_AUDIENCES = 12;
 const TOKEN_KEY = 'aud.token';
 
 // ---- DOM: built with textContent only, never HTML from data (customer ids and events are anyone's text) ----
@@ -165,8 +166,20 @@ function resizeCharts() {
   }
 }
 
+/**
+ * The audiences the sizes chart draws: the largest CHARTED_AUDIENCES, in the
+ * rules' order (so that colours stay put); a thousand lines would say nothing.
+ */
+function chartedAudiences() {
+  const sizes = state.sizes ? state.sizes.sizes : {};
+  const largest = new Set([...state.audiences].sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0)).slice(0, CHARTED_AUDIENCES));
+  const names = state.audiences.filter((name) => largest.has(name));
+  $('charted').textContent = names.length < state.audiences.length ? `(the ${names.length} largest of ${state.audiences.length})` : '';
+  return names;
+}
+
 function drawCharts() {
-  const names = state.audiences;
+  const names = chartedAudiences();
   if (charts.names !== names.join('\n') || !charts.sizes) {
     charts.sizes?.destroy();
     charts.sizes = makeSizesChart(names);
