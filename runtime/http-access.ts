@@ -2,7 +2,8 @@
  * Who may ask the query API. It answers customers' traits, scores and
  * memberships: personal data. So it listens on the loopback interface unless
  * told otherwise, and once it listens beyond it, every request but the
- * health and readiness probes carries `Authorization: Bearer <token>`. TLS,
+ * health and readiness probes (and the dashboard's page files, which hold no
+ * data: dashboard-routes.ts) carries `Authorization: Bearer <token>`. TLS,
  * when given a certificate and key, keeps the token and the answers off the
  * wire in clear.
  */

@@ -38,7 +38,7 @@ import { KafkaSource, type PartitionBatch } from '../connectors/kafka/source.js'
 import type { Plan } from '../dsl/plan.js';
 import type { ClockGuardOptions } from '../engine/clock-guard.js';
 import type { Logger } from '../engine/log.js';
-import type { OutputEvent } from '../engine/output-event.js';
+import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
@@ -46,12 +46,15 @@ import { planRuleChange } from '../engine/rule-change.js';
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
-import { EngineMetrics } from './metrics.js';
-import { partitionStateDir } from './naming.js';
+import type { PartitionState } from './dashboard-routes.js';
+import { EventTail } from './event-tail.js';
+import { directoryBytes, EngineMetrics } from './metrics.js';
+import { partitionStateDir, sizeHistoryFile } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
 import { deadLetters, outputRecords, packedOutputRecords } from './output-records.js';
-import { audienceCounts, type AudienceCounts } from './packed-output.js';
+import { audienceCounts, packedEventTexts, type AudienceCounts } from './packed-output.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
+import { SizeHistory } from './size-history.js';
 import { StateBounds } from './state-bounds.js';
 import { LocalHost } from './worker/local-host.js';
 import type { PartitionHost } from './worker/partition-host.js';
@@ -121,6 +124,8 @@ interface PartitionEntry {
   /** What it applied and has not committed, and how it commits (replaced when the partition is opened again). */
   commits: PartitionCommits;
   caughtUp: boolean;
+  /** The input partition's end as of the last batch (or the assignment): the dashboard's lag. */
+  highWatermark: bigint | undefined;
   /** Work on this partition, in order. */
   queue: Promise<void>;
 }
@@ -144,6 +149,10 @@ export class KafkaRuntime {
   private plan: Plan;
   /** The rule change being rolled out over the owned partitions, if any (deploy()). */
   private deploying: RolloutStatus | undefined;
+  /** The dashboard's live tail: enter/leave events once delivered (query API, `GET /events`). */
+  readonly eventTail = new EventTail();
+  /** The dashboard's sizes per minute over the last 24 h, kept in the state directory (`GET /sizes`). */
+  readonly sizeHistory: SizeHistory;
 
   constructor(private readonly opts: KafkaRuntimeOptions) {
     this.plan = opts.plan;
@@ -158,6 +167,7 @@ export class KafkaRuntime {
     });
     this.stateBounds = new StateBounds(this.metrics, opts.log);
     this.badRecordLog = new BadRecordLog(opts.log);
+    this.sizeHistory = new SizeHistory(sizeHistoryFile(opts.stateDir), () => this.audienceSizes().sizes, opts.log);
   }
 
   private stateDirOf(topic: string, partition: number): string {
@@ -319,7 +329,7 @@ export class KafkaRuntime {
   private async deliverAndCommit(entry: PartitionEntry, step: RunnerStep): Promise<void> {
     entry.commits.changedByClock();
     this.countOutputs(step);
-    await entry.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed));
+    await entry.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed), this.toTail(step));
     await entry.commits.commitAndWait();
   }
 
@@ -352,6 +362,45 @@ export class KafkaRuntime {
     return undefined;
   }
 
+  /** Each owned partition as the dashboard shows it (`GET /partitions`): its position in the input and its state. */
+  async partitionStates(): Promise<PartitionState[]> {
+    const entries = [...this.partitions.values()].sort((a, b) => a.partition - b.partition);
+    return Promise.all(entries.map(async (e): Promise<PartitionState> => {
+      const s = e.runner.snapshot;
+      const applied = e.commits.appliedNext;
+      const committed = e.commits.uncommittedFrom ?? applied;
+      return {
+        topic: e.topic, partition: e.partition, caughtUp: e.caughtUp,
+        appliedOffset: applied?.toString() ?? null, committedOffset: committed?.toString() ?? null,
+        highWatermark: e.highWatermark?.toString() ?? null,
+        lag: e.highWatermark === undefined ? null : Math.max(0, Number(e.highWatermark - (applied ?? 0n))),
+        clock: Number.isFinite(s.clock) ? new Date(s.clock).toISOString() : null,
+        pendingTimers: s.pendingTimers, pendingCustomers: s.pendingCustomers, largestStateBytes: s.largestStateBytes,
+        stateBytes: await directoryBytes(this.stateDirOf(e.topic, e.partition)),
+        rules: s.rules, deploying: this.deploying?.left.has(e.partition) ?? false,
+      };
+    }));
+  }
+
+  /**
+   * A step's enter/leave events for the dashboard's live tail, published
+   * once delivered (PartitionCommits.deliver); nothing to do, not even
+   * decoding, while no one watches.
+   */
+  private toTail(step: RunnerStep): (() => void) | undefined {
+    if (!this.eventTail.listening) return undefined;
+    return () => {
+      const total = step.packed ? step.packed.events.count : step.outputs.length;
+      try {
+        const texts = step.packed ? packedEventTexts(step.packed, TAIL_STEP_LIMIT) : step.outputs.slice(0, TAIL_STEP_LIMIT).map(outputEventJson);
+        this.eventTail.publish(texts, total - texts.length);
+      } catch (err) {
+        // A view of the output that failed must not fail the delivery it follows.
+        this.opts.log.warn('the dashboard\'s live tail could not take a step\'s events', { error: (err as Error).message });
+      }
+    };
+  }
+
   metricsText(): Promise<{ contentType: string; body: string }> {
     return this.metrics.text();
   }
@@ -372,6 +421,8 @@ export class KafkaRuntime {
       { topic: opts.changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } },
     ]);
     await mkdir(opts.stateDir, { recursive: true });
+    await this.sizeHistory.load();
+    this.sizeHistory.start();
     await this.sink.connect();
     await this.source.start({
       onAssign: (parts) => this.assign(parts),
@@ -428,6 +479,8 @@ export class KafkaRuntime {
     await this.sink.disconnect();
     await this.host.close();
     this.badRecordLog.close();
+    await this.sizeHistory.stop();
+    this.eventTail.close();
     this.opts.log.info('engine stopped', { ...this.counters });
   }
 
@@ -446,7 +499,7 @@ export class KafkaRuntime {
       const end = ends.get(partition) ?? 0n;
       const { nextOffset, pendingTimers } = opened.runner.snapshot;
       const caughtUp = (nextOffset ?? 0n) >= end;
-      this.partitions.set(`${topic}/${partition}`, { topic, partition, runner: opened.runner, commits: this.commitsFor(topic, partition, opened), caughtUp, queue: Promise.resolve() });
+      this.partitions.set(`${topic}/${partition}`, { topic, partition, runner: opened.runner, commits: this.commitsFor(topic, partition, opened), caughtUp, highWatermark: end, queue: Promise.resolve() });
       this.deployIfBehind(`${topic}/${partition}`);
       this.metrics.partitionsAssigned.set(this.partitions.size);
       this.metrics.restoredRecords.inc(opened.restoredRecords);
@@ -531,6 +584,7 @@ export class KafkaRuntime {
     if (skip === count) {
       // Nothing to apply, and nothing to write: the stored offset must never move back.
       if (from !== undefined) entry.caughtUp = from >= batch.highWatermark;
+      entry.highWatermark = batch.highWatermark;
       await commits.levelGroupOffset();
       return;
     }
@@ -563,7 +617,7 @@ export class KafkaRuntime {
       });
     }
     try {
-      await commits.deliver(records, next, packed);
+      await commits.deliver(records, next, packed, this.toTail(result));
       this.observeLatency(batch, skip, count);
       await commits.commitIfDue();
     } catch (err) {
@@ -571,6 +625,7 @@ export class KafkaRuntime {
       throw err;
     }
     entry.caughtUp = next >= batch.highWatermark;
+    entry.highWatermark = batch.highWatermark;
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
     this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
@@ -667,7 +722,7 @@ export class KafkaRuntime {
         if (step.outputs.length === 0 && !step.packed) return;
         e.commits.changedByClock();
         this.countOutputs(step);
-        await e.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed));
+        await e.commits.deliver(outputRecords(this.opts, step.outputs), undefined, packedOutputRecords(this.opts, step.packed), this.toTail(step));
       });
     }
   }
@@ -712,6 +767,7 @@ export class KafkaRuntime {
     for (const c of stepCounts(step)) {
       this.counters.enters += c.enters;
       this.counters.leaves += c.leaves;
+      this.sizeHistory.count(c.audience, c.enters, c.leaves);
       if (c.enters > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'enter' }, c.enters);
       if (c.leaves > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'leave' }, c.leaves);
     }
@@ -729,6 +785,12 @@ export class KafkaRuntime {
 function stepCounts(step: RunnerStep): AudienceCounts[] {
   return step.packed?.counts ?? audienceCounts(step.outputs);
 }
+
+/**
+ * Events of one step the live tail shows at most: a rule change's step makes
+ * thousands, which no one reads in a tail; the rest are counted as dropped.
+ */
+const TAIL_STEP_LIMIT = 500;
 
 /** A rule change's last step, per commit: customers evaluated again (and their enter/leave events) per transaction. */
 const FINISH_CUSTOMERS = 5_000;

@@ -99,7 +99,8 @@ export class EngineMetrics {
   }
 }
 
-async function directoryBytes(dir: string): Promise<number> {
+/** Bytes of the files under `dir`, however deep (a RocksDB store). */
+export async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {

@@ -23,6 +23,11 @@ export function changelogTopicFor(groupId: string): string {
   return `${groupId}-state-changelog`;
 }
 
+/** The dashboard's sizes over time (size-history.ts): beside the partitions' stores, the process's own. */
+export function sizeHistoryFile(stateDir: string): string {
+  return join(stateDir, 'dashboard', 'sizes.jsonl');
+}
+
 /** The RocksDB directory of one input partition's state. */
 export function partitionStateDir(stateDir: string, topic: string, partition: number): string {
   return join(stateDir, `${topic}-${partition}`);

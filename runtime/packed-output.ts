@@ -80,3 +80,23 @@ function packTexts(texts: readonly (string | null)[], count: number): PackedReco
   }
   return { count, data: new Uint8Array(scratch.subarray(0, at)), lengths };
 }
+
+/**
+ * The enter/leave events' JSON texts of a packed output, the first `limit`
+ * of them: what the dashboard's live tail shows (event-tail.ts), decoded
+ * only while someone watches.
+ */
+export function packedEventTexts(packed: PackedOutput, limit: number): string[] {
+  const { count, data, lengths } = packed.events;
+  const utf8 = new TextDecoder();
+  const texts: string[] = [];
+  let at = 0;
+  for (let i = 0; i < count && texts.length < limit; i++) {
+    at += Math.max(0, lengths[2 * i]!); // the key: the customer, in the event too
+    const valueBytes = lengths[2 * i + 1]!;
+    if (valueBytes < 0) continue;
+    texts.push(utf8.decode(data.subarray(at, at + valueBytes)));
+    at += valueBytes;
+  }
+  return texts;
+}

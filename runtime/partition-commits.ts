@@ -123,15 +123,18 @@ export class PartitionCommits {
    * wait already; a failed send surfaces at the next wait for it (here or
    * in the commit). Exactly-once it is committed, with the state and the
    * input offset `next` when given, in one transaction (steps 1 to 4).
+   * `delivered` is called once the output is acknowledged (exactly-once:
+   * committed), never for output that failed.
    */
-  async deliver(records: SinkRecord[], next: bigint | undefined, packed: TopicRecords[] = []): Promise<void> {
+  async deliver(records: SinkRecord[], next: bigint | undefined, packed: TopicRecords[] = [], delivered?: () => void): Promise<void> {
     if (this.producer) {
       await this.commitExactlyOnce(records, next, packed);
+      delivered?.();
       return;
     }
     if (records.length === 0 && packed.length === 0) return;
     const sent = this.ctx.sink.send(records, packed);
-    sent.catch(() => undefined); // awaited below or by the commit
+    sent.then(() => delivered?.(), () => undefined); // a failure is awaited below or by the commit
     this.unacked.push(sent);
     if (this.unacked.length > MAX_UNACKED_BATCHES) await this.unacked.shift();
   }

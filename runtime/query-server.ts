@@ -12,6 +12,7 @@
  *   GET /audiences           members per audience over the owned partitions
  *   GET /audiences/NAME      one audience's size (404 with a suggestion for an unknown name)
  *   GET /metrics             Prometheus text format
+ *   GET /, /sizes, /events, /partitions   the dashboard (dashboard-routes.ts)
  *
  * Access: runtime/http-access.ts (loopback by default; a bearer token and
  * optionally TLS beyond it).
@@ -27,11 +28,12 @@ import { closest } from '../dsl/suggest.js';
 import type { Logger } from '../engine/log.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
 import type { CustomerView } from '../engine/partition-task.js';
+import { DASHBOARD_ROUTES, routeDashboardData, serveDashboardFile, type DashboardBackend } from './dashboard-routes.js';
 import { authorized, OPEN_ROUTES, type HttpAccess } from './http-access.js';
 import { askOtherMembers, FORWARDED_HEADER, queryAddressOf } from './query-forwarding.js';
 
 /** What the server asks the engine (KafkaRuntime implements it). */
-export interface QueryBackend {
+export interface QueryBackend extends DashboardBackend {
   readiness(): { ready: boolean; reason?: string; partitions: { partition: number; caughtUp: boolean }[] };
   audienceSizes(): { sizes: Record<string, number>; partitions: number[]; partitionCount: number };
   customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined>;
@@ -89,6 +91,7 @@ export class QueryServer {
       json(res, 405, { error: `${req.method} is not supported: the query API is read-only (GET)` });
       return;
     }
+    if (await serveDashboardFile(url.pathname, req, res)) return;
     if (this.access.token !== undefined && !OPEN_ROUTES.has(url.pathname) && !authorized(req.headers.authorization, this.access.token)) {
       res.setHeader('www-authenticate', 'Bearer realm="aud"');
       json(res, 401, { error: 'this query API needs Authorization: Bearer <token> (the --http-token or AUD_HTTP_TOKEN it was started with)' });
@@ -99,6 +102,7 @@ export class QueryServer {
       json(res, 503, { error: 'the engine is starting' });
       return;
     }
+    if (await routeDashboardData(this.backend, url, req, res)) return;
     if (parts.length === 1 && parts[0] === 'health') {
       json(res, 200, { status: 'up' });
     } else if (parts.length === 1 && parts[0] === 'ready') {
@@ -124,7 +128,7 @@ export class QueryServer {
     } else if (parts.length === 3 && parts[0] === 'customers' && parts[2] === 'why') {
       await this.customer(this.backend, parts[1]!, 'why', url.pathname + url.search, req, res);
     } else {
-      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/customers/ID/why', '/audiences', '/audiences/NAME', '/metrics'] });
+      json(res, 404, { error: `no route ${url.pathname}`, routes: ['/health', '/ready', '/customers/ID', '/customers/ID/why', '/audiences', '/audiences/NAME', '/metrics', ...DASHBOARD_ROUTES] });
     }
   }
 

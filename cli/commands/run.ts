@@ -90,7 +90,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('avro-schema', { type: 'string', describe: 'format avro: the .avsc schema of the values (plain Avro binary), or with --schema-registry the reader schema' })
     .option('schema-registry', { type: 'string', describe: 'a Confluent-compatible schema registry URL: Avro input is in its wire format, Avro output registered under <output>-value; credentials as http://user:pass@host:8081' })
     .option('output-format', { choices: ['json', 'avro'] as const, default: 'json' as const, describe: 'enter/leave events as JSON, or Avro with connectors/avro/segment-event.avsc' })
-    .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) on this port' })
+    .option('http', { type: 'number', describe: 'serve the query API (customers, audience sizes, health, readiness, Prometheus metrics) and the dashboard (at /) on this port' })
     .option('http-host', { type: 'string', default: '127.0.0.1', describe: 'address the query API listens on; beyond loopback it needs a token' })
     .option('http-token', { type: 'string', describe: 'bearer token the query API requires (prefer AUD_HTTP_TOKEN: a flag shows in the process list); required when --http-host is not loopback' })
     .option('http-tls-cert', { type: 'string', describe: 'PEM certificate: serve the query API over HTTPS (with --http-tls-key)' })

@@ -10,6 +10,9 @@
  *  4. prints every enter/leave event from the output topic as it arrives,
  *     until Ctrl-C, then stops the engine cleanly.
  *
+ * Meanwhile the engine's dashboard is at http://127.0.0.1:<--http>/ (printed
+ * at the start and again once the history is produced).
+ *
  * Run it with `npm run demo` (scripts/demo.sh installs and starts what is missing).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -57,6 +60,8 @@ const engine: ChildProcess = spawn(process.execPath, [
   // Its own process group: Ctrl-C reaches only the demo, which then stops the engine once, cleanly.
 ], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 const engineExited = new Promise<number | null>((res) => engine.on('exit', (code) => res(code)));
+const dashboard = `http://127.0.0.1:${args.http}/`;
+say(`dashboard: ${dashboard}`);
 
 // Print enter/leave events as they arrive.
 const utf8 = new TextDecoder();
@@ -95,6 +100,7 @@ for (const e of generateRetailEvents({ customers: args.customers, days: args.day
 await sink.send(batch);
 history += batch.length;
 say(`produced ${history} history events for ${args.customers} customers over ${args.days} days; now live at ${args.rate} events/s (Ctrl-C to stop)`);
+say(`dashboard: ${dashboard} (audiences over time, the live tail, partitions, customer search)`);
 say(`query API: curl localhost:${args.http}/audiences · curl localhost:${args.http}/customers/c-000001 · curl localhost:${args.http}/metrics`);
 
 // Live: the generator's next day, restamped with the real time as it is sent.

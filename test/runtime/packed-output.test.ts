@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OutputEvent } from '../../engine/output-event.js';
+import { outputEventJson, type OutputEvent } from '../../engine/output-event.js';
 import { outputRecords, packedOutputRecords } from '../../runtime/output-records.js';
-import { packOutput } from '../../runtime/packed-output.js';
+import { packedEventTexts, packOutput } from '../../runtime/packed-output.js';
 
 const topics = { outputTopic: 'out', membershipTopic: 'members', deadLetterTopic: 'dlq', changelogTopic: 'log' };
 
@@ -44,4 +44,10 @@ test('packed output counts enter and leave events per audience', () => {
     { audience: 'cart "abandoner"', enters: 1, leaves: 0 },
   ]);
   assert.deepEqual(packedOutputRecords(topics, undefined), []);
+});
+
+test('the live tail reads the events\' JSON back from packed output, the first `limit` of them', () => {
+  const packed = packOutput(outputs);
+  assert.deepEqual(packedEventTexts(packed, 100), outputs.map(outputEventJson));
+  assert.deepEqual(packedEventTexts(packed, 2), outputs.slice(0, 2).map(outputEventJson));
 });
