@@ -101,7 +101,9 @@ await sink.send(batch);
 history += batch.length;
 say(`produced ${history} history events for ${args.customers} customers over ${args.days} days; now live at ${args.rate} events/s (Ctrl-C to stop)`);
 say(`dashboard: ${dashboard} (audiences over time, the live tail, partitions, customer search)`);
-say(`query API: curl localhost:${args.http}/audiences · curl localhost:${args.http}/customers/c-000001 · curl localhost:${args.http}/metrics`);
+say(`query API: curl localhost:${args.http}/audiences · curl localhost:${args.http}/customers/c-000001 · curl localhost:${args.http}/customers/c-000001/why · curl localhost:${args.http}/metrics`);
+say(`why is c-000001 in (or not in) each audience, from the engine's committed state: ` +
+  `npx aud why examples/retail/retail.aud --customer c-000001 --brokers ${args.brokers} --group aud-demo-${run}`);
 
 // Live: the generator's next day, restamped with the real time as it is sent.
 let stopping = false;
