@@ -9,22 +9,24 @@
  * Bounded per customer (RECENT_TRANSITIONS over all audiences): a customer
  * flickering in and out of one audience pushes older transitions out.
  *
- * Stored as fixed-size binary records rather than MessagePack values: with a
- * thousand audiences a customer changes membership many times per event,
- * and packing and unpacking a list of tuples at every commit cost a third
- * more CPU on the 1,000-audience replay. Recording a transition is a
+ * Stored as small fixed-size binary records rather than MessagePack values:
+ * with a thousand audiences a customer changes membership many times per
+ * event, and packing and unpacking a list of tuples at every commit cost a
+ * third more CPU on the 1,000-audience replay. Recording a transition is a
  * copy within the customer's own buffer; a commit copies the bytes as they
- * are.
+ * are. Every byte here is in every customer's state that ever changed
+ * membership, so the input topic and partition of the causes, the same for
+ * all of a partition's customers, are written once per log, not per record.
  *
  *     byte 0          records that follow (at most RECENT_TRANSITIONS)
  *     byte 1          length of the input topic of the Kafka causes, then the topic (UTF-8)
- *     then per record, newest first, RECORD_BYTES each:
- *       0..3   audience index (uint32), in the state's audience list (`l`)
- *       4      1 enter | 0 leave, plus reason code << 1, plus cause kind << 4
- *       8..15  at, epoch ms (float64)
- *       16..19 version (uint32)
- *       20..23 the cause's partition (uint32)
- *       24..31 the cause's offset or line (float64)
+ *     4 bytes         the Kafka causes' partition (uint32)
+ *     then per record, newest first, RECORD_BYTES each, big-endian:
+ *       0..2   audience index (uint24), in the state's audience list (`l`)
+ *       3      1 enter | 0 leave, plus reason code << 1, plus cause kind << 4
+ *       4..9   at, epoch ms (uint48)
+ *       10..13 version (uint32)
+ *       14..19 the cause's offset or line (uint48)
  */
 import type { Cause } from './input-record.js';
 import type { ChangeReason } from './output-event.js';
@@ -43,7 +45,9 @@ export interface Transition {
 /** How many of a customer's transitions are kept, newest first (over all audiences). */
 export const RECENT_TRANSITIONS = 16;
 
-const RECORD_BYTES = 32;
+const RECORD_BYTES = 20;
+/** The largest value of a 48-bit field: epoch ms until the year 10889, offsets and lines beyond any real log. */
+const MAX_48 = 2 ** 48 - 1;
 /** Reasons as stored, by code: the position in this list, so codes never change meaning (append only). */
 const REASONS: readonly ChangeReason[] = ['event', 'timer', 'rule_change'];
 const CAUSE_NONE = 0;
@@ -52,12 +56,12 @@ const CAUSE_KAFKA = 2;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+function recordsAt(log: Uint8Array): number {
+  return 6 + log[1]!;
 }
 
-function recordsAt(log: Uint8Array): number {
-  return 2 + log[1]!;
+function uint48(v: number): number {
+  return v <= 0 ? 0 : v >= MAX_48 ? MAX_48 : Math.round(v);
 }
 
 /**
@@ -65,7 +69,7 @@ function recordsAt(log: Uint8Array): number {
  * in a buffer of its own, made once per customer in memory (a decoded log is
  * a view of the stored bytes, never written to): a thousand audiences make
  * millions of transitions, and a new array for each was most of their cost.
- * A Kafka cause from another topic than the one the log's Kafka causes name
+ * A Kafka cause from another topic or partition than the log's Kafka causes
  * (the same state read from another input) starts the log afresh.
  */
 export function recordTransition(
@@ -74,21 +78,26 @@ export function recordTransition(
   let log = state.h;
   let count = log ? log[0]! : 0;
   let topic: Uint8Array | undefined;
+  let partition = log ? readUInt32(log, 2 + log[1]!) : 0;
   if (cause !== undefined && !('line' in cause)) {
-    const current = log ? log.subarray(2, recordsAt(log)) : undefined;
-    if (current === undefined || !sameText(current, cause.topic)) {
+    const current = log ? log.subarray(2, 2 + log[1]!) : undefined;
+    if (current === undefined || !sameText(current, cause.topic) || (current.length > 0 && partition !== cause.partition)) {
       topic = encoder.encode(cause.topic);
       // Kafka topic names are at most 249 characters: longer is never seen, and is not kept.
       if (topic.length > 255) { topic = undefined; cause = undefined; }
-      // The records already there name another topic: they go. (None named, none go.)
-      else if (current !== undefined && current.length > 0) count = 0;
+      else {
+        // The records already there name another topic or partition: they go. (None named, none go.)
+        if (current !== undefined && current.length > 0) count = 0;
+        partition = cause.partition;
+      }
     }
   }
   if (!state.hOwned || topic !== undefined) {
-    const head = topic ?? (log ? log.subarray(2, recordsAt(log)) : new Uint8Array(0));
-    const own = Buffer.alloc(2 + head.length + RECENT_TRANSITIONS * RECORD_BYTES);
+    const head = topic ?? (log ? log.subarray(2, 2 + log[1]!) : new Uint8Array(0));
+    const own = Buffer.alloc(6 + head.length + RECENT_TRANSITIONS * RECORD_BYTES);
     own[1] = head.length;
     own.set(head, 2);
+    own.writeUInt32BE(partition, 2 + head.length);
     if (log && count > 0) own.set(log.subarray(recordsAt(log), recordsAt(log) + count * RECORD_BYTES), recordsAt(own));
     log = own;
     state.h = own;
@@ -100,13 +109,12 @@ export function recordTransition(
   const kept = Math.min(count, RECENT_TRANSITIONS - 1);
   b.copyWithin(p + RECORD_BYTES, p, p + kept * RECORD_BYTES);
   b[0] = kept + 1;
-  b.writeUInt32BE(audience, p);
+  b.writeUIntBE(audience, p, 3);
   const kind = cause === undefined ? CAUSE_NONE : 'line' in cause ? CAUSE_LINE : CAUSE_KAFKA;
-  b[p + 4] = (enter ? 1 : 0) | (REASONS.indexOf(reason) << 1) | (kind << 4);
-  b.writeDoubleBE(at, p + 8);
-  b.writeUInt32BE(version, p + 16);
-  b.writeUInt32BE(cause !== undefined && !('line' in cause) ? cause.partition : 0, p + 20);
-  b.writeDoubleBE(cause === undefined ? 0 : 'line' in cause ? cause.line : Number(cause.offset), p + 24);
+  b[p + 3] = (enter ? 1 : 0) | (REASONS.indexOf(reason) << 1) | (kind << 4);
+  b.writeUIntBE(uint48(at), p + 4, 6);
+  b.writeUInt32BE(Math.min(version, 0xffffffff), p + 10);
+  b.writeUIntBE(uint48(cause === undefined ? 0 : 'line' in cause ? cause.line : Number(cause.offset)), p + 14, 6);
 }
 
 /** What recordTransition writes to: a customer state's `h` and whether its buffer is the state's own. */
@@ -124,20 +132,22 @@ export function transitionLogBytes(log: Uint8Array): Uint8Array {
 /** The log's transitions, newest first, with audience names from the list the indexes refer to. */
 export function transitionsOf(log: Uint8Array | undefined, audiences: readonly string[]): Transition[] {
   if (!log) return [];
-  const topic = decoder.decode(log.subarray(2, recordsAt(log)));
-  const v = view(log);
+  const b = asBuffer(log);
+  const topic = decoder.decode(b.subarray(2, 2 + b[1]!));
+  const partition = b.readUInt32BE(2 + b[1]!);
   const out: Transition[] = [];
-  for (let i = 0, p = recordsAt(log); i < log[0]!; i++, p += RECORD_BYTES) {
-    const audience = audiences[v.getUint32(p)];
+  for (let i = 0, p = recordsAt(b); i < b[0]!; i++, p += RECORD_BYTES) {
+    const audience = audiences[b.readUIntBE(p, 3)];
     if (audience === undefined) continue;
-    const flags = log[p + 4]!;
+    const flags = b[p + 3]!;
     const t: Transition = {
-      audience, type: (flags & 1) === 1 ? 'enter' : 'leave', at: v.getFloat64(p + 8), version: v.getUint32(p + 16),
+      audience, type: (flags & 1) === 1 ? 'enter' : 'leave', at: b.readUIntBE(p + 4, 6), version: b.readUInt32BE(p + 10),
       reason: REASONS[(flags >> 1) & 7] ?? 'event',
     };
     const kind = flags >> 4;
-    if (kind === CAUSE_LINE) t.cause = { line: v.getFloat64(p + 24) };
-    else if (kind === CAUSE_KAFKA) t.cause = { topic, partition: v.getUint32(p + 20), offset: String(v.getFloat64(p + 24)) };
+    const where = b.readUIntBE(p + 14, 6);
+    if (kind === CAUSE_LINE) t.cause = { line: where };
+    else if (kind === CAUSE_KAFKA) t.cause = { topic, partition, offset: String(where) };
     out.push(t);
   }
   return out;
@@ -149,26 +159,33 @@ export function transitionsOf(log: Uint8Array | undefined, audiences: readonly s
  * transitions go). Undefined when none is left.
  */
 export function remapTransitions(log: Uint8Array, map: ArrayLike<number>): Uint8Array | undefined {
-  const head = recordsAt(log);
-  const v = view(log);
+  const b = asBuffer(log);
+  const head = recordsAt(b);
   const keep: number[] = [];
-  for (let i = 0, p = head; i < log[0]!; i++, p += RECORD_BYTES) if ((map[v.getUint32(p)] ?? -1) >= 0) keep.push(p);
+  for (let i = 0, p = head; i < b[0]!; i++, p += RECORD_BYTES) if ((map[b.readUIntBE(p, 3)] ?? -1) >= 0) keep.push(p);
   if (keep.length === 0) return undefined;
-  const out = new Uint8Array(head + keep.length * RECORD_BYTES);
-  out.set(log.subarray(0, head));
+  const out = Buffer.alloc(head + keep.length * RECORD_BYTES);
+  b.copy(out, 0, 0, head);
   out[0] = keep.length;
-  const o = view(out);
   keep.forEach((from, k) => {
     const to = head + k * RECORD_BYTES;
-    out.set(log.subarray(from, from + RECORD_BYTES), to);
-    o.setUint32(to, map[v.getUint32(from)]!);
+    b.copy(out, to, from, from + RECORD_BYTES);
+    out.writeUIntBE(map[b.readUIntBE(from, 3)]!, to, 3);
   });
   return out;
 }
 
 /** Whether bytes are a transition log as written here (a state of another format carries something else under `h`). */
 export function isTransitionLog(b: Uint8Array): boolean {
-  return b.length >= 2 && b.length === 2 + b[1]! + b[0]! * RECORD_BYTES;
+  return b.length >= 6 && b.length === 6 + b[1]! + b[0]! * RECORD_BYTES;
+}
+
+function readUInt32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Whether UTF-8 bytes spell `text`: the common case (ASCII, equal) without decoding. */
@@ -177,4 +194,3 @@ function sameText(bytes: Uint8Array, text: string): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] !== text.charCodeAt(i)) return decoder.decode(bytes) === text;
   return true;
 }
-

