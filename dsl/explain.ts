@@ -36,6 +36,7 @@ function audiencesBySlot(plan: Plan): string[][] {
   const readers = plan.slots.map((): string[] => []);
   for (const a of plan.audiences) {
     for (const slot of a.slots) readers[slot]!.push(a.name);
+    if (a.steady) readers[a.steady.slot]!.push(a.name);
   }
   return readers;
 }

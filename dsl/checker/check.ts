@@ -113,6 +113,8 @@ class Checker {
       if (kind === 'condition') {
         const t = this.typeOf(c.value, {});
         if (!fits(t, 'bool')) this.report('type-mismatch', c.value.span, `"${c.key}" of audience ${a.name.name} must be a condition (true/false), but this is ${typeName(t)}`, 'compare it, e.g. "... >= 1"');
+      } else if (c.value.kind === 'unary' && c.value.op === '-' && c.value.operand.kind === 'duration') {
+        this.report('bad-duration', c.value.span, `"${c.key}" must be longer than zero`, `write a positive duration, e.g. "${c.key} ${c.value.operand.text}"`);
       } else if (c.value.kind !== 'duration') {
         this.report('bad-duration', c.value.span, `"${c.key}" takes a duration`, `write e.g. "${c.key} 1 hour"`);
       } else if (!(c.value.ms > 0)) {
