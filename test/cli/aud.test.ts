@@ -91,6 +91,20 @@ test('aud replay --deploy: the rules change at the given time (rule_change event
   assert.equal(refused.stdout, '');
 });
 
+test('aud test: the steady example cases pass, with enters and leaves by timer', () => {
+  const ok = aud('test', '--cases', 'examples/steady/cases');
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^5 passed, 0 failed$/m);
+});
+
+test('aud replay --deploy: rules that add a steady audience are refused, naming it, and nothing is run', () => {
+  const events = join(repo, 'examples/steady/events.jsonl');
+  const r = aud('replay', 'examples/steady/stay.aud', '--input', events, '--deploy', '2026-03-01T12:00:00Z=examples/steady/steady.aud');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /the rules deployed at 2026-03-01T12:00:00.000Z are refused: the new rules add or change the steady audiences "engaged", "recent_buyer"/);
+  assert.equal(r.stdout, '');
+});
+
 test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
   const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
