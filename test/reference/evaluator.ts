@@ -98,7 +98,9 @@ export class ReferenceEvaluator {
         const mine = phase.events.filter((e) => e.customer === customer);
         const stop = active[k + 1]?.start ?? end;
         let c = 0;
-        const candidates = [...rules.candidateInstants(mine, stop)].filter((s) => s > phase.start).sort((a, b) => a - b);
+        // With the instants a steady audience's delay may run out, as the previous rules left it.
+        const carried = rules.steadyInstants(phase.start, samples, lastChange);
+        const candidates = [...new Set([...rules.candidateInstants(mine, stop), ...carried])].filter((s) => s > phase.start && s <= stop).sort((a, b) => a - b);
         const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
           const values = rules.memberships(history, now, { member, samples, lastChange });
           rules.audiences.forEach((a, order) => {
@@ -143,7 +145,7 @@ export class ReferenceEvaluator {
           lastChange.delete(name);
         });
         const history = next.events.filter((e) => e.customer === customer && e.time <= at);
-        const values = history.length > 0 ? next.rules.memberships(history, at) : new Map<string, boolean>();
+        const values = history.length > 0 ? next.rules.memberships(history, at, undefined, member) : new Map<string, boolean>();
         next.rules.audiences.forEach((a, order) => {
           // A steady audience is kept only unchanged (the engine refuses other deployments): it goes on as it was.
           if (steadyOf(a)) return;
@@ -223,13 +225,16 @@ export class ReferenceEvaluator {
    * The membership of every audience, from this history, at `now`. A steady
    * audience's depends on the past: each call is one observation of its
    * conditions, recorded in `steady.samples`, and its membership is decided
-   * by activation.md's words over those observations (heldSince).
+   * by activation.md's words over those observations (heldOver); at a
+   * deployment (`carried`), it is the membership it had.
    */
-  private memberships(history: Ev[], now: number, steady?: SteadyObservations): Map<string, boolean> {
+  private memberships(history: Ev[], now: number, steady?: SteadyObservations, carried?: Map<string, boolean>): Map<string, boolean> {
     const out = new Map<string, boolean>();
     const ctx: Ctx = { history, now, audiences: out, fields: undefined, event: undefined };
     for (const a of this.audiences) {
       const clauses = steadyOf(a);
+      // At a deployment, a steady audience (kept unchanged) is what it was.
+      if (clauses && carried) { out.set(a.name.name, carried.get(a.name.name) === true); continue; }
       if (!clauses || !steady) { out.set(a.name.name, this.eval(a.expr, ctx) === true); continue; }
       const name = a.name.name;
       const enter = this.eval(a.expr, ctx) === true;

@@ -135,8 +135,12 @@ class Gen {
    * an earlier audience (steady or not) with `in`, and a plain audience
    * that names one of them.
    */
-  steadyAudiences(): string[] {
+  steadyAudiences(portable = false): string[] {
     const lines: string[] = [];
+    // Portable: the same lines in rules before and after a deployment define the same audiences,
+    // so they may name no trait and no other audience that a deployment redefines.
+    const saved = { traits: this.numericTraits, audiences: this.audiences };
+    if (portable) { this.numericTraits = []; this.audiences = []; }
     const n = this.int(1, 3);
     for (let i = 0; i < n; i++) {
       const clauses = [`enter when ${this.bool(2)}`];
@@ -153,6 +157,7 @@ class Gen {
       this.audiences = [...this.audiences, name];
     }
     if (this.chance(0.5)) lines.push(`audience u0 { in s${this.int(0, n - 1)} ${this.pick(['and', 'or'])} ${this.bool(1)} }`);
+    if (portable) { this.numericTraits = saved.traits; this.audiences = saved.audiences; }
     return lines;
   }
 
@@ -230,8 +235,14 @@ export function randomCase(seed: number): RandomCase {
     for (const at of new Set(times)) deployments.push({ at, rules: g.nextRules() });
   }
   // Drawn after everything else, so that a seed's other parts are those of earlier versions. A
-  // deployment that adds or changes a steady audience is refused (engine/rule-change.ts): only cases
-  // without one get them.
+  // deployment that adds or changes a steady audience is refused (engine/rule-change.ts): cases with
+  // deployments get only steady audiences that every version of their rules keeps unchanged.
   if (deployments.length === 0 && g.chance(0.5)) rules = `${rules}${g.steadyAudiences().join('\n')}\n`;
+  // With deployments, some cases keep the same steady audiences in every version of the rules: their state must carry over.
+  if (deployments.length > 0 && g.chance(0.3)) {
+    const steady = `${g.steadyAudiences(true).join('\n')}\n`;
+    rules = `${rules}${steady}`;
+    for (const d of deployments) d.rules = `${d.rules}${steady}`;
+  }
   return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }
