@@ -34,10 +34,11 @@ export interface DwellStep {
   due: number;
 }
 
-const EMPTY: DwellState = [null, null, null];
+/** A customer's dwell state before the audience's first evaluation. */
+export const EMPTY_DWELL: DwellState = [null, null, null];
 
-/** The instant the opposite of `inside` falls due under `state`, ignoring now. */
-function dueFor(plan: SteadyPlan, state: DwellState, inside: boolean): number {
+/** The instant the opposite of `inside` falls due under `state` if the condition holds until then; Infinity: none. */
+export function dwellDue(plan: SteadyPlan, state: DwellState, inside: boolean): number {
   const [enterSince, leaveSince, lastChange] = state;
   let due: number;
   if (!inside) due = enterSince === null ? Infinity : enterSince + plan.enterAfterMs;
@@ -55,18 +56,18 @@ function dueFor(plan: SteadyPlan, state: DwellState, inside: boolean): number {
  * are true there.
  */
 export function stepDwell(plan: SteadyPlan, stored: DwellState | undefined, member: boolean, enterTrue: boolean, leaveTrue: boolean, now: number): DwellStep {
-  const before = stored ?? EMPTY;
+  const before = stored ?? EMPTY_DWELL;
   const enter = enterTrue;
   const leave = leaveTrue && !enterTrue;
   const enterSince = enter ? (before[0] ?? now) : null;
   const leaveSince = leave ? (before[1] ?? now) : null;
   let state: DwellState = enterSince === before[0] && leaveSince === before[1] && stored !== undefined ? before : [enterSince, leaveSince, before[2]];
   let inside = member;
-  if (dueFor(plan, state, inside) <= now) {
+  if (dwellDue(plan, state, inside) <= now) {
     inside = !inside;
     state = [enterSince, leaveSince, now];
   }
   // After an enter the enter condition is true, after a leave it is not: the opposite is not due now.
-  const due = dueFor(plan, state, inside);
+  const due = dwellDue(plan, state, inside);
   return { state, inside, due: due > now ? due : Infinity };
 }

@@ -97,6 +97,20 @@ test('aud test: the steady example cases pass, with enters and leaves by timer',
   assert.match(ok.stdout, /^5 passed, 0 failed$/m);
 });
 
+test('aud why: a steady audience shows since when its conditions hold and when it enters', () => {
+  const r = aud('why', 'examples/steady/steady.aud', '-c', 'e1', '-i', 'examples/steady/events.jsonl', '--at', '2026-03-01T09:30:00Z', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const why = JSON.parse(r.stdout) as { audiences: { name: string; member: boolean; value: boolean; nextChangeAt: string | null; steady?: Record<string, unknown> }[] };
+  const engaged = why.audiences.find((a) => a.name === 'engaged')!;
+  assert.equal(engaged.member, false);
+  assert.equal(engaged.value, true, 'the enter condition holds');
+  assert.equal(engaged.nextChangeAt, '2026-03-01T10:09:00.000Z');
+  assert.deepEqual({ ...engaged.steady, leave: undefined }, {
+    leave: undefined, enterHeldSince: '2026-03-01T09:09:00.000Z', leaveHeldSince: null, changedAt: null, dueAt: '2026-03-01T10:09:00.000Z',
+  });
+  assert.equal(why.audiences.find((a) => a.name === 'engaged_buyer')!.nextChangeAt, '2026-03-01T10:09:00.000Z', '`in engaged` changes when engaged does');
+});
+
 test('aud replay --deploy: rules that add a steady audience are refused, naming it, and nothing is run', () => {
   const events = join(repo, 'examples/steady/events.jsonl');
   const changed = join(mkdtempSync(join(tmpdir(), 'aud-steady-')), 'steady-v2.aud');
