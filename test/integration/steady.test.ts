@@ -6,26 +6,28 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTopic, produceJson, readTopic, testBrokers, uniqueTopic } from '../support/broker.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { repo } from '../support/examples.js';
 
-const rules = join(repo, 'examples/steady/steady.aud');
+const example = join(repo, 'examples/steady/steady.aud');
 
 interface Out { type: string; audience: string; customer: string; at: string; version: number; reason: string }
 
 const record = (customer: string, type: string, ts: string, fields: Record<string, unknown>) =>
   ({ key: customer, value: JSON.stringify({ customer_id: customer, type, ts, ...fields }) });
 
-test('aud run: engaged enters an hour after the tenth view, by timer, after a restart from the changelog alone', async () => {
+test('aud run: engaged enters an hour after the tenth view, by timer, after a restart from the changelog alone; a SIGHUP that changes it is refused', async () => {
   const input = uniqueTopic('steady-in');
   const output = uniqueTopic('steady-out');
   await createTopic(input, 1);
   const work = await mkdtemp(join(tmpdir(), 'aud-steady-'));
   const stateDir = join(work, 'state');
+  const rules = join(work, 'steady.aud');
+  await copyFile(example, rules);
   const args = [rules, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
     '--state-dir', stateDir, '--group', `g-${input}`, '--clock', 'event'];
   const outputs = async (n: number) => (await readTopic(output, { expected: n, timeoutMs: 60_000 }))
@@ -52,6 +54,18 @@ test('aud run: engaged enters an hour after the tenth view, by timer, after a re
       '10:09 enter engaged e1 v1 timer',
       '12:00 enter recent_buyer y v1 event',
       '12:00 enter quick_buyer y v1 event',
+    ]);
+
+    // Changing engaged's delay cannot be deployed on its running state: refused, the running rules go on.
+    await writeFile(rules, (await readFile(example, 'utf8')).replace('enter after 1 hour', 'enter after 2 hours'));
+    engine.signal('SIGHUP');
+    await engine.waitForLog(/rule change refused: the new rules add or change the steady audience "engaged"/);
+    assert.ok(!engine.logs.some((l) => /deploying new rules/.test(l)));
+    await produceJson(input, [record('z', 'purchase', '2026-03-01T13:00:00Z', { amount: 5 })]);
+    assert.deepEqual((await outputs(8)).slice(5), [
+      '12:30 leave quick_buyer x v2 timer',
+      '13:00 enter recent_buyer z v1 event',
+      '13:00 enter quick_buyer z v1 event',
     ]);
     assert.equal(await engine.stop(), 0);
   } finally {
