@@ -102,7 +102,9 @@ class Checker {
       const wordsSpan = { ...c.words[0]!.span, endLine: c.words[c.words.length - 1]!.span.endLine, endColumn: c.words[c.words.length - 1]!.span.endColumn, endOffset: c.words[c.words.length - 1]!.span.endOffset };
       if (kind === undefined) {
         this.report('bad-clause', wordsSpan, `unknown clause "${c.key}" in audience ${a.name.name}`,
-          didYouMean(c.key, Object.keys(STEADY_CLAUSES)) ?? `the clauses are ${Object.keys(STEADY_CLAUSES).map((k) => `"${k}"`).join(', ')}`);
+          didYouMean(c.key, Object.keys(STEADY_CLAUSES))
+            ?? sameFirstWord(c.words[0]!.name)
+            ?? `the clauses are ${Object.keys(STEADY_CLAUSES).map((k) => `"${k}"`).join(', ')}`);
         continue;
       }
       if (seen.has(c.key)) {
@@ -461,4 +463,10 @@ class Checker {
 function isNowForm(e: Expr): boolean {
   if (e.kind === 'call' && e.fn.name === 'now' && e.args.length === 0) return true;
   return e.kind === 'binary' && (e.op === '+' || e.op === '-') && e.right.kind === 'duration' && isNowForm(e.left);
+}
+
+/** The clauses that begin with this word, as a suggestion (`stay at` → "stay at least"); undefined for none. */
+function sameFirstWord(word: string): string | undefined {
+  const found = Object.keys(STEADY_CLAUSES).filter((k) => k.startsWith(`${word} `));
+  return found.length === 0 ? undefined : `did you mean ${found.map((k) => `"${k}"`).join(' or ')}?`;
 }

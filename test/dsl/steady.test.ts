@@ -71,6 +71,8 @@ test('checker: a clause twice, no `enter when`, a non-boolean condition, a zero 
   assert.deepEqual(check('audience e { enter when count(page_view) >= 1 enter aftr 1 hour leave after count(page_view) }'),
     ['2:47 bad-clause unknown clause "enter aftr" in audience e / did you mean "enter after"?',
       '2:77 bad-duration "leave after" takes a duration / write e.g. "leave after 1 hour"']);
+  assert.deepEqual(check('audience g { enter when count(page_view) >= 1 stay at 1 day }'),
+    ['2:47 bad-clause unknown clause "stay at" in audience g / did you mean "stay at least"?']);
 });
 
 test('a cycle through `leave when` is an audience cycle', () => {
