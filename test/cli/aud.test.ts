@@ -119,6 +119,19 @@ test('aud replay --deploy: rules that add a steady audience are refused, naming 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /the rules deployed at 2026-03-01T12:00:00.000Z are refused: the new rules add or change the steady audience "engaged":/);
   assert.equal(r.stdout, '');
+  // In an aud test case, the case fails with the reason.
+  const cases = join(dirname(changed), 'case.yaml');
+  writeFileSync(cases, [
+    'cases:',
+    '  - name: changes engaged',
+    `    rules: [${join(repo, 'examples/steady/steady.aud')}]`,
+    '    events: [{customer_id: e1, type: page_view, ts: "2026-03-01T09:00:00Z", url: /p}]',
+    `    deploy: [{at: "2026-03-01T10:00:00Z", rules: [${changed}]}]`,
+    '    expect: []',
+  ].join('\n'));
+  const t = aud('test', '--cases', cases);
+  assert.equal(t.code, 1);
+  assert.match(t.stdout, /FAIL changes engaged\n {2}the rules deployed at 2026-03-01T10:00:00.000Z are refused: the new rules add or change the steady audience "engaged"/);
 });
 
 test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
