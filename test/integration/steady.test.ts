@@ -20,7 +20,7 @@ interface Out { type: string; audience: string; customer: string; at: string; ve
 const record = (customer: string, type: string, ts: string, fields: Record<string, unknown>) =>
   ({ key: customer, value: JSON.stringify({ customer_id: customer, type, ts, ...fields }) });
 
-test('aud run: engaged enters an hour after the tenth view, by timer, after a restart from the changelog alone; a SIGHUP that changes it is refused', async () => {
+test('aud run: engaged enters an hour after the tenth view, by timer, after a restart from the changelog alone; rules that change it are refused, on SIGHUP and at start', async () => {
   const input = uniqueTopic('steady-in');
   const output = uniqueTopic('steady-out');
   await createTopic(input, 1);
@@ -67,6 +67,12 @@ test('aud run: engaged enters an hour after the tenth view, by timer, after a re
       '13:00 enter recent_buyer z v1 event',
       '13:00 enter quick_buyer z v1 event',
     ]);
+    assert.equal(await engine.stop(), 0);
+
+    // Started with the changed rules on this state: the partition is not opened, and says why.
+    engine = new EngineProcess(args);
+    await engine.waitForLog(/handling the assignment of .* failed: the state of this partition was built by other rules .* steady audience "engaged"/);
+    assert.ok(!engine.logs.some((l) => /partition assigned/.test(l)));
     assert.equal(await engine.stop(), 0);
   } finally {
     await rm(work, { recursive: true, force: true });
