@@ -12,6 +12,7 @@ import type { Plan } from '../dsl/plan.js';
 import { parseTime } from '../engine/input-record.js';
 import type { OutputEvent } from '../engine/output-event.js';
 import { replay, type Deployment } from '../engine/replay.js';
+import { planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
 
 export interface ExpectedEvent {
   type: 'enter' | 'leave';
@@ -132,6 +133,10 @@ export async function runCase(c: RuleCase): Promise<CaseOutcome> {
     deployments.push({ at, plan: next.plan });
   }
   deployments.sort((a, b) => (a.at as number) - (b.at as number));
+  for (let k = 0; k < deployments.length; k++) {
+    const refused = ruleChangeRefusal(planRuleChange(k === 0 ? plan : deployments[k - 1]!.plan, deployments[k]!.plan));
+    if (refused) return { case: c, passed: false, actual, failures: [`the rules deployed at ${new Date(deployments[k]!.at as number).toISOString()} are refused: ${refused}`] };
+  }
   const records = () => c.events.map((value, i) => ({ value, cause: { line: i + 1 } }));
   await replay(plan, records(), {
     ...(until !== undefined ? { until } : {}),

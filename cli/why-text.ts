@@ -39,7 +39,18 @@ export function whyText(why: CustomerWhy, plan?: Plan): string {
   out.push('audiences');
   for (const a of why.audiences) {
     out.push(`${INDENT}${a.name}: ${verdict(a.member, a.version, why.transitions.find((t) => t.audience === a.name))}${mayChange(a.nextChangeAt)}`);
-    tree(a.expression, 2);
+    if (a.steady) {
+      const st = a.steady;
+      const since = (iso: string | null): string => (iso === null ? 'not true now' : `true since ${iso}`);
+      out.push(`${INDENT}${INDENT}steady: enter condition ${since(st.enterHeldSince)}; leave condition ${since(st.leaveHeldSince)}`
+        + `${st.dueAt !== null ? `; ${a.member ? 'leaves' : 'enters'} at ${st.dueAt} if it holds until then` : ''}`);
+      out.push(`${INDENT}${INDENT}enter when`);
+      tree(a.expression, 3);
+      if (st.leave) {
+        out.push(`${INDENT}${INDENT}leave when`);
+        tree(st.leave, 3);
+      }
+    } else tree(a.expression, 2);
   }
   if (why.traits.length > 0) {
     out.push('');

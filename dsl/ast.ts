@@ -64,12 +64,48 @@ export interface TraitDecl {
   span: Span;
 }
 
-/** `audience NAME ["description"] { EXPR }` */
+/**
+ * `audience NAME ["description"] { EXPR }`, or with clauses in the braces
+ * (`enter when EXPR`, `leave after 10 minutes`, ...). For the clause form
+ * `expr` is the `enter when` condition (a null literal at the braces when
+ * there is none: the checker reports it), so that every phase that walks an
+ * audience's condition finds it where it always has.
+ */
 export interface AudienceDecl {
   name: Identifier;
   description?: string;
   expr: Expr;
+  /** The clauses as written, in order; absent for the one-expression form. */
+  clauses?: AudienceClause[];
   span: Span;
+}
+
+/**
+ * One clause of a steady audience: its words (`enter when`, `stay at least`)
+ * and its value, a condition or a duration. The parser accepts any words;
+ * the checker knows which exist (STEADY_CLAUSES).
+ */
+export interface AudienceClause {
+  words: Identifier[];
+  /** The words joined by one space: `stay at least`. */
+  key: string;
+  value: Expr;
+  span: Span;
+}
+
+/** The clauses of a steady audience and whether each takes a condition or a duration. */
+export const STEADY_CLAUSES: Readonly<Record<string, 'condition' | 'duration'>> = {
+  'enter when': 'condition',
+  'leave when': 'condition',
+  'enter after': 'duration',
+  'leave after': 'duration',
+  'stay at least': 'duration',
+};
+
+/** The conditions of an audience: its expression, and a steady audience's `leave when`. */
+export function audienceConditions(a: AudienceDecl): Expr[] {
+  const leave = a.clauses?.find((c) => c.key === 'leave when');
+  return leave ? [a.expr, leave.value] : [a.expr];
 }
 
 export type Expr =

@@ -10,7 +10,7 @@
  */
 import type { CstNode, CstNodeLocation, IToken } from 'chevrotain';
 import {
-  AGGREGATE_FNS, type AggregateFn, type AudienceDecl, type BinaryOp, type DurationLiteral, type EventDecl, type Expr,
+  AGGREGATE_FNS, type AggregateFn, type AudienceClause, type AudienceDecl, type BinaryOp, type DurationLiteral, type EventDecl, type Expr,
   type Identifier, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
 } from './ast.js';
 import type { Diagnostic, Span } from './diagnostics.js';
@@ -206,12 +206,26 @@ export class AstBuilder {
     const cc = n.children as Children;
     const span = this.nodeSpan(n);
     const desc = this.tok(cc, 'StringLiteral');
-    const decl = {
+    const clauseNodes = this.nodes(cc, 'audienceClause');
+    const clauses = clauseNodes.map((c) => this.audienceClause(c));
+    const enter = clauses.find((c) => c.key === 'enter when');
+    const closing = this.tok(cc, 'RCurly');
+    const decl: AudienceDecl = {
       name: this.ident(this.tok(cc, 'Identifier'), span),
-      expr: this.expression(this.node(cc, 'expression'), span),
+      expr: clauseNodes.length === 0 ? this.expression(this.node(cc, 'expression'), span)
+        : enter ? enter.value : { kind: 'null', span: closing ? this.tokenSpan(closing) : span },
       span,
     };
-    return desc ? { ...decl, description: this.unquote(desc) } : decl;
+    if (clauseNodes.length > 0) decl.clauses = clauses;
+    if (desc) decl.description = this.unquote(desc);
+    return decl;
+  }
+
+  private audienceClause(n: CstNode): AudienceClause {
+    const c = n.children as Children;
+    const span = this.nodeSpan(n);
+    const words = ((c['words'] ?? []) as IToken[]).map((t) => this.ident(t, span));
+    return { words, key: words.map((w) => w.name).join(' '), value: this.expression(this.node(c, 'expression'), span), span };
   }
 
   private source(n: CstNode): SourceDecl {

@@ -35,7 +35,8 @@ export type DiagnosticCode =
   | 'bad-duration'
   | 'bad-declaration'  // source/output/event declarations that make no sense
   | 'beyond-bound'     // a threshold on distinct past the values it keeps
-  | 'arity';
+  | 'arity'
+  | 'bad-clause';      // a steady audience's clauses: unknown, twice, or no `enter when`
 
 export interface Diagnostic {
   code: DiagnosticCode;

@@ -17,6 +17,8 @@ function slotState(slot: SlotPlan): string {
       return `sequence of ${slot.steps.length} steps within ${durationText(slot.withinMs)}: latest partial match per step + latest match time`;
     case 'absence':
       return `absence: time of the latest ${slot.first.event} + whether a ${slot.second.event} followed (deadline by timer)`;
+    case 'dwell':
+      return `dwell of ${slot.audience}: since when its enter and leave conditions hold + its last enter/leave (delays by timer)`;
   }
 }
 
@@ -25,6 +27,7 @@ function fedBy(slot: SlotPlan): string {
     case 'aggregate': return slot.event;
     case 'sequence': return [...new Set(slot.steps.map((s) => s.event))].join(', ');
     case 'absence': return [...new Set([slot.first.event, slot.second.event])].join(', ');
+    case 'dwell': return 'no event (written by its audience)';
   }
 }
 
@@ -33,6 +36,7 @@ function audiencesBySlot(plan: Plan): string[][] {
   const readers = plan.slots.map((): string[] => []);
   for (const a of plan.audiences) {
     for (const slot of a.slots) readers[slot]!.push(a.name);
+    if (a.steady) readers[a.steady.slot]!.push(a.name);
   }
   return readers;
 }
@@ -64,7 +68,17 @@ export function explainPlan(plan: Plan): string {
   out.push(`audiences (${plan.audiences.length}, in evaluation order)`);
   for (const a of plan.audiences) {
     out.push(`  ${a.name}${a.description ? ` "${a.description}"` : ''}`);
-    out.push(`       = ${a.text}`);
+    if (a.steady) {
+      const st = a.steady;
+      out.push(`       enter when ${a.text}`);
+      out.push(`       leave when ${st.leaveText ?? `not (enter condition true)`}`);
+      const delays = [
+        st.enterAfterMs > 0 ? `enter after ${durationText(st.enterAfterMs)}` : '',
+        st.leaveAfterMs > 0 ? `leave after ${durationText(st.leaveAfterMs)}` : '',
+        st.stayMs > 0 ? `stay at least ${durationText(st.stayMs)}` : '',
+      ].filter(Boolean).join(', ');
+      out.push(`       steady: ${delays || 'no delay'}; dwell state #${st.slot}`);
+    } else out.push(`       = ${a.text}`);
     const deps = [
       a.slots.length ? `states ${a.slots.map((i) => '#' + i).join(' ')}` : '',
       a.audiences.length ? `audiences ${a.audiences.join(', ')}` : '',
@@ -74,5 +88,6 @@ export function explainPlan(plan: Plan): string {
   out.push('');
   out.push('timers: one per customer, at the earliest instant a time-dependent audience may change');
   out.push('        (a window bucket expiring, a then-not deadline, a days_since tick, a now() comparison flipping)');
+  if (plan.audiences.some((a) => a.steady)) out.push('        and at the instant a steady audience\'s enter after, leave after or stay at least runs out');
   return out.join('\n') + '\n';
 }

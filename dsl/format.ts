@@ -11,7 +11,8 @@
  * The layout:
  * - every declaration starts a line; at most one blank line between lines;
  * - a source block holds one clause a line; an audience's expression sits on
- *   its own lines inside the braces; an event's fields stay on one line
+ *   its own lines inside the braces, and so does each clause of a steady
+ *   audience (`enter when ...`, `stay at least 1 day`), its words on one line; an event's fields stay on one line
  *   (`{ a: number, b: string }`) unless the block already spans lines or
  *   holds a comment, in which case each field starts a line;
  * - inside an expression, the author's line breaks are kept, and each line is
@@ -123,9 +124,54 @@ function tokenText(t: IToken): string {
   return t.image;
 }
 
+/**
+ * The words of steady audiences' clauses, by token index: 'start' for the
+ * first word of a clause, 'word' for the others (`when`, `at`, `least`).
+ * A clause-form body opens with two names; a clause ends where a value is
+ * followed by two names, since no expression holds two names in a row.
+ */
+function clauseWords(tokens: IToken[]): Map<number, 'start' | 'word'> {
+  const roles = new Map<number, 'start' | 'word'>();
+  const code = tokens.map((t, i) => ({ t, i })).filter((x) => !isComment(x.t));
+  let depth = 0;
+  let declaration: TokenType | undefined;
+  /** Inside a clause-form audience's braces: what comes next. */
+  let state: 'none' | 'start' | 'word2' | 'value' = 'none';
+  let valueTokens = 0;
+  let parens = 0;
+  code.forEach(({ t, i }, k) => {
+    const next = code[k + 1]?.t;
+    const type = t.tokenType;
+    if (depth === 0 && DECLARATION_TOKENS.includes(type)) declaration = type;
+    if (type === T.LCurly) {
+      depth++;
+      if (depth === 1 && declaration === T.Audience && next?.tokenType === T.Identifier && code[k + 2]?.t.tokenType === T.Identifier) state = 'start';
+      return;
+    }
+    if (type === T.RCurly) { depth--; if (depth === 0) state = 'none'; return; }
+    if (state === 'none') return;
+    if (state === 'start') { roles.set(i, 'start'); state = 'word2'; return; }
+    if (state === 'word2') {
+      roles.set(i, 'word');
+      if (next?.tokenType === T.Identifier && next.image === 'least') return;
+      state = 'value'; valueTokens = 0; parens = 0;
+      return;
+    }
+    const prev = code[k - 1]?.t;
+    if (parens === 0 && valueTokens > 0 && type === T.Identifier && next?.tokenType === T.Identifier && prev && VALUE_END_TOKENS.includes(prev.tokenType)) {
+      roles.set(i, 'start'); state = 'word2'; return;
+    }
+    if (type === T.LParen) parens++;
+    if (type === T.RParen) parens = Math.max(0, parens - 1);
+    valueTokens++;
+  });
+  return roles;
+}
+
 function layout(text: string): string {
   const lexed = T.auLexer.tokenize(text);
   const tokens = [...lexed.tokens, ...(lexed.groups[T.COMMENT_GROUP] ?? [])].sort((a, b) => a.startOffset - b.startOffset);
+  const clauses = clauseWords(tokens);
   const out: string[] = [];
   const aligning = !/[\u0001-\u0004]/.test(text);
   const blocks: Block[] = [];
@@ -178,11 +224,13 @@ function layout(text: string): string {
       if (type === T.RCurly) { min = Math.max(min, prevCode?.tokenType === T.LCurly && block.kind !== 'audience' ? 0 : 1); max = 1; }
       if (block.kind === 'source' && type === T.Identifier && sourceWords % 2 === 0) min = 1;
       if (block.kind === 'event' && type === T.Identifier && nextCode(i)?.tokenType === T.Colon) min = 1;
+      if (block.kind === 'audience' && clauses.get(i) === 'start') { min = 1; max = 1; }
     }
     const breakable = comment || prev === undefined || isComment(prev) || !(
       NO_SPACE_BEFORE.includes(type) || prev.tokenType === T.Dot
       || (type === T.LParen && (prev.tokenType === T.Identifier || prev.tokenType === T.Sequence))
       || prevUnaryMinus
+      || clauses.get(i) === 'word'
       || (block?.kind === 'event' && !block.multiline));
     const breaks = prev === undefined ? 0 : Math.min(max, Math.max(min, breakable ? found : 0));
 

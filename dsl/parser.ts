@@ -8,7 +8,8 @@
  *   output      := "output" STRING
  *   event       := "event" NAME "{" (NAME ":" NAME ","?)* "}"
  *   trait       := ("trait" | "score") NAME "=" expr
- *   audience    := "audience" NAME STRING? "{" expr "}"
+ *   audience    := "audience" NAME STRING? "{" (clause+ | expr) "}"
+ *   clause      := NAME NAME "least"? expr       (enter when X, stay at least 1 day, ...)
  *   expr        := and ("or" and)*
  *   and         := not ("and" not)*
  *   not         := "not" not | comparison
@@ -139,8 +140,28 @@ export class AudParser extends CstParser {
     this.CONSUME(T.Identifier);
     this.OPTION(() => this.CONSUME(T.StringLiteral));
     this.CONSUME(T.LCurly);
-    this.SUBRULE(this.expression);
+    // No expression starts with two names, so two names open the clause form.
+    this.OR([
+      { GATE: () => this.LA(1).tokenType === T.Identifier && this.LA(2).tokenType === T.Identifier, ALT: () => this.AT_LEAST_ONE(() => this.SUBRULE(this.audienceClause)) },
+      { ALT: () => this.SUBRULE(this.expression) },
+    ]);
     this.CONSUME(T.RCurly);
+  });
+
+  /**
+   * `enter when EXPR`, `enter after 1 hour`, `stay at least 1 day`: the
+   * words are names, not keywords, so that `enter` or `stay` stay usable as
+   * trait names; a duration is an expression here, and the checker says
+   * which clause takes which.
+   */
+  audienceClause = this.RULE('audienceClause', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'words' });
+    this.CONSUME2(T.Identifier, { LABEL: 'words' });
+    this.OPTION({
+      GATE: () => this.LA(1).tokenType === T.Identifier && this.LA(1).image === 'least',
+      DEF: () => this.CONSUME3(T.Identifier, { LABEL: 'words' }),
+    });
+    this.SUBRULE(this.expression);
   });
 
   expression = this.RULE('expression', () => {

@@ -104,7 +104,20 @@ export interface AbsenceSlot {
   withinMs: number;
 }
 
-export type SlotPlan = AggregateSlot | SequenceSlot | AbsenceSlot;
+/**
+ * A steady audience's dwell state (SteadyPlan): since when its enter and
+ * leave conditions have held, and the instant of its last enter or leave.
+ * Fed by no event: the audience's evaluation writes it (engine/dwell.ts).
+ * Its text names the audience, so that two audiences never share one.
+ */
+export interface DwellSlot {
+  kind: 'dwell';
+  id: string;
+  text: string;
+  audience: string;
+}
+
+export type SlotPlan = AggregateSlot | SequenceSlot | AbsenceSlot | DwellSlot;
 
 export interface TraitPlan {
   name: string;
@@ -124,6 +137,25 @@ export interface AudiencePlan {
   audiences: string[];
   /** Whether the value can change with time alone (windows, sequences, days_since, now()). */
   timeDependent: boolean;
+  /**
+   * A steady audience (`enter when` with a delay, `leave when` or `stay at
+   * least`): `expr` is its enter condition, and membership follows the
+   * conditions with the delays below (engine/dwell.ts). Absent: the member
+   * set is exactly where `expr` is true.
+   */
+  steady?: SteadyPlan;
+}
+
+export interface SteadyPlan {
+  /** `leave when`; absent: leave when the enter condition is not true. */
+  leave?: PExpr;
+  leaveText?: string;
+  /** `enter after`, `leave after`, `stay at least` in ms; 0 when the clause is absent. */
+  enterAfterMs: number;
+  leaveAfterMs: number;
+  stayMs: number;
+  /** Index into `slots` of the audience's DwellSlot. */
+  slot: number;
 }
 
 export type ArithOp = '+' | '-' | '*' | '/';

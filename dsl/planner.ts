@@ -11,11 +11,11 @@
  * kept once per customer.
  */
 import { createHash } from 'node:crypto';
-import type { AggregateExpr, Expr, RuleFile, Step, ThenExpr, SequenceExpr } from './ast.js';
+import type { AggregateExpr, AudienceDecl, Expr, RuleFile, Step, ThenExpr, SequenceExpr } from './ast.js';
 import {
   bucketWidthFor, DAY_MS, HOUR_MS, MINUTE_MS,
   type AudiencePlan, type CompareOp, type EventPlan, type FieldType, type MathFn, type PExpr,
-  type Plan, type SlotPlan, type SourcePlan, type StepPlan, type TraitPlan, type Value,
+  type Plan, type SlotPlan, type SteadyPlan, type SourcePlan, type StepPlan, type TraitPlan, type Value,
   MATH_FNS, MAX_TALLY_VALUES,
 } from './plan.js';
 import { exprText, durationText } from './plan-text.js';
@@ -65,17 +65,20 @@ class Planner {
     const audienceDecls = this.files.flatMap((f) => f.audiences);
     const audiencesUnordered: AudiencePlan[] = audienceDecls.map((a) => {
       const expr = this.expr(a.expr, undefined);
+      const steady = this.steady(a, expr);
+      const conditions = steady?.leave ? [expr, steady.leave] : [expr];
       const slots = new Set<number>();
-      collectSlots(expr, traitByName, slots, new Set());
+      for (const c of conditions) collectSlots(c, traitByName, slots, new Set());
       const plan: AudiencePlan = {
         name: a.name.name,
         expr,
         text: exprText(expr, this.slots),
         slots: [...slots].sort((x, y) => x - y),
-        audiences: [...new Set(namesUsed(expr, 'audience'))],
-        timeDependent: isTimeDependent(expr, traitByName, this.slots),
+        audiences: [...new Set(conditions.flatMap((c) => namesUsed(c, 'audience')))],
+        timeDependent: steady !== undefined || conditions.some((c) => isTimeDependent(c, traitByName, this.slots)),
       };
       if (a.description !== undefined) plan.description = a.description;
+      if (steady) plan.steady = steady;
       return plan;
     });
     const audiences = topologicalOrder(audiencesUnordered, (a) => a.audiences);
@@ -219,6 +222,33 @@ class Planner {
     return s.where ? { event: s.event.name, where: this.expr(s.where, s.event.name) } : { event: s.event.name };
   }
 
+  /**
+   * The steady part of a clause audience, or undefined when it has none that
+   * matters: `enter when X` alone is the audience `{ X }`, since leaving
+   * when X is not true, at once, is the default.
+   */
+  private steady(a: AudienceDecl, enter: PExpr): SteadyPlan | undefined {
+    if (!a.clauses) return undefined;
+    const clause = (key: string) => a.clauses!.find((c) => c.key === key)?.value;
+    const ms = (key: string): number => {
+      const v = clause(key);
+      return v?.kind === 'duration' ? v.ms : 0;
+    };
+    const leaveExpr = clause('leave when');
+    const enterAfterMs = ms('enter after');
+    const leaveAfterMs = ms('leave after');
+    const stayMs = ms('stay at least');
+    if (!leaveExpr && enterAfterMs === 0 && leaveAfterMs === 0 && stayMs === 0) return undefined;
+    const leave = leaveExpr ? this.expr(leaveExpr, undefined) : undefined;
+    const leaveText = leave ? exprText(leave, this.slots) : undefined;
+    const text = `dwell ${a.name.name}: enter when ${exprText(enter, this.slots)}` + (leaveText !== undefined ? `; leave when ${leaveText}` : '')
+      + `; enter after ${enterAfterMs} ms; leave after ${leaveAfterMs} ms; stay at least ${stayMs} ms`;
+    const slot = this.intern(text, () => ({ kind: 'dwell', id: slotId(text), text, audience: a.name.name }));
+    const plan: SteadyPlan = { enterAfterMs, leaveAfterMs, stayMs, slot };
+    if (leave) { plan.leave = leave; plan.leaveText = leaveText!; }
+    return plan;
+  }
+
   private intern(text: string, make: () => SlotPlan): number {
     const existing = this.slotByText.get(text);
     if (existing !== undefined) return existing;
@@ -264,6 +294,7 @@ function slotEvents(slot: SlotPlan): string[] {
     case 'aggregate': return [slot.event];
     case 'sequence': return slot.steps.map((s) => s.event);
     case 'absence': return [slot.first.event, slot.second.event];
+    case 'dwell': return [];
   }
 }
 

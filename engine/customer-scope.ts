@@ -138,6 +138,10 @@ export class CustomerScope implements EvalScope {
         else if (due > now) { value = false; wake = due; } else value = true;
         break;
       }
+      // Read by no expression: its audience's evaluation reads it (dwell.ts).
+      case 'dwell':
+        value = null;
+        break;
     }
     this.slotPass[index] = this.pass;
     this.slotValue[index] = value;

@@ -35,10 +35,13 @@
  *
  * `member` is the stored membership, `value` the rule's value now: they
  * agree (value true exactly when member) once the engine has evaluated the
- * customer at this instant, which it has whenever it answers.
+ * customer at this instant, which it has whenever it answers; except for a
+ * steady audience, whose value is its enter condition and whose `steady`
+ * says since when its conditions have held and when it next changes.
  */
 import { exprText } from '../dsl/plan-text.js';
-import type { Plan, PExpr, Value } from '../dsl/plan.js';
+import type { Plan, PExpr, SteadyPlan, Value } from '../dsl/plan.js';
+import { dwellDue, EMPTY_DWELL, type DwellState } from './dwell.js';
 import { aggregateAtBound } from './aggregate.js';
 import { CustomerScope } from './customer-scope.js';
 import { isMember, membershipVersion, type CustomerState } from './customer-state.js';
@@ -60,9 +63,25 @@ export interface AudienceWhy {
   member: boolean;
   /** The version of the last enter/leave; 0: never entered. */
   version: number;
+  /** The rule's value now; a steady audience's enter condition. */
   value: true | false | null;
   nextChangeAt: string | null;
   expression: WhyNode;
+  /** A steady audience's delays (engine/dwell.ts): its membership follows its conditions with them. */
+  steady?: SteadyWhy;
+}
+
+export interface SteadyWhy {
+  /** The `leave when` condition; null: the enter condition not true. */
+  leave: WhyNode | null;
+  /** Since when the enter condition has held; null: it does not hold now. */
+  enterHeldSince: string | null;
+  /** Since when the leave condition has held (counted only while the enter condition is not true); null: it does not. */
+  leaveHeldSince: string | null;
+  /** The last enter or leave; null: none yet. */
+  changedAt: string | null;
+  /** When the customer enters (leaves, if a member) if the condition holds until then; null: not under way. */
+  dueAt: string | null;
 }
 
 export interface TraitWhy {
@@ -123,9 +142,11 @@ export function customerWhy(customer: string, input: WhyInput): CustomerWhy {
     return { name: t.name, kind: t.kind, value: expression.value, nextChangeAt: expression.nextChangeAt, expression };
   });
   const audiences: AudienceWhy[] = plan.audiences.map((a, i) => {
+    const member = isMember(state, i);
+    if (a.steady) return steadyWhy(explainer, a.name, a.expr, a.steady, member, membershipVersion(state, i), state.s[a.steady.slot] as DwellState | undefined, now);
     const expression = explainer.explainAudience(a.name, a.expr);
     return {
-      name: a.name, member: isMember(state, i), version: membershipVersion(state, i),
+      name: a.name, member, version: membershipVersion(state, i),
       value: asBoolean(expression.value), nextChangeAt: expression.nextChangeAt, expression,
     };
   });
@@ -138,6 +159,28 @@ export function customerWhy(customer: string, input: WhyInput): CustomerWhy {
     audiences, traits,
     transitions: (input.transitions ?? transitionsOf(state.h, input.plan.audiences.map((a) => a.name))).map(transitionWhy),
     approximate,
+  };
+}
+
+/**
+ * A steady audience: its conditions, since when each has held, and when the
+ * next enter or leave falls due; it next changes at the earliest of that
+ * and the instants its conditions may change.
+ */
+function steadyWhy(explainer: NodeExplainer, name: string, enter: PExpr, plan: SteadyPlan, member: boolean, version: number, stored: DwellState | undefined, now: number): AudienceWhy {
+  const expression = explainer.explain(enter, true);
+  const leave = plan.leave ? explainer.explain(plan.leave, true) : null;
+  const dwell = stored ?? EMPTY_DWELL;
+  const due = dwellDue(plan, dwell, member);
+  const at = (iso: string | null): number => (iso === null ? Infinity : Date.parse(iso));
+  const next = Math.min(at(expression.nextChangeAt), at(leave?.nextChangeAt ?? null), due > now ? due : Infinity);
+  explainer.audienceChangesAt(name, next);
+  return {
+    name, member, version, value: asBoolean(expression.value), nextChangeAt: isoOrNull(next), expression,
+    steady: {
+      leave, enterHeldSince: isoOrNull(dwell[0] ?? Infinity), leaveHeldSince: isoOrNull(dwell[1] ?? Infinity),
+      changedAt: isoOrNull(dwell[2] ?? Infinity), dueAt: isoOrNull(due),
+    },
   };
 }
 
@@ -160,6 +203,11 @@ class NodeExplainer {
     const node = this.explain(e, true);
     this.audienceChanges.set(name, node.nextChangeAt === null ? Infinity : Date.parse(node.nextChangeAt));
     return node;
+  }
+
+  /** A steady audience's next change, for the audiences that name it with `in`. */
+  audienceChangesAt(name: string, at: number): void {
+    this.audienceChanges.set(name, at);
   }
 
   explain(e: PExpr, decisive: boolean): WhyNode {

@@ -33,7 +33,7 @@ import type { Plan } from '../dsl/plan.js';
 import type { OutputEvent } from './output-event.js';
 import { PartitionTask, type PartitionTaskOptions } from './partition-task.js';
 import type { RecordBatch } from './record-batch.js';
-import { planRuleChange, type RuleChange } from './rule-change.js';
+import { planRuleChange, RuleChangeRefused, ruleChangeRefusal, type RuleChange } from './rule-change.js';
 import type { PartitionStore } from './state/store.js';
 
 export class RuleDeployment {
@@ -58,9 +58,11 @@ export class RuleDeployment {
     return this.change.historyMs > 0 && Number.isFinite(this.at) ? this.at - this.change.historyMs : undefined;
   }
 
-  /** Step 1, on the old rules' task; its output is the old rules' timers due by `at`, then the removed audiences' leaves. */
+  /** Step 1, on the old rules' task (RuleChangeRefused, before anything is done, for a change ruleChangeRefusal refuses); its output is the old rules' timers due by `at`, then the removed audiences' leaves. */
   static async begin(from: PartitionTask, store: PartitionStore, to: Plan, at: number, options: PartitionTaskOptions): Promise<{ deployment: RuleDeployment; outputs: OutputEvent[] }> {
     const change = planRuleChange(from.plan, to);
+    const refused = ruleChangeRefusal(change);
+    if (refused) throw new RuleChangeRefused(refused);
     const outputs = await from.advanceTo(at);
     await from.leaveAudiences(change.removed, outputs);
     return { deployment: new RuleDeployment(change, Math.max(at, from.clock), store, options), outputs };

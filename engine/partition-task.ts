@@ -47,7 +47,8 @@ import type { EvalScope, SlotComparison } from './evaluate.js';
 import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type InputRecord } from './input-record.js';
 import type { ChangeReason, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
-import { flipsOnlyLater, RuleGraph } from './rule-graph.js';
+import { flipsOnlyLater, RuleGraph, type CompiledAudience } from './rule-graph.js';
+import { stepDwell, type DwellState } from './dwell.js';
 import { addToAbsence, addToSequence, type AbsenceState, type SequenceState } from './sequence.js';
 import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import { compareUtf8 } from './state/memory-store.js';
@@ -754,6 +755,8 @@ export class PartitionTask {
           after = addToAbsence(slot, before as AbsenceState | undefined, e.time, matches);
           changed = after !== before;
           break;
+        case 'dwell':
+          continue; // fed by no event: the planner lists none in feeds
       }
       if (!changed) continue;
       cs.s[index] = after;
@@ -794,14 +797,19 @@ export class PartitionTask {
       const a = audiences[i]!;
       const value = scope.evaluateTop(a.evaluate);
       const wakeBefore = cs.w[i]!;
-      const wake = scope.wake;
+      let wake = scope.wake;
+      let inside = value === true;
+      if (a.steady) {
+        const steady = this.steadyStep(cs, i, a.steady, inside, wake);
+        inside = steady.inside;
+        wake = steady.wake;
+      }
       if (wake !== wakeBefore) {
         cs.w[i] = wake;
         membershipsChanged(cs);
         if (wake < next) next = wake;
         if (wakeBefore === timerBefore) earliestMoved = true;
       }
-      const inside = value === true;
       const prev = cs.m[i]!;
       if (inside === prev > 0) continue;
       const version = Math.abs(prev) + 1;
@@ -820,6 +828,29 @@ export class PartitionTask {
       cs.t = timer;
       if (timer !== null) this.timers.push(timer, customer);
     }
+  }
+
+  /**
+   * A steady audience's membership now (dwell.ts), from its enter
+   * condition's value and wake and its leave condition evaluated here; its
+   * dwell state is updated, and the wake is the earliest of the conditions'
+   * and the instant the next enter or leave falls due.
+   */
+  private steadyStep(cs: CustomerState, i: number, steady: NonNullable<CompiledAudience['steady']>, enter: boolean, enterWake: number): { inside: boolean; wake: number } {
+    let wake = enterWake;
+    let leave = !enter;
+    if (steady.leave) {
+      leave = this.scope.evaluateTop(steady.leave) === true;
+      if (this.scope.wake < wake) wake = this.scope.wake;
+    }
+    const index = steady.plan.slot;
+    const before = cs.s[index] as DwellState | undefined;
+    const step = stepDwell(steady.plan, before, isMember(cs, i), enter, leave, this.now);
+    if (step.state !== before) {
+      cs.s[index] = step.state;
+      slotChanged(cs, index);
+    }
+    return { inside: step.inside, wake: step.due < wake ? step.due : wake };
   }
 
   /** The clock as ISO text, made once per instant rather than once per enter/leave. */

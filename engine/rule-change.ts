@@ -121,7 +121,40 @@ function definitions(plan: Plan): Map<string, string> {
     }
   };
   for (const a of plan.audiences) {
-    out.set(a.name, createHash('sha256').update(context).update(JSON.stringify(canonical(a.expr))).digest('hex').slice(0, 16));
+    const st = a.steady;
+    const definition = st
+      ? { enter: canonical(a.expr), leave: st.leave ? canonical(st.leave) : null, enterAfterMs: st.enterAfterMs, leaveAfterMs: st.leaveAfterMs, stayMs: st.stayMs }
+      : canonical(a.expr);
+    out.set(a.name, createHash('sha256').update(context).update(JSON.stringify(definition)).digest('hex').slice(0, 16));
   }
   return out;
+}
+
+/**
+ * Why the engine cannot deploy this change exactly, or undefined when it
+ * can. A steady audience's membership depends on how long its conditions
+ * have held (engine/dwell.ts), which history replayed into slots does not
+ * rebuild: the change may keep a steady audience as it is (its dwell state
+ * is kept by slot id), drop one, or make one plain, but not add or change
+ * one. Such a change is refused as a whole, before it does anything.
+ */
+export function ruleChangeRefusal(change: RuleChange): string | undefined {
+  const kind = new Map(change.audiences.map((a) => [a.name, a.change]));
+  const newSlots = new Set(change.newSlots);
+  const refused = change.to.audiences.filter((a) => a.steady
+    && (kind.get(a.name) === 'added' || kind.get(a.name) === 'changed' || newSlots.has(a.steady.slot)));
+  if (refused.length === 0) return undefined;
+  const names = refused.map((a) => `"${a.name}"`).join(', ');
+  return `the new rules add or change the steady audience${refused.length > 1 ? 's' : ''} ${names}: `
+    + 'how long a steady audience\'s conditions have held cannot be rebuilt from history, so such a change is not deployed on running state; '
+    + 'deploy it without that audience first (its members leave), or start the rules afresh with aud replay over the history';
+}
+
+/** A rule change the engine refuses (ruleChangeRefusal): the rules in force stay, and nothing was changed. */
+export class RuleChangeRefused extends Error {
+  readonly code = 'rule-change-refused';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuleChangeRefused';
+  }
 }

@@ -13,13 +13,16 @@
  * audiences over the same few aggregates under different thresholds, most
  * events move a count without crossing any threshold, and evaluate nothing.
  */
-import type { AggregateSlot, Plan, PExpr, Value } from '../dsl/plan.js';
+import type { AggregateSlot, Plan, PExpr, SteadyPlan, Value } from '../dsl/plan.js';
 import { aggregateChangesWhenRead } from './aggregate.js';
 import { ExpressionCompiler, type Compiled, type ExpressionInputs, type SlotComparison } from './evaluate.js';
 
 export interface CompiledAudience {
   readonly name: string;
+  /** The audience's expression; a steady audience's enter condition. */
   readonly evaluate: Compiled;
+  /** A steady audience's plan and its `leave when` compiled (absent: not the enter condition). */
+  readonly steady: { readonly plan: SteadyPlan; readonly leave: Compiled | undefined } | undefined;
   /** Audiences (indexes, all later in plan order) that name this one with `in`. */
   readonly usedBy: number[];
 }
@@ -57,7 +60,16 @@ export class RuleGraph {
     plan.audiences.forEach((a, i) => this.audienceByName.set(a.name, i));
     const compiled = plan.audiences.map((a) => {
       const { fn, inputs } = compiler.compileWithInputs(a.expr);
-      return { fn, inputs: withTraits(inputs, traitInputs) };
+      let leave: Compiled | undefined;
+      if (a.steady?.leave) {
+        // A steady audience is evaluated again when what either condition reads changes.
+        const l = compiler.compileWithInputs(a.steady.leave);
+        leave = l.fn;
+        for (const x of l.inputs.slots) inputs.slots.add(x);
+        for (const x of l.inputs.comparisons) inputs.comparisons.add(x);
+        for (const x of l.inputs.traits) inputs.traits.add(x);
+      }
+      return { fn, leave, inputs: withTraits(inputs, traitInputs) };
     });
     this.comparisons = compiler.comparisons;
     this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
@@ -83,7 +95,7 @@ export class RuleGraph {
         if (windowed(s)) read.add(s);
       }
       this.windowedSlotsOfAudience.push([...read]);
-      return { name: a.name, evaluate: compiled[i]!.fn, usedBy: [] };
+      return { name: a.name, evaluate: compiled[i]!.fn, steady: a.steady ? { plan: a.steady, leave: compiled[i]!.leave } : undefined, usedBy: [] };
     });
     plan.audiences.forEach((a, i) => {
       for (const name of a.audiences) {

@@ -7,11 +7,13 @@
  *   an event block: the field types;
  * - inside `E where ...`: E's fields, then what an expression may hold;
  * - at the start of a line outside any declaration: the declaration keywords;
+ * - at the start of a line in an audience's braces: the steady clauses
+ *   (`enter when`, `stay at least`, ...), then what an expression may hold;
  * - elsewhere: keywords, aggregates, functions, traits, scores and events.
  */
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
 import type { IToken, TokenType } from 'chevrotain';
-import { AGGREGATE_FNS, type EventDecl } from '../dsl/ast.js';
+import { AGGREGATE_FNS, STEADY_CLAUSES, type EventDecl } from '../dsl/ast.js';
 import { FUNCTIONS } from '../dsl/checker/check.js';
 import * as T from '../dsl/lexer.js';
 import { AGGREGATE_DOCS, FUNCTION_DOCS } from './builtins.js';
@@ -53,6 +55,13 @@ export function complete(analysis: RuleSetAnalysis, text: string, offset: number
   const lineStart = /(^|\n)[ \t]*[A-Za-z_]*$/.test(before);
   if (block === undefined && parens === 0 && lineStart && (lastType === undefined || endsDeclaration(tokens))) {
     return DECLARATION_WORDS.map((w) => ({ label: w, kind: CompletionItemKind.Keyword }));
+  }
+  if (block === T.Audience && parens === 0 && lineStart) {
+    const clauses = Object.entries(STEADY_CLAUSES).map(([words, takes]): CompletionItem => ({
+      label: words, kind: CompletionItemKind.Keyword, detail: `steady audience: ${words} ${takes === 'condition' ? 'CONDITION' : 'DURATION'}`,
+      insertText: `${words} $1`, insertTextFormat: InsertTextFormat.Snippet,
+    }));
+    return [...clauses, ...expressionItems(analysis, events)];
   }
   return expressionItems(analysis, events);
 }

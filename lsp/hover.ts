@@ -96,7 +96,7 @@ function callAt(file: RuleFile, offset: number): { text: string; span: Span } | 
     }
   };
   for (const t of file.traits) visit(t.expr);
-  for (const a of file.audiences) visit(a.expr);
+  for (const a of file.audiences) for (const e of a.clauses ? a.clauses.map((c) => c.value) : [a.expr]) visit(e);
   return found;
 }
 

@@ -74,7 +74,8 @@ export function indexSymbols(files: RuleFile[]): SymbolIndex {
     }
     for (const a of f.audiences) {
       add(nameKey(a.name.name), a.name.name, a.name.span, true);
-      expr(a.expr);
+      // A steady audience's names are in all its clauses (`leave when` too).
+      for (const e of a.clauses ? a.clauses.map((c) => c.value) : [a.expr]) expr(e);
     }
   }
   return { occurrences };

@@ -42,7 +42,7 @@ import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
-import { planRuleChange } from '../engine/rule-change.js';
+import { planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
@@ -840,5 +840,5 @@ function rolloutRefusal(old: Plan, plan: Plan, opts: KafkaRuntimeOptions): strin
     return `the new rules write to "${plan.outputTopic}", the running ones to "${opts.outputTopic}": changing the output topic needs a restart`;
   }
   if (plan.source.format !== old.source.format) return `the new rules read ${plan.source.format} records, the running ones ${old.source.format}: changing the input format needs a restart`;
-  return undefined;
+  return ruleChangeRefusal(planRuleChange(old, plan));
 }

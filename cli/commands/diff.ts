@@ -40,8 +40,10 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const before = await loadSide('old', args.old);
     const after = await loadSide('new', args.new);
     if (!before || !after) { process.exitCode = 1; return; }
-    const { planRuleChange } = await import('../../engine/rule-change.js');
+    const { planRuleChange, ruleChangeRefusal } = await import('../../engine/rule-change.js');
     const change = planRuleChange(before, after);
+    const refused = ruleChangeRefusal(change);
+    if (refused) process.stderr.write(`note: aud run and aud replay --deploy refuse this change: ${refused}\n`);
     let moves: Moves | undefined;
     let counted: Counted | undefined;
     const source = args.input ?? args.stateDir;

@@ -25,6 +25,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const { parseTime } = await import('../../engine/input-record.js');
     const { outputEventJson } = await import('../../engine/output-event.js');
     const { replay } = await import('../../engine/replay.js');
+    const { planRuleChange, ruleChangeRefusal } = await import('../../engine/rule-change.js');
     const { JsonLinesWriter } = await import('../../connectors/file/jsonl.js');
     let until: number | undefined;
     if (args.until !== undefined) {
@@ -54,6 +55,14 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
       deployments.push({ at, plan: next });
     }
     deployments.sort((a, b) => (a.at as number) - (b.at as number));
+    for (let k = 0; k < deployments.length; k++) {
+      const refused = ruleChangeRefusal(planRuleChange(k === 0 ? plan : deployments[k - 1]!.plan, deployments[k]!.plan));
+      if (refused) {
+        process.stderr.write(`error: the rules deployed at ${new Date(deployments[k]!.at as number).toISOString()} are refused: ${refused}; nothing was run.\n`);
+        process.exitCode = 1;
+        return;
+      }
+    }
     if (deployments.length > 0 && args.input === '-') {
       process.stderr.write('error: --deploy re-reads the input to build new states from history, and stdin cannot be read twice: give the events as a file\n');
       process.exitCode = 1;

@@ -10,7 +10,7 @@
  * It never throws on a partial AST: every optional part is guarded, and an
  * unknown name has the type 'error', which fits everywhere.
  */
-import type { AggregateExpr, AudienceDecl, BinaryExpr, CallExpr, Expr, RuleFile, Step, TraitDecl } from '../ast.js';
+import { STEADY_CLAUSES, type AggregateExpr, type AudienceClause, type AudienceDecl, type BinaryExpr, type CallExpr, type Expr, type RuleFile, type Step, type TraitDecl } from '../ast.js';
 import type { Diagnostic, DiagnosticCode, Span } from '../diagnostics.js';
 import { didYouMean } from '../suggest.js';
 import { findAudienceCycles } from './cycles.js';
@@ -89,8 +89,43 @@ class Checker {
   }
 
   private audience(a: AudienceDecl): void {
+    if (a.clauses) { this.steadyAudience(a, a.clauses); return; }
     const t = this.typeOf(a.expr, {});
     if (!fits(t, 'bool')) this.report('type-mismatch', a.expr.span, `audience ${a.name.name} must be a condition (true/false), but this is ${typeName(t)}`, 'compare it, e.g. "... >= 1"');
+  }
+
+  /** The clause form: each clause known and at most once, `enter when` present, conditions boolean, durations positive. */
+  private steadyAudience(a: AudienceDecl, clauses: AudienceClause[]): void {
+    const seen = new Set<string>();
+    for (const c of clauses) {
+      const kind = STEADY_CLAUSES[c.key];
+      const wordsSpan = { ...c.words[0]!.span, endLine: c.words[c.words.length - 1]!.span.endLine, endColumn: c.words[c.words.length - 1]!.span.endColumn, endOffset: c.words[c.words.length - 1]!.span.endOffset };
+      if (kind === undefined) {
+        this.report('bad-clause', wordsSpan, `unknown clause "${c.key}" in audience ${a.name.name}`,
+          didYouMean(c.key, Object.keys(STEADY_CLAUSES))
+            ?? sameFirstWord(c.words[0]!.name)
+            ?? `the clauses are ${Object.keys(STEADY_CLAUSES).map((k) => `"${k}"`).join(', ')}`);
+        continue;
+      }
+      if (seen.has(c.key)) {
+        this.report('bad-clause', wordsSpan, `"${c.key}" appears twice in audience ${a.name.name}`, 'keep one of them');
+        continue;
+      }
+      seen.add(c.key);
+      if (kind === 'condition') {
+        const t = this.typeOf(c.value, {});
+        if (!fits(t, 'bool')) this.report('type-mismatch', c.value.span, `"${c.key}" of audience ${a.name.name} must be a condition (true/false), but this is ${typeName(t)}`, 'compare it, e.g. "... >= 1"');
+      } else if (c.value.kind === 'unary' && c.value.op === '-' && c.value.operand.kind === 'duration') {
+        this.report('bad-duration', c.value.span, `"${c.key}" must be longer than zero`, `write a positive duration, e.g. "${c.key} ${c.value.operand.text}"`);
+      } else if (c.value.kind !== 'duration') {
+        this.report('bad-duration', c.value.span, `"${c.key}" takes a duration`, `write e.g. "${c.key} 1 hour"`);
+      } else if (!(c.value.ms > 0)) {
+        this.report('bad-duration', c.value.span, `"${c.key}" must be longer than zero`, `remove the clause for no delay`);
+      }
+    }
+    if (!seen.has('enter when')) {
+      this.report('bad-clause', a.name.span, `audience ${a.name.name} has clauses but no "enter when"`, 'add "enter when CONDITION": the condition that lets a customer in');
+    }
   }
 
   private traitType(t: TraitDecl): ValueType {
@@ -428,4 +463,10 @@ class Checker {
 function isNowForm(e: Expr): boolean {
   if (e.kind === 'call' && e.fn.name === 'now' && e.args.length === 0) return true;
   return e.kind === 'binary' && (e.op === '+' || e.op === '-') && e.right.kind === 'duration' && isNowForm(e.left);
+}
+
+/** The clauses that begin with this word, as a suggestion (`stay at` → "stay at least"); undefined for none. */
+function sameFirstWord(word: string): string | undefined {
+  const found = Object.keys(STEADY_CLAUSES).filter((k) => k.startsWith(`${word} `));
+  return found.length === 0 ? undefined : `did you mean ${found.map((k) => `"${k}"`).join(' or ')}?`;
 }

@@ -3,7 +3,7 @@
  * in dependency order, so a cycle has no meaning. `in X` inside a trait
  * counts for every audience that uses the trait.
  */
-import type { Expr } from '../ast.js';
+import { audienceConditions, type Expr } from '../ast.js';
 import type { Span } from '../diagnostics.js';
 import type { Declarations } from './declarations.js';
 
@@ -38,7 +38,7 @@ export function findAudienceCycles(decls: Declarations): AudienceCycle[] {
   const edges = new Map<string, string[]>();
   for (const [name, a] of decls.audiences) {
     const used = new Set<string>();
-    audiencesUsed(a.expr, decls, used, new Set());
+    for (const e of audienceConditions(a)) audiencesUsed(e, decls, used, new Set());
     edges.set(name, [...used].filter((u) => decls.audiences.has(u)));
   }
   const cycles: AudienceCycle[] = [];

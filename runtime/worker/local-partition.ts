@@ -12,6 +12,7 @@ import type { RecordBatch } from '../../engine/record-batch.js';
 import { isLoggedKey } from '../../engine/state-keys.js';
 import type { PartitionStore, StoreWrite } from '../../engine/state/store.js';
 import { RuleDeployment } from '../../engine/deployment.js';
+import { planRuleChange, RuleChangeRefused, ruleChangeRefusal } from '../../engine/rule-change.js';
 import type { ChangelogCopy, DeployBegin, DeployFinish, PartitionRunner, PartitionSnapshot, RunnerStep } from './partition-runner.js';
 
 export class LocalPartition implements PartitionRunner {
@@ -28,6 +29,9 @@ export class LocalPartition implements PartitionRunner {
    */
   static async open(plan: Plan, store: PartitionStore, options: PartitionTaskOptions): Promise<LocalPartition> {
     const stored = await PartitionTask.storedPlan(store);
+    // Rules that could not be deployed on this state are refused here, before the partition runs (not retried at each reopen).
+    const refused = stored && stored.fingerprint !== plan.fingerprint ? ruleChangeRefusal(planRuleChange(stored, plan)) : undefined;
+    if (refused) throw new RuleChangeRefused(`the state of this partition was built by other rules (plan ${stored!.fingerprint}), and ${refused}`);
     const task = await PartitionTask.open(stored && stored.fingerprint !== plan.fingerprint ? stored : plan, store, options);
     return new LocalPartition(task, store, options);
   }

@@ -91,6 +91,49 @@ test('aud replay --deploy: the rules change at the given time (rule_change event
   assert.equal(refused.stdout, '');
 });
 
+test('aud test: the steady example cases pass, with enters and leaves by timer', () => {
+  const ok = aud('test', '--cases', 'examples/steady/cases');
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^5 passed, 0 failed$/m);
+});
+
+test('aud why: a steady audience shows since when its conditions hold and when it enters', () => {
+  const r = aud('why', 'examples/steady/steady.aud', '-c', 'e1', '-i', 'examples/steady/events.jsonl', '--at', '2026-03-01T09:30:00Z', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const why = JSON.parse(r.stdout) as { audiences: { name: string; member: boolean; value: boolean; nextChangeAt: string | null; steady?: Record<string, unknown> }[] };
+  const engaged = why.audiences.find((a) => a.name === 'engaged')!;
+  assert.equal(engaged.member, false);
+  assert.equal(engaged.value, true, 'the enter condition holds');
+  assert.equal(engaged.nextChangeAt, '2026-03-01T10:09:00.000Z');
+  assert.deepEqual({ ...engaged.steady, leave: undefined }, {
+    leave: undefined, enterHeldSince: '2026-03-01T09:09:00.000Z', leaveHeldSince: null, changedAt: null, dueAt: '2026-03-01T10:09:00.000Z',
+  });
+  assert.equal(why.audiences.find((a) => a.name === 'engaged_buyer')!.nextChangeAt, '2026-03-01T10:09:00.000Z', '`in engaged` changes when engaged does');
+});
+
+test('aud replay --deploy: rules that add a steady audience are refused, naming it, and nothing is run', () => {
+  const events = join(repo, 'examples/steady/events.jsonl');
+  const changed = join(mkdtempSync(join(tmpdir(), 'aud-steady-')), 'steady-v2.aud');
+  writeFileSync(changed, readFileSync(join(repo, 'examples/steady/steady.aud'), 'utf8').replace('enter after 1 hour', 'enter after 2 hours'));
+  const r = aud('replay', 'examples/steady/steady.aud', '--input', events, '--deploy', `2026-03-01T12:00:00Z=${changed}`);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /the rules deployed at 2026-03-01T12:00:00.000Z are refused: the new rules add or change the steady audience "engaged":/);
+  assert.equal(r.stdout, '');
+  // In an aud test case, the case fails with the reason.
+  const cases = join(dirname(changed), 'case.yaml');
+  writeFileSync(cases, [
+    'cases:',
+    '  - name: changes engaged',
+    `    rules: [${join(repo, 'examples/steady/steady.aud')}]`,
+    '    events: [{customer_id: e1, type: page_view, ts: "2026-03-01T09:00:00Z", url: /p}]',
+    `    deploy: [{at: "2026-03-01T10:00:00Z", rules: [${changed}]}]`,
+    '    expect: []',
+  ].join('\n'));
+  const t = aud('test', '--cases', cases);
+  assert.equal(t.code, 1);
+  assert.match(t.stdout, /FAIL changes engaged\n {2}the rules deployed at 2026-03-01T10:00:00.000Z are refused: the new rules add or change the steady audience "engaged"/);
+});
+
 test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
   const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);

@@ -15,7 +15,7 @@
  * valid records in non-decreasing time order, which is what the differential
  * test generates.
  */
-import type { AggregateExpr, AudienceDecl, Expr, RuleFile, Step, TraitDecl } from '../../dsl/ast.js';
+import { audienceConditions, type AggregateExpr, type AudienceDecl, type Expr, type RuleFile, type Step, type TraitDecl } from '../../dsl/ast.js';
 import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
 
 type V = number | string | boolean | null;
@@ -84,6 +84,9 @@ export class ReferenceEvaluator {
     for (const customer of customers) {
       const member = new Map<string, boolean>();
       const version = new Map<string, number>();
+      // Steady audiences: each observation of their conditions, and the instant of their last enter/leave.
+      const samples = new Map<string, Sample[]>();
+      const lastChange = new Map<string, number>();
       const emit = (key: (number | string)[], audience: string, inside: boolean, now: number, reason: RefOutput['reason']): void => {
         member.set(audience, inside);
         const v = (version.get(audience) ?? 0) + 1;
@@ -94,16 +97,25 @@ export class ReferenceEvaluator {
         const { rules } = phase;
         const mine = phase.events.filter((e) => e.customer === customer);
         const stop = active[k + 1]?.start ?? end;
-        const candidates = [...rules.candidateInstants(mine, stop)].filter((s) => s > phase.start).sort((a, b) => a - b);
+        let c = 0;
+        // With the instants a steady audience's delay may run out, as the previous rules left it.
+        const carried = rules.steadyInstants(phase.start, samples, lastChange);
+        const candidates = [...new Set([...rules.candidateInstants(mine, stop), ...carried])].filter((s) => s > phase.start && s <= stop).sort((a, b) => a - b);
         const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
-          const values = rules.memberships(history, now);
+          const values = rules.memberships(history, now, { member, samples, lastChange });
           rules.audiences.forEach((a, order) => {
             const inside = values.get(a.name.name) === true;
             if (inside === (member.get(a.name.name) ?? false)) return;
             emit([now, reason === 'timer' ? 0 : 1, tie, order], a.name.name, inside, now, reason);
           });
+          // A steady audience may change when a delay runs out: observe those instants too.
+          for (const at of rules.steadyInstants(now, samples, lastChange)) {
+            if (at <= now || at > stop || candidates.includes(at)) continue;
+            let k = c;
+            while (k < candidates.length && candidates[k]! < at) k++;
+            candidates.splice(k, 0, at);
+          }
         };
-        let c = 0;
         for (let i = 0; i < mine.length; i++) {
           const e = mine[i]!;
           if (e.time <= phase.start) continue;
@@ -129,10 +141,14 @@ export class ReferenceEvaluator {
           if (member.get(name) === true) emit([at, 2, k, 0, customer, order], name, false, at, 'rule_change');
           member.delete(name);
           version.delete(name);
+          samples.delete(name);
+          lastChange.delete(name);
         });
         const history = next.events.filter((e) => e.customer === customer && e.time <= at);
-        const values = history.length > 0 ? next.rules.memberships(history, at) : new Map<string, boolean>();
+        const values = history.length > 0 ? next.rules.memberships(history, at, undefined, member) : new Map<string, boolean>();
         next.rules.audiences.forEach((a, order) => {
+          // A steady audience is kept only unchanged (the engine refuses other deployments): it goes on as it was.
+          if (steadyOf(a)) return;
           const inside = values.get(a.name.name) === true;
           if (inside !== (member.get(a.name.name) ?? false)) emit([at, 2, k, 1, customer, order], a.name.name, inside, at, 'rule_change');
         });
@@ -190,7 +206,7 @@ export class ReferenceEvaluator {
       }
     };
     for (const t of this.traits.values()) walk(t.expr);
-    for (const a of this.audiences) walk(a.expr);
+    for (const a of this.audiences) audienceConditions(a).forEach(walk);
     const out = new Set<number>();
     const add = (s: number) => { if (s <= end) out.add(s); };
     for (const ev of mine) {
@@ -205,12 +221,54 @@ export class ReferenceEvaluator {
     return out;
   }
 
-  /** The membership of every audience, from this history, at `now`. */
-  private memberships(history: Ev[], now: number): Map<string, boolean> {
+  /**
+   * The membership of every audience, from this history, at `now`. A steady
+   * audience's depends on the past: each call is one observation of its
+   * conditions, recorded in `steady.samples`, and its membership is decided
+   * by activation.md's words over those observations (heldOver); at a
+   * deployment (`carried`), it is the membership it had.
+   */
+  private memberships(history: Ev[], now: number, steady?: SteadyObservations, carried?: Map<string, boolean>): Map<string, boolean> {
     const out = new Map<string, boolean>();
     const ctx: Ctx = { history, now, audiences: out, fields: undefined, event: undefined };
-    for (const a of this.audiences) out.set(a.name.name, this.eval(a.expr, ctx) === true);
+    for (const a of this.audiences) {
+      const clauses = steadyOf(a);
+      // At a deployment, a steady audience (kept unchanged) is what it was.
+      if (clauses && carried) { out.set(a.name.name, carried.get(a.name.name) === true); continue; }
+      if (!clauses || !steady) { out.set(a.name.name, this.eval(a.expr, ctx) === true); continue; }
+      const name = a.name.name;
+      const enter = this.eval(a.expr, ctx) === true;
+      // The enter condition wins where both hold (docs/language.md).
+      const leave = !enter && (clauses.leave ? this.eval(clauses.leave, ctx) === true : true);
+      const list = steady.samples.get(name) ?? [];
+      list.push({ at: now, enter, leave });
+      steady.samples.set(name, list);
+      const wasIn = steady.member.get(name) ?? false;
+      const last = steady.lastChange.get(name);
+      let inside = wasIn;
+      if (!wasIn && heldOver(list, 'enter', now - clauses.enterAfter)) inside = true;
+      if (wasIn && heldOver(list, 'leave', now - clauses.leaveAfter) && now >= last! + clauses.stay) inside = false;
+      if (inside !== wasIn) steady.lastChange.set(name, now);
+      out.set(name, inside);
+    }
     return out;
+  }
+
+  /** Instants after `now` at which a steady audience's delay may run out, given the observations so far. */
+  private steadyInstants(now: number, samples: Map<string, Sample[]>, lastChange: Map<string, number>): number[] {
+    const out: number[] = [];
+    for (const a of this.audiences) {
+      const clauses = steadyOf(a);
+      if (!clauses) continue;
+      const list = samples.get(a.name.name) ?? [];
+      const enterRun = runStart(list, 'enter');
+      const leaveRun = runStart(list, 'leave');
+      if (enterRun !== undefined) out.push(enterRun + clauses.enterAfter);
+      if (leaveRun !== undefined) out.push(leaveRun + clauses.leaveAfter);
+      const last = lastChange.get(a.name.name);
+      if (last !== undefined) out.push(last + clauses.stay);
+    }
+    return out.filter((t) => t > now);
   }
 
   private eval(e: Expr, ctx: Ctx): V {
@@ -427,6 +485,46 @@ export class ReferenceEvaluator {
   }
 }
 
+interface Sample { at: number; enter: boolean; leave: boolean }
+
+interface SteadyObservations { member: Map<string, boolean>; samples: Map<string, Sample[]>; lastChange: Map<string, number> }
+
+interface SteadyClauses { leave: Expr | undefined; enterAfter: number; leaveAfter: number; stay: number }
+
+/**
+ * An audience's steady clauses, or undefined for one whose membership is its
+ * condition now: the expression form, and `enter when X` alone.
+ */
+function steadyOf(a: AudienceDecl): SteadyClauses | undefined {
+  if (!a.clauses) return undefined;
+  const get = (key: string) => a.clauses!.find((c) => c.key === key)?.value;
+  const ms = (key: string): number => { const v = get(key); return v?.kind === 'duration' ? v.ms : 0; };
+  const clauses = { leave: get('leave when'), enterAfter: ms('enter after'), leaveAfter: ms('leave after'), stay: ms('stay at least') };
+  if (!clauses.leave && clauses.enterAfter === 0 && clauses.leaveAfter === 0 && clauses.stay === 0) return undefined;
+  return clauses;
+}
+
+/**
+ * Whether the condition has been true at every instant from `from` to the
+ * latest observation: the condition keeps its value between observations
+ * (they include every instant it may change), so it holds when the last
+ * observation at or before `from` and every later one found it true.
+ */
+function heldOver(list: Sample[], key: 'enter' | 'leave', from: number): boolean {
+  let j = -1;
+  for (let i = 0; i < list.length; i++) if (list[i]!.at <= from) j = i;
+  if (j < 0) return false;
+  for (let i = j; i < list.length; i++) if (!list[i]![key]) return false;
+  return true;
+}
+
+/** The instant of the first observation of the condition's current run of true, or undefined when it is false now. */
+function runStart(list: Sample[], key: 'enter' | 'leave'): number | undefined {
+  let start: number | undefined;
+  for (let i = list.length - 1; i >= 0 && list[i]![key]; i--) start = list[i]!.at;
+  return start;
+}
+
 interface Ctx { history: Ev[]; now: number; audiences: Map<string, boolean>; fields: Record<string, V> | undefined; event: Ev | undefined }
 
 function compareTie(a: string | number, b: string | number): number {
@@ -468,7 +566,7 @@ function dependencyOrder(list: AudienceDecl[]): AudienceDecl[] {
   const visit = (a: AudienceDecl): void => {
     if (done.has(a.name.name)) return;
     done.add(a.name.name);
-    for (const n of uses(a.expr, [])) { const d = byName.get(n); if (d) visit(d); }
+    for (const e of audienceConditions(a)) for (const n of uses(e, [])) { const d = byName.get(n); if (d) visit(d); }
     out.push(a);
   };
   list.forEach(visit);

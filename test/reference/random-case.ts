@@ -6,7 +6,9 @@
  * non-decreasing time order with ties, gaps from seconds to days, and null
  * fields. Some cases keep at most one to three values per `distinct`/`top`,
  * so that the bound on their state (engine/tally.ts) is reached. A seed
- * gives one case, so any mismatch can be replayed by its seed.
+ * gives one case, so any mismatch can be replayed by its seed. A quarter of
+ * the cases add steady audiences (enter when, leave when, enter after,
+ * leave after, stay at least).
  */
 import { prng } from '../../examples/retail/generate.js';
 
@@ -32,6 +34,8 @@ const HEADER = [
 const EVENTS = ['buy', 'view', 'cart'];
 const WINDOWS = ['30 minutes', '2 hours', '1 day', '3 days'];
 const WITHINS = ['10 minutes', '1 hour', '6 hours'];
+/** Steady audiences' delays: from below the streams' shortest gaps to above their longest. */
+const DWELLS = ['30 seconds', '5 minutes', '1 hour', '6 hours', '1 day'];
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 class Gen {
@@ -124,6 +128,39 @@ class Gen {
     return lines.join('\n') + '\n';
   }
 
+  /**
+   * Steady audiences (activation.md, section 1), added after the others:
+   * `enter when` with any of the other clauses, in any order, durations
+   * short beside the streams' gaps so that their timers fire, some naming
+   * an earlier audience (steady or not) with `in`, and a plain audience
+   * that names one of them.
+   */
+  steadyAudiences(portable = false): string[] {
+    const lines: string[] = [];
+    // Portable: the same lines in rules before and after a deployment define the same audiences,
+    // so they may name no trait and no other audience that a deployment redefines.
+    const saved = { traits: this.numericTraits, audiences: this.audiences };
+    if (portable) { this.numericTraits = []; this.audiences = []; }
+    const n = this.int(1, 3);
+    for (let i = 0; i < n; i++) {
+      const clauses = [`enter when ${this.bool(2)}`];
+      if (this.chance(0.4)) clauses.push(`leave when ${this.bool(2)}`);
+      if (this.chance(0.6)) clauses.push(`enter after ${this.pick(DWELLS)}`);
+      if (this.chance(0.5)) clauses.push(`leave after ${this.pick(DWELLS)}`);
+      if (this.chance(0.4)) clauses.push(`stay at least ${this.pick(DWELLS)}`);
+      for (let k = clauses.length - 1; k > 0; k--) {
+        const j = this.int(0, k);
+        [clauses[k], clauses[j]] = [clauses[j]!, clauses[k]!];
+      }
+      const name = `s${i}`;
+      lines.push(this.chance(0.5) ? `audience ${name} {\n  ${clauses.join('\n  ')}\n}` : `audience ${name} { ${clauses.join(' ')} }`);
+      this.audiences = [...this.audiences, name];
+    }
+    if (this.chance(0.5)) lines.push(`audience u0 { in s${this.int(0, n - 1)} ${this.pick(['and', 'or'])} ${this.bool(1)} }`);
+    if (portable) { this.numericTraits = saved.traits; this.audiences = saved.audiences; }
+    return lines;
+  }
+
   private traitLines: string[] = [];
   private audienceLines: string[] = [];
 
@@ -184,7 +221,7 @@ class Gen {
 
 export function randomCase(seed: number): RandomCase {
   const g = new Gen(prng(seed));
-  const rules = g.rules();
+  let rules = g.rules();
   const { events, until } = g.events();
   // Drawn last, so that a seed's rules and events are those of earlier versions.
   const maxTallyValues = g.chance(0.4) ? g.int(1, 3) : undefined;
@@ -196,6 +233,16 @@ export function randomCase(seed: number): RandomCase {
       ? Date.parse(String(g.pick(events).ts))
       : first + g.int(0, until + 3_600_000 - first))).sort((a, b) => a - b);
     for (const at of new Set(times)) deployments.push({ at, rules: g.nextRules() });
+  }
+  // Drawn after everything else, so that a seed's other parts are those of earlier versions. A
+  // deployment that adds or changes a steady audience is refused (engine/rule-change.ts): cases with
+  // deployments get only steady audiences that every version of their rules keeps unchanged.
+  if (deployments.length === 0 && g.chance(0.5)) rules = `${rules}${g.steadyAudiences().join('\n')}\n`;
+  // With deployments, some cases keep the same steady audiences in every version of the rules: their state must carry over.
+  if (deployments.length > 0 && g.chance(0.3)) {
+    const steady = `${g.steadyAudiences(true).join('\n')}\n`;
+    rules = `${rules}${steady}`;
+    for (const d of deployments) d.rules = `${d.rules}${steady}`;
   }
   return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }
