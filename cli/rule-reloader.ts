@@ -86,7 +86,7 @@ export class RuleReloader {
     try {
       await this.deploy(result.plan);
     } catch (err) {
-      this.log.error(`rule change refused: ${(err as Error).message}; the running rules stay`);
+      this.log.error(`rule change refused: ${(err as Error).message.replace(/^rule change refused: /, '')}; the running rules stay`);
     }
   }
 }

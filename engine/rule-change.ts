@@ -150,11 +150,23 @@ export function ruleChangeRefusal(change: RuleChange): string | undefined {
     + 'deploy it without that audience first (its members leave), or start the rules afresh with aud replay over the history';
 }
 
+/**
+ * How a RuleChangeRefused message starts: an error crossing from a worker
+ * thread keeps its message only (not its class), and the runtime must still
+ * tell a refusal from a failure (isRuleChangeRefusal).
+ */
+const REFUSED = 'rule change refused: ';
+
+/** Whether an error, possibly from a worker thread, is a RuleChangeRefused. */
+export function isRuleChangeRefusal(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith(REFUSED);
+}
+
 /** A rule change the engine refuses (ruleChangeRefusal): the rules in force stay, and nothing was changed. */
 export class RuleChangeRefused extends Error {
   readonly code = 'rule-change-refused';
   constructor(message: string) {
-    super(message);
+    super(REFUSED + message);
     this.name = 'RuleChangeRefused';
   }
 }

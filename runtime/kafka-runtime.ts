@@ -42,7 +42,7 @@ import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
 import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
-import { planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
+import { isRuleChangeRefusal, planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
@@ -104,6 +104,8 @@ export interface KafkaRuntimeOptions {
   /** The value of an enter/leave event on the output topic (`--output-format avro`); default JSON. */
   encodeOutput?: (event: OutputEvent) => string | Buffer;
   log: Logger;
+  /** The engine cannot go on (rules it can never run on a partition's state): the caller stops it and exits non-zero. */
+  onFatal?(err: Error): void;
 }
 
 export interface RuntimeCounters {
@@ -510,6 +512,12 @@ export class KafkaRuntime {
       });
     }));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && isRuleChangeRefusal(failed.reason)) {
+      // These rules can never run on this state: waiting would only leave the partition unprocessed, silently.
+      this.opts.log.error(`cannot run these rules on the state of ${fresh.map((p) => `${p.topic}/${p.partition}`).join(', ')}: ${(failed.reason as Error).message}; ` +
+        'start again with the rules the state was built by, or with a new --group and --state-dir');
+      this.opts.onFatal?.(failed.reason as Error);
+    }
     if (failed) throw failed.reason;
   }
 

@@ -200,6 +200,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
       ...(valueDecoder ? { valueDecoder } : {}),
       ...(encodeOutput ? { encodeOutput } : {}),
       log,
+      onFatal: () => {
+        if (stopping) return;
+        stopping = true;
+        process.exitCode = 1;
+        // A clean stop commits nothing new here; if it cannot finish, exit anyway: the error is logged.
+        setTimeout(() => process.exit(1), 30_000).unref();
+        runtime.stop().then(() => server?.close()).finally(() => process.exit(1));
+      },
     });
     let stopping = false;
     const onSignal = (signal: string): void => {

@@ -69,11 +69,11 @@ test('aud run: engaged enters an hour after the tenth view, by timer, after a re
     ]);
     assert.equal(await engine.stop(), 0);
 
-    // Started with the changed rules on this state: the partition is not opened, and says why.
+    // Started with the changed rules on this state: the engine says why and exits 1, rather than sit on partitions it cannot process.
     engine = new EngineProcess(args);
-    await engine.waitForLog(/handling the assignment of .* failed: the state of this partition was built by other rules .* steady audience "engaged"/);
+    assert.equal(await engine.exitCode(60_000), 1, engine.logs.join('\n'));
+    assert.ok(engine.logs.some((l) => /cannot run these rules on the state of .*: rule change refused: the state of this partition was built by other rules .* steady audience "engaged"/.test(l)), engine.logs.join('\n'));
     assert.ok(!engine.logs.some((l) => /partition assigned/.test(l)));
-    assert.equal(await engine.stop(), 0);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -61,6 +61,14 @@ export class EngineProcess {
     this.child.kill('SIGKILL');
   }
 
+  /** Wait for the process to exit by itself; its exit code (null: killed by a signal). Killed after `timeoutMs`. */
+  async exitCode(timeoutMs: number): Promise<number | null> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
   /** SIGTERM and wait for a clean exit; returns the exit code. */
   async stop(timeoutMs = 30_000): Promise<number | null> {
     this.child.kill('SIGTERM');
