@@ -221,30 +221,38 @@ export class PartitionTask {
 
   /** A customer's traits, scores and memberships now; undefined for a customer this partition never saw. */
   async view(customer: string): Promise<CustomerView | undefined> {
+    return this.readCustomer(customer, (state) => {
+      const scope = new CustomerScope(this.plan, this.graph);
+      scope.reset(this.now, state);
+      const view: CustomerView = {
+        customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
+        traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
+        transitions: this.recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
+      };
+      this.plan.slots.forEach((slot, i) => {
+        if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], this.now)) view.approximate.push(slot.text);
+      });
+      for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
+      this.plan.audiences.forEach((a, i) => {
+        view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
+      });
+      return view;
+    });
+  }
+
+  /**
+   * `read` of the customer's state: the one the record cache keeps, else the
+   * one last committed; undefined for a customer this partition never saw.
+   * Reading may drop what left a window (aggregateChangesWhenRead): in a
+   * state the cache keeps, those slots are marked changed for the next commit.
+   */
+  private async readCustomer<T>(customer: string, read: (state: CustomerState) => T): Promise<T | undefined> {
     const cached = this.cache.get(customer)?.state;
-    let state = cached;
-    if (!state) {
-      const [bytes] = await this.store.getMany([customerKey(customer)]);
-      if (!bytes) return undefined;
-      state = this.codec.decode(bytes);
-    }
-    const scope = new CustomerScope(this.plan, this.graph);
-    scope.reset(this.now, state);
-    const view: CustomerView = {
-      customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
-      traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
-      transitions: this.recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
-    };
-    this.plan.slots.forEach((slot, i) => {
-      if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], this.now)) view.approximate.push(slot.text);
-    });
-    for (const t of this.plan.traits) (t.kind === 'score' ? view.scores : view.traits)[t.name] = scope.trait(t.name);
-    this.plan.audiences.forEach((a, i) => {
-      view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
-    });
-    // Reading may have dropped what left a window (aggregateChangesWhenRead) of a customer the cache keeps.
+    const state = cached ?? await this.committedState(customer);
+    if (!state) return undefined;
+    const result = read(state);
     if (cached) this.graph.changesWhenRead.forEach((changes, i) => { if (changes === 1) slotChanged(cached, i); });
-    return view;
+    return result;
   }
 
   /** A customer's last enter/leave transitions, newest first. */
@@ -258,13 +266,8 @@ export class PartitionTask {
    * it. Undefined for a customer this partition never saw.
    */
   async why(customer: string): Promise<CustomerWhy | undefined> {
-    const cached = this.cache.get(customer)?.state;
-    const state = cached ?? await this.committedState(customer);
-    if (!state) return undefined;
-    const why = customerWhy(customer, { plan: this.plan, state, now: this.now, partition: null, graph: this.graph, transitions: this.recentTransitions(state) });
-    // Reading may have dropped what left a window (aggregateChangesWhenRead) of a customer the cache keeps.
-    if (cached) this.graph.changesWhenRead.forEach((changes, i) => { if (changes === 1) slotChanged(cached, i); });
-    return why;
+    return this.readCustomer(customer, (state) =>
+      customerWhy(customer, { plan: this.plan, state, now: this.now, partition: null, graph: this.graph, transitions: this.recentTransitions(state) }));
   }
 
   /** A customer's state as last committed, decoded afresh (the caller's to read); undefined when none was. */

@@ -346,20 +346,22 @@ export class KafkaRuntime {
    * turn, each between its batches); undefined when none does.
    */
   async customerView(customer: string): Promise<{ partition: number; view: CustomerView } | undefined> {
-    for (const e of [...this.partitions.values()]) {
-      let found: CustomerView | undefined;
-      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.runner.view(customer); }).catch(() => undefined);
-      if (found) return { partition: e.partition, view: found };
-    }
-    return undefined;
+    const found = await this.askOwnedPartitions((runner) => runner.view(customer));
+    return found && { partition: found.partition, view: found.answer };
   }
 
   /** A customer's why (engine/customer-why.ts) from whichever owned partition knows them, as customerView finds them. */
   async customerWhy(customer: string): Promise<CustomerWhy | undefined> {
+    const found = await this.askOwnedPartitions((runner) => runner.why(customer));
+    return found && { ...found.answer, partition: found.partition };
+  }
+
+  /** The first owned partition whose runner answers `ask` (in its queue, between batches), with its number. */
+  private async askOwnedPartitions<T>(ask: (runner: PartitionRunner) => Promise<T | undefined>): Promise<{ partition: number; answer: T } | undefined> {
     for (const e of [...this.partitions.values()]) {
-      let found: CustomerWhy | undefined;
-      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { found = await entry.runner.why(customer); }).catch(() => undefined);
-      if (found) return { ...found, partition: e.partition };
+      let answer: T | undefined;
+      await this.enqueue(`${e.topic}/${e.partition}`, async (entry) => { answer = await ask(entry.runner); }).catch(() => undefined);
+      if (answer !== undefined) return { partition: e.partition, answer };
     }
     return undefined;
   }

@@ -94,7 +94,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     // Loaded here, not at the top: every command imports this file, and only backfill needs RocksDB.
     const { partitionFor } = await import('../../connectors/kafka/partitioner.js');
     const { backfill, BackfillTargetNotEmptyError } = await import('../../engine/backfill.js');
-    const { parseTime } = await import('../../engine/input-record.js');
+    const { timeFlag } = await import('../time-flag.js');
     const { openRocksStore } = await import('../../engine/state/rocksdb-store.js');
     const { changelogTopicFor, defaultGroupFor, partitionStateDir } = await import('../../runtime/naming.js');
     const fail = (message: string): void => { process.stderr.write(`error: ${message}\n`); process.exitCode = 1; };
@@ -103,7 +103,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     if (plan.source.keyField === undefined) return fail('the source block has no `key` field: history files must name the customer in a field to be routed to partitions');
     let until: number | undefined;
     if (args.until !== undefined) {
-      until = parseTime(/^\d+$/.test(args.until) ? Number(args.until) : args.until);
+      until = timeFlag(args.until);
       if (until === undefined) return fail(`--until "${args.until}" is not a time; give ISO-8601 or epoch milliseconds`);
     }
     const notPair = args.kafka.find((p) => p.indexOf('=') <= 0);

@@ -22,14 +22,14 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
     // Loaded here, not at the top: every command imports this file, and only replay, backfill and test need the engine.
-    const { parseTime } = await import('../../engine/input-record.js');
+    const { timeFlag } = await import('../time-flag.js');
     const { outputEventJson } = await import('../../engine/output-event.js');
     const { replay } = await import('../../engine/replay.js');
     const { planRuleChange, ruleChangeRefusal } = await import('../../engine/rule-change.js');
     const { JsonLinesWriter } = await import('../../connectors/file/jsonl.js');
     let until: number | undefined;
     if (args.until !== undefined) {
-      until = parseTime(/^\d+$/.test(args.until) ? Number(args.until) : args.until);
+      until = timeFlag(args.until);
       if (until === undefined) {
         process.stderr.write(`error: --until "${args.until}" is not a time; give ISO-8601 (2026-03-01T00:00:00Z) or epoch milliseconds\n`);
         process.exitCode = 1;
@@ -39,7 +39,7 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     const deployments: Deployment[] = [];
     for (const spec of args.deploy) {
       const eq = spec.indexOf('=');
-      const at = eq > 0 ? parseTime(/^\d+$/.test(spec.slice(0, eq)) ? Number(spec.slice(0, eq)) : spec.slice(0, eq)) : undefined;
+      const at = eq > 0 ? timeFlag(spec.slice(0, eq)) : undefined;
       const files = eq > 0 ? spec.slice(eq + 1).split(',').filter((f) => f !== '') : [];
       if (at === undefined || files.length === 0) {
         process.stderr.write(`error: --deploy "${spec}" is not TIME=FILE[,FILE...]; for example --deploy 2026-03-01T00:00:00Z=rules-v2.aud\n`);

@@ -32,13 +32,13 @@ export const whyCommand: CommandModule<object, WhyArgs> = {
     const plan = await loadPlan(args.files);
     if (!plan) { process.exitCode = 1; return; }
     // Loaded here, not at the top: every command imports this file, and only some need the engine.
-    const { parseTime } = await import('../../engine/input-record.js');
+    const { timeFlag } = await import('../time-flag.js');
     const { customerWhy } = await import('../../engine/customer-why.js');
     const { replayedCustomer, UnknownCustomerError } = await import('../replayed-customer.js');
     const { whyText } = await import('../why-text.js');
     let at: number | undefined;
     if (args.at !== undefined) {
-      at = parseTime(/^\d+$/.test(args.at) ? Number(args.at) : args.at);
+      at = timeFlag(args.at);
       if (at === undefined) {
         process.stderr.write(`error: --at "${args.at}" is not a time; give ISO-8601 (2026-03-01T00:00:00Z) or epoch milliseconds\n`);
         process.exitCode = 1;
