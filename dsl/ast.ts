@@ -23,6 +23,8 @@ export interface RuleFile {
   /** Traits and scores in file order. */
   traits: TraitDecl[];
   audiences: AudienceDecl[];
+  offers: OfferDecl[];
+  decisions: DecisionDecl[];
 }
 
 /** `source "topic" { key F  type F  time F  format json|avro }`; every clause optional. */
@@ -106,6 +108,59 @@ export const STEADY_CLAUSES: Readonly<Record<string, 'condition' | 'duration'>> 
 export function audienceConditions(a: AudienceDecl): Expr[] {
   const leave = a.clauses?.find((c) => c.key === 'leave when');
   return leave ? [a.expr, leave.value] : [a.expr];
+}
+
+/**
+ * `offer NAME ["description"] { eligible EXPR  score EXPR  cap N per W }`
+ * (activation.md, section 2). Every clause is optional to the parser; the
+ * checker wants a score. Without `eligible` the offer is always eligible.
+ */
+export interface OfferDecl {
+  name: Identifier;
+  description?: string;
+  eligible?: Expr;
+  score?: Expr;
+  caps: CapClause[];
+  span: Span;
+}
+
+/** `cap N per W`: at most N decision events in any W (activation.md, section 2). */
+export interface CapClause {
+  count: number;
+  countSpan: Span;
+  per: DurationLiteral;
+  span: Span;
+}
+
+/**
+ * `decision NAME ["description"] { offers A, B  cap N per W  deliver between HH:MM and HH:MM in ZONE }`.
+ */
+export interface DecisionDecl {
+  name: Identifier;
+  description?: string;
+  /** In order of preference on equal scores; empty when the clause is missing (the checker reports it). */
+  offers: Identifier[];
+  caps: CapClause[];
+  deliver?: DeliverClause;
+  span: Span;
+}
+
+/** `09:00`: minutes after local midnight. */
+export interface ClockTime { minute: number; text: string; span: Span }
+
+/**
+ * `deliver between 09:00 and 20:00 in "Europe/Oslo"`, or with the zone from
+ * a string trait: `in timezone default "Europe/Oslo"`.
+ */
+export interface DeliverClause {
+  start: ClockTime;
+  end: ClockTime;
+  /** A zone name as written (a string literal). */
+  zone?: { name: string; span: Span };
+  /** A trait holding each customer's zone, and the zone for customers whose trait is null or no zone. */
+  zoneTrait?: Identifier;
+  defaultZone?: { name: string; span: Span };
+  span: Span;
 }
 
 export type Expr =

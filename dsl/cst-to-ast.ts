@@ -10,8 +10,8 @@
  */
 import type { CstNode, CstNodeLocation, IToken } from 'chevrotain';
 import {
-  AGGREGATE_FNS, type AggregateFn, type AudienceClause, type AudienceDecl, type BinaryOp, type DurationLiteral, type EventDecl, type Expr,
-  type Identifier, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
+  AGGREGATE_FNS, type AggregateFn, type AudienceClause, type AudienceDecl, type BinaryOp, type CapClause, type ClockTime, type DecisionDecl,
+  type DeliverClause, type DurationLiteral, type EventDecl, type Expr, type Identifier, type OfferDecl, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
 } from './ast.js';
 import type { Diagnostic, Span } from './diagnostics.js';
 import { editDistance } from './suggest.js';
@@ -116,6 +116,7 @@ export class AstBuilder {
       case 'eventDecl': this.converted.set(n, this.converting(() => this.event(n))); break;
       case 'traitDecl': this.converted.set(n, this.converting(() => this.trait(n))); break;
       case 'audienceDecl': this.converted.set(n, this.converting(() => this.audience(n))); break;
+      case 'actionDecl': this.converted.set(n, this.converting(() => this.action(n))); break;
     }
   }
 
@@ -142,11 +143,17 @@ export class AstBuilder {
     for (const n of this.nodes(c, 'eventDecl')) file.events.push(this.take(n, () => this.event(n)));
     for (const n of this.nodes(c, 'traitDecl')) file.traits.push(this.take(n, () => this.trait(n)));
     for (const n of this.nodes(c, 'audienceDecl')) file.audiences.push(this.take(n, () => this.audience(n)));
+    for (const n of this.nodes(c, 'actionDecl')) {
+      const action = this.take(n, () => this.action(n));
+      if (action.kind === 'offer') file.offers.push(action.decl); else file.decisions.push(action.decl);
+    }
     // Declarations keep file order within each kind; sort by position for stable output.
     const byOffset = (a: { span: Span }, b: { span: Span }) => a.span.offset - b.span.offset;
     file.events.sort(byOffset);
     file.traits.sort(byOffset);
     file.audiences.sort(byOffset);
+    file.offers.sort(byOffset);
+    file.decisions.sort(byOffset);
   }
 
   /** Run a conversion with its diagnostics set aside, to be reported when the declaration is appended. */
@@ -226,6 +233,123 @@ export class AstBuilder {
     const span = this.nodeSpan(n);
     const words = ((c['words'] ?? []) as IToken[]).map((t) => this.ident(t, span));
     return { words, key: words.map((w) => w.name).join(' '), value: this.expression(this.node(c, 'expression'), span), span };
+  }
+
+  /** `offer` or `decision` (parser.ts's actionDecl): the clauses each takes, the others reported. */
+  private action(n: CstNode): { kind: 'offer'; decl: OfferDecl } | { kind: 'decision'; decl: DecisionDecl } {
+    const cc = n.children as Children;
+    const span = this.nodeSpan(n);
+    const kind = this.tok(cc, 'kind')?.image === 'decision' ? 'decision' : 'offer';
+    const name = this.ident(this.tok(cc, 'name'), span);
+    const desc = this.tok(cc, 'StringLiteral');
+    const offer: OfferDecl = { name, caps: [], span };
+    const decision: DecisionDecl = { name, offers: [], caps: [], span };
+    const words = kind === 'offer' ? ['eligible', 'score', 'cap'] : ['offers', 'cap', 'deliver'];
+    const seen = new Map<string, Span>();
+    for (const clause of this.nodes(cc, 'actionClause')) {
+      const c = clause.children as Children;
+      const wordTok = this.tok(c, 'word');
+      if (!wordTok) continue;
+      const word = wordTok.image;
+      const wordSpan = this.tokenSpan(wordTok);
+      const clauseSpan = this.nodeSpan(clause);
+      if (!words.includes(word)) {
+        const d: Diagnostic = {
+          code: 'bad-declaration', span: wordSpan,
+          message: `unknown ${kind} clause "${word}": ${kind === 'offer' ? 'an offer takes eligible, score and cap' : 'a decision takes offers, cap and deliver'}`,
+        };
+        const near = words.find((k) => editDistance(k, word) <= 2);
+        if (near) d.suggestion = `did you mean "${near}"?`;
+        this.reportTo.push(d);
+        continue;
+      }
+      const first = seen.get(word);
+      if (first && word !== 'cap') {
+        this.reportTo.push({
+          code: 'bad-declaration', span: wordSpan,
+          message: `a second "${word}" clause in ${kind} ${name.name} (the first is on line ${first.line})`,
+          suggestion: word === 'eligible' ? 'join the conditions with "and" in one eligible clause' : `keep one "${word}" clause`,
+        });
+        continue;
+      }
+      seen.set(word, wordSpan);
+      switch (word) {
+        case 'eligible': offer.eligible = this.expression(this.node(c, 'expression'), clauseSpan); break;
+        case 'score': offer.score = this.expression(this.node(c, 'expression'), clauseSpan); break;
+        case 'cap': {
+          const cap = this.cap(c, clauseSpan);
+          if (cap) (kind === 'offer' ? offer.caps : decision.caps).push(cap);
+          break;
+        }
+        case 'offers':
+          decision.offers = ((c['offers'] ?? []).filter(isToken)).map((t) => this.ident(t, clauseSpan));
+          if (decision.offers.length === 0) this.reportTo.push({ code: 'syntax', span: wordSpan, message: 'offers names no offer', suggestion: 'list the offers: offers winback, cart_reminder' });
+          break;
+        case 'deliver': {
+          const deliver = this.deliver(c, clauseSpan);
+          if (deliver) decision.deliver = deliver;
+          break;
+        }
+      }
+    }
+    if (desc) offer.description = decision.description = this.unquote(desc);
+    return kind === 'offer' ? { kind, decl: offer } : { kind, decl: decision };
+  }
+
+  /** `cap N per W`; undefined (reported) when a piece is missing. */
+  private cap(c: Children, span: Span): CapClause | undefined {
+    const count = this.tok(c, 'count');
+    const per = this.tok(c, 'per');
+    const dur = this.tok(c, 'DurationLiteral');
+    if (!count || !per || !dur) {
+      this.reportTo.push({ code: 'syntax', span, message: 'a cap is written "cap N per DURATION"', suggestion: 'for example: cap 1 per 7 days' });
+      return undefined;
+    }
+    if (per.image !== 'per') {
+      this.reportTo.push({ code: 'syntax', span: this.tokenSpan(per), message: `expected "per" after the cap's count, found "${per.image}"`, suggestion: `cap ${count.image} per ${dur.image}` });
+      return undefined;
+    }
+    return { count: Number(count.image), countSpan: this.tokenSpan(count), per: this.duration(dur), span };
+  }
+
+  /** `deliver between HH:MM and HH:MM in "Zone"` or `in trait [default "Zone"]`; undefined (reported) when a piece is missing. */
+  private deliver(c: Children, span: Span): DeliverClause | undefined {
+    const between = this.tok(c, 'between');
+    const from = this.tok(c, 'from');
+    const to = this.tok(c, 'to');
+    if (!between || !from || !to) {
+      this.reportTo.push({ code: 'syntax', span, message: 'a send window is written "deliver between HH:MM and HH:MM in ZONE"', suggestion: 'for example: deliver between 09:00 and 20:00 in "Europe/Oslo"' });
+      return undefined;
+    }
+    if (between.image !== 'between') {
+      this.reportTo.push({ code: 'syntax', span: this.tokenSpan(between), message: `expected "between" after "deliver", found "${between.image}"`, suggestion: `deliver between ${from.image} and ${to.image}` });
+      return undefined;
+    }
+    const deliver: DeliverClause = { start: this.clockTime(from), end: this.clockTime(to), span };
+    const zone = this.tok(c, 'zone');
+    const trait = this.tok(c, 'zoneTrait');
+    if (zone) deliver.zone = { name: this.unquote(zone), span: this.tokenSpan(zone) };
+    if (trait) deliver.zoneTrait = this.ident(trait, span);
+    const dflt = this.tok(c, 'default');
+    const dfltZone = this.tok(c, 'defaultZone');
+    if (dflt && dflt.image !== 'default') {
+      this.reportTo.push({ code: 'syntax', span: this.tokenSpan(dflt), message: `expected "default" after the zone's trait, found "${dflt.image}"`, suggestion: `in ${trait?.image ?? 'timezone'} default "Europe/Oslo"` });
+    } else if (dfltZone) {
+      deliver.defaultZone = { name: this.unquote(dfltZone), span: this.tokenSpan(dfltZone) };
+    }
+    if (!zone && !trait) return undefined;
+    return deliver;
+  }
+
+  /** `09:00`; an hour past 23 or minutes past 59 are reported, and read as 0. */
+  private clockTime(t: IToken): ClockTime {
+    const [h, m] = t.image.split(':').map(Number) as [number, number];
+    const span = this.tokenSpan(t);
+    if (h > 23 || m > 59) {
+      this.reportTo.push({ code: 'bad-time', span, message: `"${t.image}" is not a time of day`, suggestion: 'write hours 00 to 23 and minutes 00 to 59, such as 09:00' });
+      return { minute: 0, text: t.image, span };
+    }
+    return { minute: h * 60 + m, text: t.image, span };
   }
 
   private source(n: CstNode): SourceDecl {

@@ -36,7 +36,8 @@ export type DiagnosticCode =
   | 'bad-declaration'  // source/output/event declarations that make no sense
   | 'beyond-bound'     // a threshold on distinct past the values it keeps
   | 'arity'
-  | 'bad-clause';      // a steady audience's clauses: unknown, twice, or no `enter when`
+  | 'bad-clause'       // a steady audience's, offer's or decision's clauses: unknown, twice, missing, or a cap of 0
+  | 'bad-time';        // a time of day, a send window or a time zone that is none
 
 export interface Diagnostic {
   code: DiagnosticCode;

@@ -3,7 +3,7 @@
  * customer and what feeds them, what each audience reads, what fires timers.
  */
 import { durationText } from './plan-text.js';
-import type { Plan, SlotPlan } from './plan.js';
+import type { Plan, PExpr, SlotPlan } from './plan.js';
 
 function slotState(slot: SlotPlan): string {
   switch (slot.kind) {
@@ -19,6 +19,8 @@ function slotState(slot: SlotPlan): string {
       return `absence: time of the latest ${slot.first.event} + whether a ${slot.second.event} followed (deadline by timer)`;
     case 'dwell':
       return `dwell of ${slot.audience}: since when its enter and leave conditions hold + its last enter/leave (delays by timer)`;
+    case 'decision':
+      return `decision ${slot.decision}: the offer last sent, its version, the sends its caps count (window and caps by timer)`;
   }
 }
 
@@ -28,6 +30,7 @@ function fedBy(slot: SlotPlan): string {
     case 'sequence': return [...new Set(slot.steps.map((s) => s.event))].join(', ');
     case 'absence': return [...new Set([slot.first.event, slot.second.event])].join(', ');
     case 'dwell': return 'no event (written by its audience)';
+    case 'decision': return 'no event (written by its decision)';
   }
 }
 
@@ -37,6 +40,10 @@ function audiencesBySlot(plan: Plan): string[][] {
   for (const a of plan.audiences) {
     for (const slot of a.slots) readers[slot]!.push(a.name);
     if (a.steady) readers[a.steady.slot]!.push(a.name);
+  }
+  for (const d of plan.decisions ?? []) {
+    readers[d.slot]!.push(`decision ${d.name}`);
+    for (const o of d.offers) for (const slot of offerSlots(plan, o)) if (!readers[slot]!.includes(`decision ${d.name}`)) readers[slot]!.push(`decision ${d.name}`);
   }
   return readers;
 }
@@ -85,9 +92,61 @@ export function explainPlan(plan: Plan): string {
     ].filter(Boolean).join('; ');
     out.push(`       reads ${deps || 'nothing'}; ${a.timeDependent ? 'changes with time alone: re-evaluated by timer' : 'changes only on events'}`);
   }
+  const offers = plan.offers ?? [];
+  const decisions = plan.decisions ?? [];
+  if (offers.length > 0 || decisions.length > 0) {
+    out.push('');
+    out.push(`offers (${offers.length})`);
+    for (const o of offers) {
+      out.push(`  ${o.name}${o.description ? ` "${o.description}"` : ''}`);
+      out.push(`       eligible ${o.eligibleText ?? 'always'}`);
+      out.push(`       score ${o.scoreText}`);
+      for (const c of o.caps) out.push(`       cap ${c.count} per ${durationText(c.windowMs)}`);
+    }
+    out.push('');
+    out.push(`decisions (${decisions.length}, evaluated after the audiences, for every customer an event or timer touches)`);
+    for (const d of decisions) {
+      out.push(`  ${d.name}${d.description ? ` "${d.description}"` : ''}`);
+      out.push(`       offers ${d.offers.map((i) => offers[i]!.name).join(', ')} (highest score wins; ties: this order)`);
+      for (const c of d.caps) out.push(`       cap ${c.count} per ${durationText(c.windowMs)} (all its offers together)`);
+      const w = d.window;
+      if (w) out.push(`       deliver between ${clock(w.startMinute)} and ${clock(w.endMinute)} in ${w.zone !== undefined ? JSON.stringify(w.zone) : `${w.zoneTrait} default ${JSON.stringify(w.defaultZone)}`}`);
+      out.push(`       decision state #${d.slot}`);
+    }
+  }
   out.push('');
   out.push('timers: one per customer, at the earliest instant a time-dependent audience may change');
   out.push('        (a window bucket expiring, a then-not deadline, a days_since tick, a now() comparison flipping)');
   if (plan.audiences.some((a) => a.steady)) out.push('        and at the instant a steady audience\'s enter after, leave after or stay at least runs out');
+  if ((plan.decisions ?? []).length > 0) out.push('        and at the instant a held decision\'s send window opens or a cap lets an offer out again');
   return out.join('\n') + '\n';
+}
+
+/** `09:00` */
+function clock(minute: number): string {
+  return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+}
+
+/** The slots an offer's eligibility and score read, directly or through traits. */
+function offerSlots(plan: Plan, offer: number): number[] {
+  const o = plan.offers![offer]!;
+  const traits = new Map(plan.traits.map((t) => [t.name, t]));
+  const out = new Set<number>();
+  const walk = (e: PExpr | undefined, seen: Set<string>): void => {
+    if (!e) return;
+    if (e.op === 'slot' || e.op === 'matched-within') out.add(e.slot);
+    if (e.op === 'trait') {
+      if (seen.has(e.name)) return;
+      seen.add(e.name);
+      walk(traits.get(e.name)?.expr, seen);
+      return;
+    }
+    for (const v of Object.values(e)) {
+      if (Array.isArray(v)) for (const x of v) { if (x && typeof x === 'object' && 'op' in x) walk(x as PExpr, seen); }
+      else if (v && typeof v === 'object' && 'op' in v) walk(v as PExpr, seen);
+    }
+  };
+  walk(o.eligible, new Set());
+  walk(o.score, new Set());
+  return [...out];
 }

@@ -54,6 +54,8 @@ export const DurationLiteral = createToken({
   pattern: /\d+(?:\.\d+)?(?:[ \t]*(?:weeks|week|days|day|hours|hour|minutes|minute|seconds|second)|[wdhms])(?![A-Za-z0-9_])/,
   label: 'a duration',
 });
+/** `09:00`: a time of day (send windows). Placed before NumberLiteral so that `09:00` is one token. */
+export const ClockTime = createToken({ name: 'ClockTime', pattern: /\d{1,2}:\d{2}(?![0-9])/, label: 'a time of day (09:00)' });
 export const TimeLiteral = createToken({ name: 'TimeLiteral', pattern: /@[0-9][0-9A-Za-z:.+\-]*/, label: 'a time (@2026-01-31T00:00:00Z)' });
 export const NumberLiteral = createToken({ name: 'NumberLiteral', pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/, label: 'a number' });
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\r\n]|\\.)*"/, label: 'a string' });
@@ -89,7 +91,7 @@ export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\
 
 export const allTokens: TokenType[] = [
   WhiteSpace, LineComment, BlockComment,
-  DurationLiteral, TimeLiteral, NumberLiteral, StringLiteral,
+  ClockTime, DurationLiteral, TimeLiteral, NumberLiteral, StringLiteral,
   Source, Output, Event, Trait, Score, Audience, Over, Where, Then, Not, Within, And, Or, In, True, False, Null,
   Sequence, Contains, StartsWith, EndsWith,
   Identifier,

@@ -17,10 +17,16 @@ import { SourceLines } from './source-lines.js';
 import { closest } from './suggest.js';
 
 const DECLARATION_TOKENS: TokenType[] = [T.Source, T.Output, T.Event, T.Trait, T.Score, T.Audience];
-const DECLARATION_WORDS = ['source', 'output', 'event', 'trait', 'score', 'audience'];
+const DECLARATION_WORDS = ['source', 'output', 'event', 'trait', 'score', 'audience', 'offer', 'decision'];
+/** Declarations that start with a name rather than a keyword (parser.ts's actionDecl). */
+const DECLARATION_NAMES = ['offer', 'decision'];
+
+function startsDeclaration(t: IToken): boolean {
+  return DECLARATION_TOKENS.includes(t.tokenType) || (t.tokenType === T.Identifier && DECLARATION_NAMES.includes(t.image));
+}
 
 const RULE_WHAT: Record<string, string> = {
-  file: 'a declaration (source, output, event, trait, score or audience)',
+  file: 'a declaration (source, output, event, trait, score, audience, offer or decision)',
   primary: 'a value: a number, a string, a name, an aggregate such as count(purchase), or "("',
   notExpr: 'an expression',
   comparison: 'an expression',
@@ -28,6 +34,7 @@ const RULE_WHAT: Record<string, string> = {
   traitDecl: '"trait" or "score"',
   step: 'an event name',
   sourceClause: 'a source clause (key, type, time or format)',
+  actionClause: 'a clause (eligible, score, cap, offers or deliver)',
 };
 
 function describe(t: IToken | undefined): string {
@@ -46,7 +53,7 @@ export function parseRuleFile(path: string, text: string): { file: RuleFile; dia
   } catch (err) {
     // A bug of ours, not the user's: say so, and point at the start of the file.
     return {
-      file: { path, outputs: [], events: [], traits: [], audiences: [] },
+      file: { path, outputs: [], events: [], traits: [], audiences: [], offers: [], decisions: [] },
       diagnostics: [{
         code: 'syntax', span: { file: path, line: 1, column: 1, endLine: 1, endColumn: 2, offset: 0, endOffset: 1 },
         message: `internal parser error: ${(err as Error).message} (please report this with the file)`,
@@ -88,7 +95,7 @@ function parseUnsafe(path: string, text: string): { file: RuleFile; diagnostics:
 
   const tokens = lexed.tokens;
   const builder = new AstBuilder(path);
-  const file: RuleFile = { path, outputs: [], events: [], traits: [], audiences: [] };
+  const file: RuleFile = { path, outputs: [], events: [], traits: [], audiences: [], offers: [], decisions: [] };
   let start = 0;
   const reported = new Set<number>();
   while (start < tokens.length) {
@@ -112,7 +119,7 @@ function parseUnsafe(path: string, text: string): { file: RuleFile; diagnostics:
     if (resumeAt < 0) break;
     // Skip to the next declaration keyword after the offending token.
     let next = resumeAt + 1;
-    while (next < tokens.length && !DECLARATION_TOKENS.includes(tokens[next]!.tokenType)) next++;
+    while (next < tokens.length && !startsDeclaration(tokens[next]!)) next++;
     start = next;
   }
   diagnostics.push(...builder.diagnostics);

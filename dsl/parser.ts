@@ -3,13 +3,18 @@
  * tree; dsl/cst-to-ast.ts turns that into the AST. Error recovery is on, so a
  * file with three broken audiences yields three errors and a partial tree.
  *
- *   file        := (source | output | event | trait | audience)*
+ *   file        := (source | output | event | trait | audience | offer | decision)*
  *   source      := "source" STRING "{" (NAME NAME)* "}"
  *   output      := "output" STRING
  *   event       := "event" NAME "{" (NAME ":" NAME ","?)* "}"
  *   trait       := ("trait" | "score") NAME "=" expr
  *   audience    := "audience" NAME STRING? "{" (clause+ | expr) "}"
  *   clause      := NAME NAME "least"? expr       (enter when X, stay at least 1 day, ...)
+ *   offer       := "offer" NAME STRING? "{" actionClause* "}"       (the words are names, not keywords)
+ *   decision    := "decision" NAME STRING? "{" actionClause* "}"
+ *   actionClause:= "score" expr | "cap" NUMBER "per" DURATION | "offers" NAME ("," NAME)*
+ *                | "deliver" "between" CLOCK "and" CLOCK "in" (STRING | NAME ("default" STRING)?)
+ *                | NAME expr?                      (eligible X; any other word, for the checker)
  *   expr        := and ("or" and)*
  *   and         := not ("and" not)*
  *   not         := "not" not | comparison
@@ -63,16 +68,18 @@ export class AudParser extends CstParser {
   }
 
   file = this.RULE('file', () => {
-    this.MANY(() => {
+    // A name starts a declaration only if it is `offer` or `decision`: any other stops the file here, where the error says which words do.
+    this.MANY({ GATE: () => this.LA(1).tokenType !== T.Identifier || isWord(this.LA(1), 'offer') || isWord(this.LA(1), 'decision'), DEF: () => {
       const declaration = this.OR([
         { ALT: () => this.SUBRULE(this.sourceDecl) },
         { ALT: () => this.SUBRULE(this.outputDecl) },
         { ALT: () => this.SUBRULE(this.eventDecl) },
         { ALT: () => this.SUBRULE(this.traitDecl) },
         { ALT: () => this.SUBRULE(this.audienceDecl) },
+        { GATE: () => isWord(this.LA(1), 'offer') || isWord(this.LA(1), 'decision'), ALT: () => this.SUBRULE(this.actionDecl) },
       ]);
       this.ACTION(() => this.declarationParsed(declaration));
-    });
+    } });
   });
 
   /**
@@ -162,6 +169,76 @@ export class AudParser extends CstParser {
       DEF: () => this.CONSUME3(T.Identifier, { LABEL: 'words' }),
     });
     this.SUBRULE(this.expression);
+  });
+
+  /**
+   * `offer` and `decision` (activation.md, section 2). Their words are names,
+   * not keywords, so that an event may keep a field called `offer`; the
+   * parser takes any clause word, and cst-to-ast.ts says which a declaration
+   * has.
+   */
+  actionDecl = this.RULE('actionDecl', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'kind' });
+    this.CONSUME2(T.Identifier, { LABEL: 'name' });
+    this.OPTION(() => this.CONSUME(T.StringLiteral));
+    this.CONSUME(T.LCurly);
+    this.MANY(() => this.SUBRULE(this.actionClause));
+    this.CONSUME(T.RCurly);
+  });
+
+  actionClause = this.RULE('actionClause', () => {
+    this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
+      { ALT: () => { this.CONSUME(T.Score, { LABEL: 'word' }); this.SUBRULE(this.expression); } },
+      {
+        GATE: () => isWord(this.LA(1), 'cap'),
+        ALT: () => {
+          this.CONSUME(T.Identifier, { LABEL: 'word' });
+          this.CONSUME(T.NumberLiteral, { LABEL: 'count' });
+          this.CONSUME2(T.Identifier, { LABEL: 'per' });
+          this.CONSUME(T.DurationLiteral);
+        },
+      },
+      {
+        GATE: () => isWord(this.LA(1), 'offers'),
+        ALT: () => {
+          this.CONSUME3(T.Identifier, { LABEL: 'word' });
+          this.CONSUME4(T.Identifier, { LABEL: 'offers' });
+          this.MANY(() => {
+            this.CONSUME(T.Comma);
+            this.CONSUME5(T.Identifier, { LABEL: 'offers' });
+          });
+        },
+      },
+      {
+        GATE: () => isWord(this.LA(1), 'deliver'),
+        ALT: () => {
+          this.CONSUME6(T.Identifier, { LABEL: 'word' });
+          this.CONSUME7(T.Identifier, { LABEL: 'between' });
+          this.CONSUME(T.ClockTime, { LABEL: 'from' });
+          this.CONSUME(T.And);
+          this.CONSUME2(T.ClockTime, { LABEL: 'to' });
+          this.CONSUME(T.In);
+          this.OR2([
+            { ALT: () => this.CONSUME(T.StringLiteral, { LABEL: 'zone' }) },
+            {
+              ALT: () => {
+                this.CONSUME8(T.Identifier, { LABEL: 'zoneTrait' });
+                this.OPTION(() => {
+                  this.CONSUME9(T.Identifier, { LABEL: 'default' });
+                  this.CONSUME2(T.StringLiteral, { LABEL: 'defaultZone' });
+                });
+              },
+            },
+          ]);
+        },
+      },
+      {
+        ALT: () => {
+          this.consume(10, T.Identifier, { LABEL: 'word' });
+          this.OPTION2({ GATE: () => this.LA(1).tokenType !== T.RCurly, DEF: () => this.SUBRULE2(this.expression) });
+        },
+      },
+    ] });
   });
 
   expression = this.RULE('expression', () => {
@@ -361,6 +438,11 @@ export class AudParser extends CstParser {
     this.CONSUME(T.Dot);
     this.CONSUME2(T.Identifier, { LABEL: 'field' });
   });
+}
+
+/** Whether a token is the name `word` (a clause word that is not a keyword). */
+function isWord(t: IToken, word: string): boolean {
+  return t.tokenType === T.Identifier && t.image === word;
 }
 
 /** One parser instance, reused: building it is the expensive part. */

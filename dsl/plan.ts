@@ -31,6 +31,52 @@ export interface Plan {
   audiences: AudiencePlan[];
   /** Event type → indexes into `slots` of the states that event type feeds. */
   feeds: Record<string, number[]>;
+  /** Offers (activation.md, section 2), in declaration order; absent when the rules declare none. */
+  offers?: OfferPlan[];
+  /** Decisions, in declaration order; absent when the rules declare none. */
+  decisions?: DecisionPlan[];
+}
+
+/** `offer NAME { eligible EXPR  score EXPR  cap N per W }` */
+export interface OfferPlan {
+  name: string;
+  description?: string;
+  /** Absent: always eligible. */
+  eligible?: PExpr;
+  eligibleText?: string;
+  score: PExpr;
+  scoreText: string;
+  caps: CapPlan[];
+}
+
+/** `cap N per W`: at most `count` decision events in any `windowMs`. */
+export interface CapPlan {
+  count: number;
+  windowMs: number;
+}
+
+/** `decision NAME { offers ...  cap ...  deliver between ... }` (engine/decision.ts runs it). */
+export interface DecisionPlan {
+  name: string;
+  description?: string;
+  /** Indexes into `offers`, in the order written: ties of score go to the first. */
+  offers: number[];
+  caps: CapPlan[];
+  window?: SendWindowPlan;
+  /** Index into `slots` of the decision's DecisionSlot. */
+  slot: number;
+}
+
+/** `deliver between 09:00 and 20:00 in ZONE`: open while the local time of day is in [start, end), wrapping midnight when start > end. */
+export interface SendWindowPlan {
+  /** Minutes after local midnight. */
+  startMinute: number;
+  endMinute: number;
+  /** The zone, as written; absent when it comes from a trait. */
+  zone?: string;
+  /** A string trait holding the customer's zone, and the zone when it is null or names no zone. */
+  zoneTrait?: string;
+  defaultZone?: string;
 }
 
 export interface SourcePlan {
@@ -117,7 +163,20 @@ export interface DwellSlot {
   audience: string;
 }
 
-export type SlotPlan = AggregateSlot | SequenceSlot | AbsenceSlot | DwellSlot;
+/**
+ * A decision's state per customer (engine/decision.ts): the offer last sent,
+ * the version of its events, the sends its caps count and when it must be
+ * evaluated again by time alone. Fed by no event. Its text is the whole
+ * decision, so that changed rules never read a state written by others.
+ */
+export interface DecisionSlot {
+  kind: 'decision';
+  id: string;
+  text: string;
+  decision: string;
+}
+
+export type SlotPlan = AggregateSlot | SequenceSlot | AbsenceSlot | DwellSlot | DecisionSlot;
 
 export interface TraitPlan {
   name: string;

@@ -11,10 +11,10 @@
  * kept once per customer.
  */
 import { createHash } from 'node:crypto';
-import type { AggregateExpr, AudienceDecl, Expr, RuleFile, Step, ThenExpr, SequenceExpr } from './ast.js';
+import type { AggregateExpr, AudienceDecl, CapClause, DecisionDecl, Expr, RuleFile, Step, ThenExpr, SequenceExpr } from './ast.js';
 import {
   bucketWidthFor, DAY_MS, HOUR_MS, MINUTE_MS,
-  type AudiencePlan, type CompareOp, type EventPlan, type FieldType, type MathFn, type PExpr,
+  type AudiencePlan, type CapPlan, type CompareOp, type DecisionPlan, type OfferPlan, type EventPlan, type FieldType, type MathFn, type PExpr,
   type Plan, type SlotPlan, type SteadyPlan, type SourcePlan, type StepPlan, type TraitPlan, type Value,
   MATH_FNS, MAX_TALLY_VALUES,
 } from './plan.js';
@@ -83,6 +83,18 @@ class Planner {
     });
     const audiences = topologicalOrder(audiencesUnordered, (a) => a.audiences);
 
+    const offers: OfferPlan[] = this.files.flatMap((f) => f.offers).map((o) => {
+      const score = this.expr(o.score ?? { kind: 'number', value: 0, span: o.span }, undefined);
+      const plan: OfferPlan = { name: o.name.name, score, scoreText: exprText(score, this.slots), caps: o.caps.map(capPlan) };
+      if (o.description !== undefined) plan.description = o.description;
+      if (o.eligible) {
+        plan.eligible = this.expr(o.eligible, undefined);
+        plan.eligibleText = exprText(plan.eligible, this.slots);
+      }
+      return plan;
+    });
+    const decisions = this.files.flatMap((f) => f.decisions).map((d) => this.decision(d, offers));
+
     const feeds: Record<string, number[]> = {};
     this.slots.forEach((slot, index) => {
       for (const event of slotEvents(slot)) {
@@ -94,9 +106,11 @@ class Planner {
 
     const source = this.source();
     const outputTopic = this.files.flatMap((f) => f.outputs)[0]?.topic;
-    const body = { source, outputTopic, events, slots: this.slots, traits, audiences, feeds };
+    // Offers and decisions join the fingerprint only when there are some, so rules without them keep theirs.
+    const actions = offers.length > 0 || decisions.length > 0 ? { offers, decisions } : {};
+    const body = { source, outputTopic, events, slots: this.slots, traits, audiences, feeds, ...actions };
     const fingerprint = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
-    const plan: Plan = { fingerprint, source, events, slots: this.slots, traits, audiences, feeds };
+    const plan: Plan = { fingerprint, source, events, slots: this.slots, traits, audiences, feeds, ...actions };
     if (outputTopic !== undefined) plan.outputTopic = outputTopic;
     return plan;
   }
@@ -249,6 +263,24 @@ class Planner {
     return plan;
   }
 
+  /** A decision, with its state slot named by everything it is. */
+  private decision(d: DecisionDecl, offers: OfferPlan[]): DecisionPlan {
+    const indexes = d.offers.map((o) => offers.findIndex((p) => p.name === o.name));
+    if (indexes.some((i) => i < 0)) throw new PlanError(`decision ${d.name.name} names an offer that is not declared`);
+    const plan: DecisionPlan = { name: d.name.name, offers: indexes, caps: d.caps.map(capPlan), slot: -1 };
+    if (d.description !== undefined) plan.description = d.description;
+    const w = d.deliver;
+    if (w) {
+      plan.window = { startMinute: w.start.minute, endMinute: w.end.minute };
+      if (w.zone) plan.window.zone = w.zone.name;
+      if (w.zoneTrait) plan.window.zoneTrait = w.zoneTrait.name;
+      if (w.defaultZone) plan.window.defaultZone = w.defaultZone.name;
+    }
+    const text = `decision ${d.name.name}: ` + JSON.stringify({ offers: indexes.map((i) => offers[i]), caps: plan.caps, window: plan.window ?? null });
+    plan.slot = this.intern(text, () => ({ kind: 'decision', id: slotId(text), text, decision: d.name.name }));
+    return plan;
+  }
+
   private intern(text: string, make: () => SlotPlan): number {
     const existing = this.slotByText.get(text);
     if (existing !== undefined) return existing;
@@ -295,6 +327,7 @@ function slotEvents(slot: SlotPlan): string[] {
     case 'sequence': return slot.steps.map((s) => s.event);
     case 'absence': return [slot.first.event, slot.second.event];
     case 'dwell': return [];
+    case 'decision': return [];
   }
 }
 
@@ -367,4 +400,8 @@ function topologicalOrder<T extends { name: string }>(items: T[], deps: (t: T) =
   };
   items.forEach(visit);
   return out;
+}
+
+function capPlan(c: CapClause): CapPlan {
+  return { count: c.count, windowMs: c.per.ms };
 }

@@ -138,8 +138,9 @@ export class CustomerScope implements EvalScope {
         else if (due > now) { value = false; wake = due; } else value = true;
         break;
       }
-      // Read by no expression: its audience's evaluation reads it (dwell.ts).
+      // Read by no expression: its audience's or decision's evaluation reads it (dwell.ts, decision.ts).
       case 'dwell':
+      case 'decision':
         value = null;
         break;
     }

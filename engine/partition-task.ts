@@ -759,6 +759,7 @@ export class PartitionTask {
           changed = after !== before;
           break;
         case 'dwell':
+        case 'decision':
           continue; // fed by no event: the planner lists none in feeds
       }
       if (!changed) continue;

@@ -37,7 +37,7 @@ export class DeclarationCache {
     const starts = lexed.tokens.filter((t) => DECLARATION_TOKENS.includes(t.tokenType));
     if (starts.filter((t) => t.tokenType === T.Source).length > 1) return parseRuleFile(path, text);
     const used = new Map<string, Parsed>();
-    const file: RuleFile = { path, outputs: [], events: [], traits: [], audiences: [] };
+    const file: RuleFile = { path, outputs: [], events: [], traits: [], audiences: [], offers: [], decisions: [] };
     const diagnostics: Diagnostic[] = [];
     for (let i = 0; i < Math.max(1, starts.length); i++) {
       // The first piece also holds whatever comes before the first declaration.

@@ -5,18 +5,20 @@
  *    fields, one namespace for traits, scores and audiences;
  * 2. expressions (this file): names, types, where-filters, the now() rule;
  *    trait types are inferred on demand, which also finds trait cycles;
- * 3. audience cycles through `in X` (cycles.ts).
+ * 3. audience cycles through `in X` (cycles.ts);
+ * 4. offers and decisions: eligibility, scores, caps, send windows.
  *
  * It never throws on a partial AST: every optional part is guarded, and an
  * unknown name has the type 'error', which fits everywhere.
  */
-import { STEADY_CLAUSES, type AggregateExpr, type AudienceClause, type AudienceDecl, type BinaryExpr, type CallExpr, type Expr, type RuleFile, type Step, type TraitDecl } from '../ast.js';
+import { STEADY_CLAUSES, type AggregateExpr, type AudienceClause, type AudienceDecl, type BinaryExpr, type CallExpr, type CapClause, type DecisionDecl, type DeliverClause, type Expr, type OfferDecl, type RuleFile, type Step, type TraitDecl } from '../ast.js';
 import type { Diagnostic, DiagnosticCode, Span } from '../diagnostics.js';
 import { didYouMean } from '../suggest.js';
 import { findAudienceCycles } from './cycles.js';
 import { collectDeclarations, type Declarations } from './declarations.js';
 import { arithmeticResult, comparable, fits, typeName, type ValueType } from './types.js';
 import { MAX_TALLY_VALUES } from '../plan.js';
+import { isTimeZone, suggestTimeZone } from '../time-zone.js';
 
 /** `c OP x` as `x OP' c`. */
 const MIRRORED: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
@@ -75,6 +77,8 @@ class Checker {
     for (const t of this.decls.traits.values()) this.traitType(t);
     for (const f of this.files) {
       for (const a of f.audiences) this.audience(a);
+      for (const o of f.offers) this.offer(o);
+      for (const d of f.decisions) this.decision(d);
     }
     for (const cycle of findAudienceCycles(this.decls)) {
       this.report('audience-cycle', cycle.span, `audience cycle: ${cycle.path.join(' → ')}`, 'an audience cannot depend on itself through "in"');
@@ -125,6 +129,70 @@ class Checker {
     }
     if (!seen.has('enter when')) {
       this.report('bad-clause', a.name.span, `audience ${a.name.name} has clauses but no "enter when"`, 'add "enter when CONDITION": the condition that lets a customer in');
+    }
+  }
+
+  /** An offer: a condition for `eligible`, a number for `score` (required), positive caps. */
+  private offer(o: OfferDecl): void {
+    if (o.eligible) {
+      const t = this.typeOf(o.eligible, {});
+      if (!fits(t, 'bool')) this.report('type-mismatch', o.eligible.span, `"eligible" of offer ${o.name.name} must be a condition (true/false), but this is ${typeName(t)}`, 'for example: eligible in lapsed_vip');
+    }
+    if (!o.score) {
+      this.report('bad-clause', o.name.span, `offer ${o.name.name} has no score`, 'add "score EXPR": a number that ranks it against the other offers of a decision, e.g. "score 0.5"');
+    } else {
+      const t = this.typeOf(o.score, {});
+      if (!fits(t, 'number')) this.report('type-mismatch', o.score.span, `the score of offer ${o.name.name} must be a number, but this is ${typeName(t)}`, 'a score ranks offers: write a number or an expression of numbers');
+    }
+    for (const cap of o.caps) this.cap(cap);
+  }
+
+  /** A decision: known offers, each once; positive caps; a send window that is one, in a known zone. */
+  private decision(d: DecisionDecl): void {
+    if (d.offers.length === 0) {
+      this.report('bad-clause', d.name.span, `decision ${d.name.name} has no offers`, 'add "offers A, B": the offers it chooses between, best score first');
+    }
+    const listed = new Set<string>();
+    for (const o of d.offers) {
+      if (!o.name) continue;
+      if (!this.decls.offers.has(o.name)) {
+        this.report('unknown-name', o.span, `unknown offer "${o.name}"`, didYouMean(o.name, this.decls.offers.keys()) ?? 'declare it: offer NAME { eligible ...  score ... }');
+        continue;
+      }
+      if (listed.has(o.name)) this.report('duplicate-name', o.span, `offer ${o.name} is listed twice in decision ${d.name.name}`, 'list each offer once');
+      listed.add(o.name);
+    }
+    for (const cap of d.caps) this.cap(cap);
+    if (d.deliver) this.deliver(d.deliver);
+  }
+
+  private cap(cap: CapClause): void {
+    if (!Number.isInteger(cap.count) || cap.count < 1) {
+      this.report('bad-clause', cap.countSpan, `a cap of ${cap.count} ${cap.count === 0 ? 'would never let a decision event out' : 'is not a count'}`, 'write a whole number of events from 1 up, e.g. "cap 1 per 7 days"; remove the cap for none');
+    }
+    if (!(cap.per.ms > 0)) this.report('bad-duration', cap.per.span, `a cap's period must be longer than zero`, 'for example: cap 1 per 7 days');
+  }
+
+  private deliver(w: DeliverClause): void {
+    if (w.start.minute === w.end.minute) {
+      this.report('bad-time', w.end.span, `the send window ${w.start.text} to ${w.end.text} is empty`, 'give two different times, or remove the clause to send at any hour');
+    }
+    const zoneError = (zone: { name: string; span: Span }): void => {
+      if (isTimeZone(zone.name)) return;
+      this.report('bad-time', zone.span, `"${zone.name}" is not a time zone`, suggestTimeZone(zone.name) ?? 'write an IANA zone name such as "Europe/Oslo" or "America/New_York"');
+    };
+    if (w.zone) zoneError(w.zone);
+    if (w.zoneTrait) {
+      const name = w.zoneTrait.name;
+      const trait = this.decls.traits.get(name);
+      if (!trait) {
+        this.report('unknown-name', w.zoneTrait.span, `unknown trait "${name}" for the send window's zone`, didYouMean(name, this.decls.traits.keys()) ?? 'declare it, e.g. trait timezone = last(profile_update.tz), or write a zone name in quotes');
+      } else {
+        const t = this.traitType(trait);
+        if (!fits(t, 'string')) this.report('type-mismatch', w.zoneTrait.span, `the send window's zone comes from trait ${name}, which is ${typeName(t)}, not a string`, 'use a trait that holds zone names such as "Europe/Oslo"');
+      }
+      if (!w.defaultZone) this.report('bad-time', w.zoneTrait.span, `the send window takes its zone from trait ${name} but has no default for customers without one`, `add one: in ${name} default "Europe/Oslo"`);
+      else zoneError(w.defaultZone);
     }
   }
 

@@ -2,9 +2,10 @@
  * The program's declarations, across all its files, with the errors they
  * have on their own: a second source or output, an unknown format or field
  * type, duplicate events, fields and names. Traits, scores and audiences
- * share one namespace, so `in vip` and a trait `vip` cannot both exist.
+ * share one namespace with offers and decisions, so `in vip` and a trait
+ * `vip` cannot both exist.
  */
-import type { AudienceDecl, EventDecl, RuleFile, TraitDecl } from '../ast.js';
+import type { AudienceDecl, DecisionDecl, EventDecl, OfferDecl, RuleFile, TraitDecl } from '../ast.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { didYouMean } from '../suggest.js';
 
@@ -17,12 +18,14 @@ export interface Declarations {
   events: Map<string, EventInfo>;
   traits: Map<string, TraitDecl>;
   audiences: Map<string, AudienceDecl>;
+  offers: Map<string, OfferDecl>;
+  decisions: Map<string, DecisionDecl>;
 }
 
 const FIELD_TYPES = ['number', 'string', 'bool', 'time'];
 
 export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) => void): Declarations {
-  const decls: Declarations = { events: new Map(), traits: new Map(), audiences: new Map() };
+  const decls: Declarations = { events: new Map(), traits: new Map(), audiences: new Map(), offers: new Map(), decisions: new Map() };
 
   const sources = files.flatMap((f) => (f.source ? [f.source] : []));
   for (const extra of sources.slice(1)) {
@@ -75,7 +78,7 @@ export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) =
     if (!name) return false;
     const prev = firstByName.get(name);
     if (prev) {
-      report({ code: 'duplicate-name', span: nameSpan, message: `"${name}" is already declared as a ${prev.kind} (${prev.span.file}:${prev.span.line}); traits, scores and audiences share one namespace` });
+      report({ code: 'duplicate-name', span: nameSpan, message: `"${name}" is already declared as ${/^[aeiou]/.test(prev.kind) ? 'an' : 'a'} ${prev.kind} (${prev.span.file}:${prev.span.line}); traits, scores, audiences, offers and decisions share one namespace` });
       return false;
     }
     firstByName.set(name, { kind, span });
@@ -86,6 +89,8 @@ export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) =
     const items = [
       ...f.traits.map((t) => ({ pos: t.span.offset, run: () => { if (claim(t.name.name, t.kind, t.span, t.name.span)) decls.traits.set(t.name.name, t); } })),
       ...f.audiences.map((a) => ({ pos: a.span.offset, run: () => { if (claim(a.name.name, 'audience', a.span, a.name.span)) decls.audiences.set(a.name.name, a); } })),
+      ...f.offers.map((o) => ({ pos: o.span.offset, run: () => { if (claim(o.name.name, 'offer', o.span, o.name.span)) decls.offers.set(o.name.name, o); } })),
+      ...f.decisions.map((d) => ({ pos: d.span.offset, run: () => { if (claim(d.name.name, 'decision', d.span, d.name.span)) decls.decisions.set(d.name.name, d); } })),
     ].sort((x, y) => x.pos - y.pos);
     items.forEach((i) => i.run());
   }

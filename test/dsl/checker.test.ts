@@ -76,7 +76,7 @@ test('trait cycle', () => {
 
 test('duplicate names, pointing at the second', () => {
   assert.deepEqual(check('audience vip { spend > 1 }'),
-    ['6:10 duplicate-name "vip" is already declared as a audience (t.aud:5); traits, scores and audiences share one namespace']);
+    ['6:10 duplicate-name "vip" is already declared as an audience (t.aud:5); traits, scores, audiences, offers and decisions share one namespace']);
 });
 
 test('a where that refers to another event\'s field', () => {

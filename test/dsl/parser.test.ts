@@ -113,7 +113,7 @@ test('syntax errors: exact positions, every error of the file, keyword suggestio
   const r = parseRuleFile('bad.aud', text);
   const got = r.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.message}${d.suggestion ? ' / ' + d.suggestion : ''}`);
   assert.deepEqual(got, [
-    '2:1 expected a declaration (source, output, event, trait, score or audience) but found "audiance" / did you mean "audience"?',
+    '2:1 expected a declaration (source, output, event, trait, score, audience, offer or decision) but found "audiance" / did you mean "audience"?',
     '3:32 expected an expression but found "}"',
     '5:1 expected "}" but found "audience" / an audience holds one expression: join conditions with "and" or "or"',
   ]);
