@@ -140,8 +140,8 @@ function record(topic: string, i: number, now: number): { record: SinkRecord; ki
 /** Per customer: how many enter/leave events, and a hash of them in order. */
 type Digest = Map<string, { n: number; h: string }>;
 
-function addToDigest(d: Digest, o: { type: string; audience: string; customer: string; at: string; version: number; reason: string }): void {
-  const key = JSON.stringify([o.type, o.audience, o.customer, o.at, o.version, o.reason]);
+function addToDigest(d: Digest, o: { type: string; audience?: string; decision?: string; offer?: string | null; customer: string; at: string; version: number; reason: string }): void {
+  const key = JSON.stringify([o.type, o.audience ?? o.decision, o.offer, o.customer, o.at, o.version, o.reason]);
   const prev = d.get(o.customer) ?? { n: 0, h: '' };
   d.set(o.customer, { n: prev.n + 1, h: createHash('sha1').update(prev.h).update(key).digest('base64') });
 }

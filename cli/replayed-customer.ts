@@ -61,7 +61,7 @@ export async function replayedCustomer(opts: ReplayedCustomerOptions): Promise<W
     ...(at !== undefined ? { until: at } : {}),
     onOutput: (events) => {
       for (const e of events) {
-        if (e.customer !== customer) continue;
+        if (e.customer !== customer || e.type === 'decision') continue;
         const t: Transition = { audience: e.audience, type: e.type, at: Date.parse(e.at), version: e.version, reason: e.reason };
         if (e.cause !== undefined) t.cause = e.cause;
         transitions.push(t);

@@ -1,8 +1,9 @@
 /**
  * Rule unit tests (`aud test`): a case file (YAML or JSON) names rule files,
- * gives events, and lists every enter/leave event that must come out, in
- * order, with nothing else. `at` may be left out; where given it must match
- * within the precision of the windows the audience reads (one bucket).
+ * gives events, and lists every enter/leave and decision event that must
+ * come out, in order, with nothing else. `at` may be left out; where given
+ * it must match within the precision of the windows the audience reads (one
+ * bucket). A decision event's `score` is checked where given.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -15,8 +16,14 @@ import { replay, type Deployment } from '../engine/replay.js';
 import { planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
 
 export interface ExpectedEvent {
-  type: 'enter' | 'leave';
-  audience: string;
+  type: 'enter' | 'leave' | 'decision';
+  /** Enter and leave. */
+  audience?: string;
+  /** Decision events: the decision and the offer it names (null: none). */
+  decision?: string;
+  offer?: string | null;
+  /** Checked where given, to 1e-9. */
+  score?: number | null;
   customer: string;
   at?: string;
   /** event, timer or rule_change; checked where given. */
@@ -76,7 +83,7 @@ export async function loadCases(path: string, defaultRules: readonly string[]): 
       : [...defaultRules];
     if (rules.length === 0) throw new Error(`${where}: no rule files: give "rules: [file.aud]" in the case or rule files on the command line`);
     if (!Array.isArray(c.events)) throw new Error(`${where}: "events" must be a list of event records`);
-    if (!Array.isArray(c.expect)) throw new Error(`${where}: "expect" must be a list of enter/leave events (an empty list [] if none)`);
+    if (!Array.isArray(c.expect)) throw new Error(`${where}: "expect" must be a list of enter/leave and decision events (an empty list [] if none)`);
     const deployField = c.deploy ?? [];
     if (!Array.isArray(deployField)) throw new Error(`${where}: "deploy" must be a list of { at: TIME, rules: [file.aud, ...] }`);
     const deploy = (deployField as Record<string, unknown>[]).map((d, k) => {
@@ -95,20 +102,34 @@ export async function loadCases(path: string, defaultRules: readonly string[]): 
   });
 }
 
-/** Time tolerance for an audience: the widest bucket among the windows it reads, else exact. */
-function tolerance(plan: Plan, audience: string): number {
-  const a = plan.audiences.find((x) => x.name === audience);
-  if (!a) return 0;
+/**
+ * Time tolerance for an audience: the widest bucket among the windows it
+ * reads, else exact; for a decision, the widest bucket of any window (its
+ * offers read audiences and traits).
+ */
+function tolerance(plan: Plan, want: ExpectedEvent): number {
+  const a = want.type === 'decision' ? undefined : plan.audiences.find((x) => x.name === want.audience);
+  if (!a && want.type !== 'decision') return 0;
   let t = 0;
-  for (const i of a.slots) {
+  for (const i of a ? a.slots : plan.slots.keys()) {
     const s = plan.slots[i]!;
     if (s.kind === 'aggregate' && s.bucketMs !== undefined) t = Math.max(t, s.bucketMs);
   }
   return t;
 }
 
-function show(e: { type: string; audience: string; customer: string; at?: string; reason?: string }): string {
-  return `${e.type} ${e.audience} ${e.customer}${e.at ? ' at ' + e.at : ''}${e.reason ? ` (${e.reason})` : ''}`;
+function show(e: ExpectedEvent | OutputEvent): string {
+  const what = e.type === 'decision' ? `decision ${e.decision} → ${e.offer ?? 'null'}${typeof e.score === 'number' ? ` (score ${e.score})` : ''}` : `${e.type} ${e.audience}`;
+  return `${what} ${e.customer}${e.at ? ' at ' + e.at : ''}${e.reason ? ` (${e.reason})` : ''}`;
+}
+
+/** Whether an actual event is the one expected, in all but its time. */
+function matches(want: ExpectedEvent, got: OutputEvent): boolean {
+  if (want.type !== got.type || String(want.customer) !== got.customer || (want.reason !== undefined && want.reason !== got.reason)) return false;
+  if (got.type !== 'decision') return want.audience === got.audience;
+  if (want.decision !== got.decision || (want.offer ?? null) !== got.offer) return false;
+  if (want.score === undefined) return true;
+  return want.score === null ? got.score === null : got.score !== null && Math.abs(got.score - want.score) <= 1e-9;
 }
 
 export async function runCase(c: RuleCase): Promise<CaseOutcome> {
@@ -150,13 +171,13 @@ export async function runCase(c: RuleCase): Promise<CaseOutcome> {
     const got = actual[i];
     if (!want) { failures.push(`#${i + 1}: unexpected ${show(got!)}`); continue; }
     if (!got) { failures.push(`#${i + 1}: missing ${show(want)}`); continue; }
-    if (want.type !== got.type || want.audience !== got.audience || String(want.customer) !== got.customer || (want.reason !== undefined && want.reason !== got.reason)) {
+    if (!matches(want, got)) {
       failures.push(`#${i + 1}: expected ${show(want)}, got ${show(got)}`);
       continue;
     }
     if (want.at !== undefined) {
       const wantAt = parseTime(want.at);
-      const slack = tolerance(plan, want.audience);
+      const slack = tolerance(plan, want);
       if (wantAt === undefined) failures.push(`#${i + 1}: "at" ${want.at} is not a time`);
       else if (Math.abs(Date.parse(got.at) - wantAt) > slack) {
         failures.push(`#${i + 1}: ${show(want)}: came at ${got.at}${slack ? ` (precision for this audience: ${slack / 60_000} min)` : ''}`);

@@ -17,6 +17,8 @@ export function isTimeZone(name: string): boolean {
     } catch {
       ok = false;
     }
+    // Trait values reach here too: a customer with a new string on every event must not grow the cache without end.
+    if (known.size >= 4096) known.clear();
     known.set(name, ok);
   }
   return ok;

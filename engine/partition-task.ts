@@ -45,10 +45,12 @@ import { customerWhy, type CustomerWhy } from './customer-why.js';
 import { CustomerStateCodec, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from './customer-state.js';
 import type { EvalScope, SlotComparison } from './evaluate.js';
 import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type InputRecord } from './input-record.js';
-import type { ChangeReason, OutputEvent } from './output-event.js';
+import type { ChangeReason, DecisionEvent, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { flipsOnlyLater, RuleGraph, type CompiledAudience } from './rule-graph.js';
 import { stepDwell, type DwellState } from './dwell.js';
+import { decisionVersion, lastOffer, stepDecision, windowZone, type DecisionState, type OfferValue } from './decision.js';
+import { isTimeZone } from '../dsl/time-zone.js';
 import { addToAbsence, addToSequence, type AbsenceState, type SequenceState } from './sequence.js';
 import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import { compareUtf8 } from './state/memory-store.js';
@@ -92,6 +94,8 @@ export interface CustomerView {
   scores: Record<string, Value>;
   /** Every audience: inside or not, and the version of the last enter/leave (0: never entered). */
   audiences: Record<string, { member: boolean; version: number }>;
+  /** Every decision: the offer its last event named (null: none, or no event yet) and that event's version (0: none). */
+  decisions: Record<string, { offer: string | null; version: number }>;
   eventsApplied: number;
   /**
    * The `distinct` and `top` aggregates (by their text) whose state holds its
@@ -164,6 +168,10 @@ export class PartitionTask {
   private atBound = 0;
   /** A rule change's states being built from history (startBuild), until applyRuleChange. */
   private build: StateBuild | undefined;
+  /** The rules have decisions: every evaluation of a customer evaluates them (decision.ts). */
+  private readonly hasDecisions: boolean;
+  /** Scratch: the customer's decision states, by decision index. */
+  private readonly decisionStates: (DecisionState | undefined)[];
 
   private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
@@ -177,6 +185,8 @@ export class PartitionTask {
     this.graph = new RuleGraph(plan);
     this.dirty = new Uint8Array(plan.audiences.length);
     this.scope = new CustomerScope(plan, this.graph);
+    this.hasDecisions = this.graph.decisions.length > 0;
+    this.decisionStates = this.graph.decisions.map(() => undefined);
   }
 
   /**
@@ -226,7 +236,7 @@ export class PartitionTask {
       scope.reset(this.now, state);
       const view: CustomerView = {
         customer, asOf: Number.isFinite(this.now) ? new Date(this.now).toISOString() : null,
-        traits: {}, scores: {}, audiences: {}, eventsApplied: state.n, approximate: [],
+        traits: {}, scores: {}, audiences: {}, decisions: {}, eventsApplied: state.n, approximate: [],
         transitions: this.recentTransitions(state).map((t) => ({ ...t, at: new Date(t.at).toISOString() })),
       };
       this.plan.slots.forEach((slot, i) => {
@@ -236,6 +246,10 @@ export class PartitionTask {
       this.plan.audiences.forEach((a, i) => {
         view.audiences[a.name] = { member: isMember(state, i), version: membershipVersion(state, i) };
       });
+      for (const d of this.plan.decisions ?? []) {
+        const ds = state.s[d.slot] as DecisionState | undefined;
+        view.decisions[d.name] = { offer: lastOffer(ds), version: decisionVersion(ds) };
+      }
       return view;
     });
   }
@@ -597,7 +611,7 @@ export class PartitionTask {
           if (timer !== null) this.timers.push(timer, customer);
         }
         this.changed.add(customer);
-        if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
+        if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
       }
     }
     if (applying.next < applying.customers.length) return false;
@@ -676,7 +690,7 @@ export class PartitionTask {
       for (const index of windowedSlotsOf[i]!) this.expireSlot(cs, index);
     }
     this.changed.add(customer);
-    if (this.dirtyCount > 0) this.evaluateCustomer(customer, c, 'timer', undefined, out);
+    if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(customer, c, 'timer', undefined, out);
   }
 
   /** Drop a windowed aggregate's buckets that left its window. */
@@ -768,7 +782,7 @@ export class PartitionTask {
       if (slot.kind !== 'aggregate') for (const cmp of graph.comparisonsOfSlot[index]!) for (const a of graph.audiencesOfComparison[cmp.index]!) this.markDirty(a);
       for (const a of graph.readersOfSlot[index]!) this.markDirty(a);
     }
-    if (this.dirtyCount > 0) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
+    if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
   }
 
   /** A `where` or step filter over one event's fields. */
@@ -826,12 +840,60 @@ export class PartitionTask {
       recordTransition(cs, i, inside, this.now, version, reason, cause);
       out.push(event);
     }
-    if (earliestMoved) next = earliestWake(cs.w);
+    if (this.hasDecisions) next = Math.min(earliestWake(cs.w), this.decide(customer, cs, reason, cause, out));
+    else if (earliestMoved) next = earliestWake(cs.w);
     const timer = next === Infinity ? null : next;
     if (timer !== cs.t) {
       cs.t = timer;
       if (timer !== null) this.timers.push(timer, customer);
     }
+  }
+
+  /**
+   * Evaluate every decision for the customer now, after the audiences
+   * (decision.ts), and send what changed; returns the earliest instant one
+   * of them must be evaluated again with no event: an offer's eligibility or
+   * score changing by time alone, a cap freeing, a send window opening.
+   */
+  private decide(customer: string, cs: CustomerState, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): number {
+    const scope = this.scope;
+    const decisions = this.graph.decisions;
+    const offers = this.plan.offers!;
+    const states = this.decisionStates;
+    for (let k = 0; k < decisions.length; k++) states[k] = cs.s[decisions[k]!.plan.slot] as DecisionState | undefined;
+    let earliest = Infinity;
+    for (let k = 0; k < decisions.length; k++) {
+      const d = decisions[k]!;
+      const values: OfferValue[] = [];
+      for (const o of d.offers) {
+        let eligible = true;
+        if (o.eligible) {
+          eligible = scope.evaluateTop(o.eligible) === true;
+          if (scope.wake < earliest) earliest = scope.wake;
+        }
+        const score = scope.evaluateTop(o.score);
+        if (scope.wake < earliest) earliest = scope.wake;
+        const finite = typeof score === 'number' && Number.isFinite(score);
+        values.push({ eligible: eligible && finite, score: finite ? score : 0 });
+      }
+      const w = d.plan.window;
+      const zone = w ? windowZone(w, w.zoneTrait !== undefined ? scope.trait(w.zoneTrait) : null, isTimeZone) : 'UTC';
+      const step = stepDecision(d.plan, k, offers, values, states, zone, this.now);
+      if (step.wake < earliest) earliest = step.wake;
+      if (step.state !== states[k]) {
+        states[k] = step.state;
+        cs.s[d.plan.slot] = step.state;
+        slotChanged(cs, d.plan.slot);
+      }
+      if (!step.event) continue;
+      const event: DecisionEvent = {
+        type: 'decision', decision: d.plan.name, offer: step.event.offer, customer, at: this.isoNow(),
+        score: step.event.score, version: step.event.version, reason,
+      };
+      if (cause) event.cause = cause;
+      out.push(event);
+    }
+    return earliest;
   }
 
   /**

@@ -52,7 +52,10 @@ export interface ReplaySummary {
   applied: number;
   skipped: number;
   bad: number;
+  /** Enter/leave and decision events. */
   outputs: number;
+  /** Of `outputs`, the decision events. */
+  decisions: number;
   /** The clock at the end (epoch ms), or null when no event was applied. */
   clock: number | null;
   /** Events added to a `distinct` or `top` holding its most values: approximate past them. */
@@ -67,7 +70,7 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
   if (opts.cacheCustomers !== undefined) taskOptions.cacheCustomers = opts.cacheCustomers;
   const store = new MemoryStore();
   let task = await PartitionTask.open(plan, store, taskOptions);
-  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, clock: null, boundedAdds: 0, deployed: [] };
+  const summary: ReplaySummary = { records: 0, applied: 0, skipped: 0, bad: 0, outputs: 0, decisions: 0, clock: null, boundedAdds: 0, deployed: [] };
   const deployments = [...(opts.deployments ?? [])];
   if (deployments.length > 0 && !opts.history) throw new Error('internal error: replay with deployments needs the history');
   const batchSize = opts.batchSize ?? 1000;
@@ -75,6 +78,7 @@ export async function replay(plan: Plan, records: AsyncIterable<InputRecord> | I
 
   const emit = async (outputs: OutputEvent[]): Promise<void> => {
     summary.outputs += outputs.length;
+    for (const o of outputs) if (o.type === 'decision') summary.decisions++;
     if (outputs.length > 0) await opts.onOutput(outputs);
   };
   const deploy = async (at: number, next: Plan): Promise<void> => {

@@ -13,7 +13,7 @@
  * audiences over the same few aggregates under different thresholds, most
  * events move a count without crossing any threshold, and evaluate nothing.
  */
-import type { AggregateSlot, Plan, PExpr, SteadyPlan, Value } from '../dsl/plan.js';
+import type { AggregateSlot, DecisionPlan, OfferPlan, Plan, PExpr, SteadyPlan, Value } from '../dsl/plan.js';
 import { aggregateChangesWhenRead } from './aggregate.js';
 import { ExpressionCompiler, type Compiled, type ExpressionInputs, type SlotComparison } from './evaluate.js';
 
@@ -27,8 +27,20 @@ export interface CompiledAudience {
   readonly usedBy: number[];
 }
 
+/** A decision with its offers' eligibility (absent: always) and score compiled, in the order of its `offers`. */
+export interface CompiledDecision {
+  readonly plan: DecisionPlan;
+  readonly offers: readonly { readonly plan: OfferPlan; readonly eligible: Compiled | undefined; readonly score: Compiled }[];
+}
+
 export class RuleGraph {
   readonly audiences: CompiledAudience[];
+  /**
+   * Decisions, evaluated for every customer an event or timer takes up
+   * (their offers read anything, and a handful of offers costs little), so
+   * they need no edges.
+   */
+  readonly decisions: CompiledDecision[];
   readonly traits = new Map<string, { index: number; evaluate: Compiled }>();
   readonly comparisons: readonly SlotComparison[];
   /** Slot index → audiences that read the slot other than through a comparison. */
@@ -71,6 +83,8 @@ export class RuleGraph {
       }
       return { fn, leave, inputs: withTraits(inputs, traitInputs) };
     });
+    const offers = (plan.offers ?? []).map((o) => ({ plan: o, eligible: o.eligible ? compiler.compile(o.eligible) : undefined, score: compiler.compile(o.score) }));
+    this.decisions = (plan.decisions ?? []).map((d) => ({ plan: d, offers: d.offers.map((i) => offers[i]!) }));
     this.comparisons = compiler.comparisons;
     this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
     this.readersOfSlot = plan.slots.map(() => []);

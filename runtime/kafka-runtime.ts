@@ -52,7 +52,7 @@ import { directoryBytes, EngineMetrics } from './metrics.js';
 import { partitionStateDir, sizeHistoryFile } from './naming.js';
 import { openPartition, type OpenContext, type OpenedPartition } from './open-partition.js';
 import { deadLetters, outputRecords, packedOutputRecords } from './output-records.js';
-import { audienceCounts, packedEventTexts, type AudienceCounts } from './packed-output.js';
+import { audienceCounts, decisionCounts, packedEventTexts, type AudienceCounts } from './packed-output.js';
 import { IDLE_COMMIT_MS, PartitionCommits, type CommitContext } from './partition-commits.js';
 import { SizeHistory } from './size-history.js';
 import { StateBounds } from './state-bounds.js';
@@ -115,6 +115,7 @@ export interface RuntimeCounters {
   bad: number;
   enters: number;
   leaves: number;
+  decisions: number;
   /** Partitions reopened after a failed commit. */
   reopened: number;
 }
@@ -141,7 +142,7 @@ export class KafkaRuntime {
   private ticker: NodeJS.Timeout | undefined;
   private committer: NodeJS.Timeout | undefined;
   private stopping = false;
-  readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, reopened: 0 };
+  readonly counters: RuntimeCounters = { recordsIn: 0, applied: 0, skipped: 0, bad: 0, enters: 0, leaves: 0, decisions: 0, reopened: 0 };
   readonly metrics: EngineMetrics;
   private readonly stateBounds: StateBounds;
   private readonly badRecordLog: BadRecordLog;
@@ -780,6 +781,10 @@ export class KafkaRuntime {
       this.sizeHistory.count(c.audience, c.enters, c.leaves);
       if (c.enters > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'enter' }, c.enters);
       if (c.leaves > 0) this.metrics.segmentEvents.inc({ audience: c.audience, type: 'leave' }, c.leaves);
+    }
+    for (const c of step.packed?.decisions ?? decisionCounts(step.outputs)) {
+      this.counters.decisions += c.events;
+      this.metrics.decisionEvents.inc({ decision: c.decision, offer: c.offer ?? 'none' }, c.events);
     }
   }
 

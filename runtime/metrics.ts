@@ -26,6 +26,7 @@ export class EngineMetrics {
   readonly badRecords: client.Counter<'topic'>;
   readonly clockRefused: client.Counter<'topic'>;
   readonly segmentEvents: client.Counter<'audience' | 'type'>;
+  readonly decisionEvents: client.Counter<'decision' | 'offer'>;
   readonly consumerLag: client.Gauge<'topic' | 'partition'>;
   readonly batchSeconds: client.Histogram;
   readonly recordLatency: client.Histogram;
@@ -47,6 +48,7 @@ export class EngineMetrics {
     this.badRecords = new client.Counter({ name: 'aud_bad_records_total', help: 'Input records sent to the dead-letter topic', labelNames: ['topic'], registers });
     this.clockRefused = new client.Counter({ name: 'aud_clock_skew_records_total', help: 'Input records dead-lettered because their time was too far ahead (--max-clock-skew, --max-clock-jump); also counted in aud_bad_records_total', labelNames: ['topic'], registers });
     this.segmentEvents = new client.Counter({ name: 'aud_segment_events_total', help: 'Enter and leave events produced', labelNames: ['audience', 'type'], registers });
+    this.decisionEvents = new client.Counter({ name: 'aud_decision_events_total', help: 'Decision events produced, by the offer they name ("none": no offer)', labelNames: ['decision', 'offer'], registers });
     this.consumerLag = new client.Gauge({ name: 'aud_consumer_lag', help: 'Input records not yet applied, per partition, as of the last batch', labelNames: ['topic', 'partition'], registers });
     this.batchSeconds = new client.Histogram({
       name: 'aud_batch_duration_seconds', help: 'From a batch handed to the engine to its commit (output acknowledged, state written)',

@@ -19,12 +19,13 @@ export interface OutputTopics {
   encodeOutput?: (event: OutputEvent) => string | Buffer;
 }
 
-/** Each enter/leave event, and its membership record (a tombstone on leave). */
+/** Each enter/leave event and its membership record (a tombstone on leave); each decision event. */
 export function outputRecords(topics: OutputTopics, outputs: OutputEvent[]): SinkRecord[] {
   const encode = topics.encodeOutput ?? outputEventJson;
   const records: SinkRecord[] = [];
   for (const o of outputs) {
     records.push({ topic: topics.outputTopic, key: o.customer, value: encode(o) });
+    if (o.type === 'decision') continue;
     records.push({
       topic: topics.membershipTopic,
       key: `${o.audience}/${o.customer}`,

@@ -15,15 +15,24 @@
  * holds the schema registry's id (the runner then returns the events).
  */
 import type { PackedRecords } from '../connectors/kafka/batch-produce.js';
-import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
+import { outputEventJson, type MembershipEvent, type OutputEvent } from '../engine/output-event.js';
 
 export interface PackedOutput {
-  /** Key: the customer; value: the enter/leave event's JSON (engine/output-event.ts). */
+  /** Key: the customer; value: the enter/leave or decision event's JSON (engine/output-event.ts). */
   events: PackedRecords;
-  /** Key: `audience/customer`; value: the membership's JSON, or null (a tombstone) on leave. */
+  /** Key: `audience/customer`; value: the membership's JSON, or null (a tombstone) on leave. One per enter/leave event. */
   memberships: PackedRecords;
   /** Enter and leave events per audience, for the metrics. */
   counts: AudienceCounts[];
+  /** Decision events per decision and offer, for the metrics. */
+  decisions: DecisionCounts[];
+}
+
+export interface DecisionCounts {
+  decision: string;
+  /** The offer the events named; null: none. */
+  offer: string | null;
+  events: number;
 }
 
 export interface AudienceCounts {
@@ -36,21 +45,39 @@ export interface AudienceCounts {
 export function packOutput(outputs: readonly OutputEvent[]): PackedOutput {
   const n = outputs.length;
   const eventTexts = new Array<string>(2 * n);
-  const membershipTexts = new Array<string | null>(2 * n);
+  const membershipTexts: (string | null)[] = [];
+  let decisions = false;
   for (let i = 0; i < n; i++) {
     const o = outputs[i]!;
     eventTexts[2 * i] = o.customer;
     eventTexts[2 * i + 1] = outputEventJson(o);
-    membershipTexts[2 * i] = `${o.audience}/${o.customer}`;
-    membershipTexts[2 * i + 1] = o.type === 'enter' ? membershipJson(o) : null;
+    if (o.type === 'decision') { decisions = true; continue; }
+    membershipTexts.push(`${o.audience}/${o.customer}`, o.type === 'enter' ? membershipJson(o) : null);
   }
-  return { events: packTexts(eventTexts, n), memberships: packTexts(membershipTexts, n), counts: audienceCounts(outputs) };
+  return {
+    events: packTexts(eventTexts, n), memberships: packTexts(membershipTexts, membershipTexts.length / 2),
+    counts: audienceCounts(outputs), decisions: decisions ? decisionCounts(outputs) : [],
+  };
+}
+
+/** Decision events per decision and offer, in the order they first appear. */
+export function decisionCounts(outputs: readonly OutputEvent[]): DecisionCounts[] {
+  const counts = new Map<string, DecisionCounts>();
+  for (const o of outputs) {
+    if (o.type !== 'decision') continue;
+    const key = `${o.decision}\u0000${o.offer ?? ''}`;
+    let c = counts.get(key);
+    if (!c) { c = { decision: o.decision, offer: o.offer, events: 0 }; counts.set(key, c); }
+    c.events++;
+  }
+  return [...counts.values()];
 }
 
 /** Enter and leave events per audience, in the order the audiences first appear. */
 export function audienceCounts(outputs: readonly OutputEvent[]): AudienceCounts[] {
   const counts = new Map<string, AudienceCounts>();
   for (const o of outputs) {
+    if (o.type === 'decision') continue;
     let c = counts.get(o.audience);
     if (!c) { c = { audience: o.audience, enters: 0, leaves: 0 }; counts.set(o.audience, c); }
     if (o.type === 'enter') c.enters++; else c.leaves++;
@@ -59,7 +86,7 @@ export function audienceCounts(outputs: readonly OutputEvent[]): AudienceCounts[
 }
 
 /** The membership record's value: what the compacted membership topic holds while the customer is inside. */
-export function membershipJson(o: OutputEvent): string {
+export function membershipJson(o: MembershipEvent): string {
   return `{"audience":${JSON.stringify(o.audience)},"customer":${JSON.stringify(o.customer)},"since":"${o.at}","version":${o.version}}`;
 }
 

@@ -86,7 +86,7 @@ async function movesAfter(before: Plan, after: Plan, input: string): Promise<{ m
     history: () => inputRecords(input),
     onOutput: (events) => {
       for (const e of events) {
-        if (e.reason !== 'rule_change') continue;
+        if (e.reason !== 'rule_change' || e.type === 'decision') continue;
         const m = (moves[e.audience] ??= { enter: 0, leave: 0 });
         m[e.type]++;
       }
@@ -163,6 +163,7 @@ async function movesOnState(after: Plan, change: RuleChange, dir: string): Promi
       done = step.done;
     }
     for (const e of outputs) {
+      if (e.type === 'decision') continue;
       const m = moves[e.audience];
       if (m) m[e.type]++;
     }

@@ -9,7 +9,7 @@ interface ReplayArgs { files: string[]; input: string; output: string; until?: s
 
 export const replayCommand: CommandModule<object, ReplayArgs> = {
   command: 'replay <files..>',
-  describe: 'Run the rules over a file of events with the event clock (no Kafka); write enter/leave events as JSON Lines',
+  describe: 'Run the rules over a file of events with the event clock (no Kafka); write enter/leave and decision events as JSON Lines',
   builder: (y) => y
     .positional('files', { type: 'string', array: true, demandOption: true, describe: '.aud rule files' })
     .option('input', { alias: 'i', type: 'string', demandOption: true, describe: 'events: .jsonl (- for stdin) or .avro container' })
@@ -109,7 +109,8 @@ export const replayCommand: CommandModule<object, ReplayArgs> = {
     await writer.close();
     const secs = (Date.now() - started) / 1000;
     process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}replayed ${summary.records} records in ${secs.toFixed(1)} s: ${summary.applied} applied, ` +
-      `${summary.skipped} of undeclared types skipped, ${summary.bad} bad; ${summary.outputs} enter/leave events; ` +
+      `${summary.skipped} of undeclared types skipped, ${summary.bad} bad; ${summary.outputs - summary.decisions} enter/leave events` +
+      `${summary.decisions > 0 ? `, ${summary.decisions} decision events` : ''}; ` +
       `clock ${summary.clock === null ? 'not started' : new Date(summary.clock).toISOString()}\n`);
     for (const d of summary.deployed) {
       process.stderr.write(`deployed new rules at ${new Date(d.at).toISOString()}: ${d.historyEvents} history events built their new states\n`);

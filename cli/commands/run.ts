@@ -142,6 +142,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
     };
     let valueDecoder: ValueDecoder | undefined;
     let encodeOutput: ((event: OutputEvent) => Buffer) | undefined;
+    if (args.outputFormat === 'avro' && (plan.decisions ?? []).length > 0) {
+      log.error('cannot start: --output-format avro writes enter/leave events only, and these rules have decisions (their events have no Avro schema); use --output-format json');
+      process.exitCode = 1; return;
+    }
     try {
       valueDecoder = await avroValueDecoder(plan, inputTopic, args, log);
       encodeOutput = await avroOutputEncoder(outputTopic, args, log);

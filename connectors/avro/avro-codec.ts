@@ -21,7 +21,7 @@
  * with the schema in segment-event.avsc, registered under `<topic>-value` and
  * framed in the wire format when a registry is used, bare Avro binary when not.
  */
-import type { OutputEvent } from '../../engine/output-event.js';
+import type { MembershipEvent, OutputEvent } from '../../engine/output-event.js';
 import { AvroDecodeError, AvroEncodeError, RegistryError } from './errors.js';
 import { parseAvroSchema, plainConverter, type Type } from './avro-types.js';
 import type { SchemaRegistryClient } from './registry-client.js';
@@ -245,13 +245,15 @@ export class AvroOutputEncoder {
   }
 
   encode(e: OutputEvent): Buffer {
+    // `aud run` refuses --output-format avro for rules with decisions (their events have no Avro schema yet).
+    if (e.type === 'decision') throw new AvroEncodeError('a decision event has no Avro schema: run rules with decisions with --output-format json');
     const payload = encodeAvro(this.type, toAvroEvent(e));
     return this.schemaId === undefined ? payload : frameConfluent(this.schemaId, payload);
   }
 }
 
 /** The Avro value of an output event (cause: one nullable record; ksqlDB and Kafka Connect read nullable unions only). */
-export function toAvroEvent(e: OutputEvent): Record<string, unknown> {
+export function toAvroEvent(e: MembershipEvent): Record<string, unknown> {
   let cause: Record<string, unknown> | null = null;
   if (e.cause) {
     cause = 'line' in e.cause
@@ -262,9 +264,9 @@ export function toAvroEvent(e: OutputEvent): Record<string, unknown> {
 }
 
 /** The other way: a decoded SegmentEvent (plain, as AvroInputDecoder gives it) as an OutputEvent. */
-export function fromAvroEvent(v: Record<string, unknown>): OutputEvent {
-  const e: OutputEvent = {
-    type: v['type'] as OutputEvent['type'],
+export function fromAvroEvent(v: Record<string, unknown>): MembershipEvent {
+  const e: MembershipEvent = {
+    type: v['type'] as MembershipEvent['type'],
     audience: v['audience'] as string,
     customer: v['customer'] as string,
     at: v['at'] as string,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import avro from 'avsc';
 import type { EventPlan, Plan, SourcePlan } from '../../dsl/plan.js';
 import { RecordDecoder } from '../../engine/input-record.js';
-import type { OutputEvent } from '../../engine/output-event.js';
+import type { MembershipEvent } from '../../engine/output-event.js';
 import {
   AvroDecodeError, AvroInputDecoder, AvroOutputEncoder, AvroSchemaError, checkEventFields, checkEventSchema,
   decodeConfluent, encodeConfluent, fromAvroEvent, openAvroInput, openAvroOutput, parseAvroSchema, RegistryError,
@@ -397,7 +397,7 @@ test('openAvroInput: mismatches stop start-up with every problem listed; bad fil
 
 // ------------------------------------------------------------------- output
 
-const EVENTS: OutputEvent[] = [
+const EVENTS: MembershipEvent[] = [
   { type: 'enter', audience: 'vip', customer: 'c-123', at: '2026-11-22T10:00:00.000Z', version: 1, reason: 'event', cause: { topic: 'retail.events', partition: 3, offset: '812' } },
   { type: 'leave', audience: 'vip', customer: 'c-123', at: '2026-11-23T10:00:00.000Z', version: 2, reason: 'timer' },
   { type: 'enter', audience: 'lapsed', customer: 'ü', at: '2026-11-22T10:00:00.000Z', version: 7, reason: 'event', cause: { line: 42 } },

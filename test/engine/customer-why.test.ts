@@ -13,7 +13,7 @@ import { compileSources } from '../../dsl/compile.js';
 import type { Plan } from '../../dsl/plan.js';
 import { customerWhy, type CustomerWhy, type WhyNode } from '../../engine/customer-why.js';
 import type { InputRecord } from '../../engine/input-record.js';
-import type { OutputEvent } from '../../engine/output-event.js';
+import type { MembershipEvent, OutputEvent } from '../../engine/output-event.js';
 import type { PartitionTask } from '../../engine/partition-task.js';
 import { replay } from '../../engine/replay.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
@@ -171,7 +171,7 @@ test('at the instant a window drops an event, the why has moved on with the engi
 
 test('the transitions given are shown newest first with their cause; by default those the state keeps', async () => {
   const { result: state, outputs } = await replayed(rules, events, async (task) => (await task.committedState('c1'))!);
-  const transitions = outputs.filter((o) => o.customer === 'c1').reverse()
+  const transitions = outputs.filter((o): o is MembershipEvent => o.customer === 'c1' && o.type !== 'decision').reverse()
     .map((o) => ({ audience: o.audience, type: o.type, at: Date.parse(o.at), version: o.version, reason: o.reason, ...(o.cause ? { cause: o.cause } : {}) }));
   const why = customerWhy('c1', { plan: rules, state, now: Date.parse('2026-01-04T00:00:00Z'), partition: 3, transitions });
   assert.equal(why.partition, 3);

@@ -24,7 +24,7 @@ export interface CaseResult {
 }
 
 function strip(e: OutputEvent): RefOutput {
-  return { type: e.type, audience: e.audience, customer: e.customer, at: e.at, version: e.version, reason: e.reason };
+  return { type: e.type as RefOutput['type'], audience: e.audience ?? '', customer: e.customer, at: e.at, version: e.version, reason: e.reason };
 }
 
 function compileCase(rules: string, maxTallyValues: number | undefined): ReturnType<typeof compileSources> {

@@ -69,7 +69,7 @@ export async function untilCommitted(group: string, topic: string, ends: Map<num
 /** Each customer's enter/leave events as `type audience at vVERSION reason`, in order. */
 export type PerCustomer = Map<string, string[]>;
 
-function line(o: { type: string; audience: string; at: string; version: number; reason: string }): string {
+function line(o: { type: string; audience?: string; at: string; version: number; reason: string }): string {
   return `${o.type} ${o.audience} ${o.at} v${o.version} ${o.reason}`;
 }
 

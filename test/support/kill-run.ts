@@ -92,7 +92,7 @@ interface Engine {
 }
 
 /** One output event as compared: everything but `cause`. */
-function eventKey(o: { type: string; audience: string; customer: string; at: string; version: number; reason: string }): string {
+function eventKey(o: { type: string; audience?: string; customer: string; at: string; version: number; reason: string }): string {
   return JSON.stringify([o.type, o.audience, o.customer, o.at, o.version, o.reason]);
 }
 
