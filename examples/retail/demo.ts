@@ -2,13 +2,14 @@
  * The demo behind `npm run demo`: the retail rules on a local Kafka broker.
  *
  *  1. creates the input topic (8 partitions) and starts `aud run` on
- *     examples/retail/retail.aud as a child process, with its own state dir;
+ *     examples/retail/retail.aud and offers.aud as a child process, with its
+ *     own state dir;
  *  2. produces ninety days of generated history (timestamps ending now): the
  *     engine reads it as a backlog on the event clock, so carts are abandoned,
  *     VIPs made and lapsed as the history unfolds;
  *  3. keeps producing live events at a steady rate, stamped with the real time;
- *  4. prints every enter/leave event from the output topic as it arrives,
- *     until Ctrl-C, then stops the engine cleanly.
+ *  4. prints every enter/leave and decision event from the output topic as
+ *     it arrives, until Ctrl-C, then stops the engine cleanly.
  *
  * Meanwhile the engine's dashboard is at http://127.0.0.1:<--http>/ (printed
  * at the start and again once the history is produced).
@@ -29,7 +30,7 @@ import { generateRetailEvents } from './generate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
-const rules = join(repo, 'examples/retail/retail.aud');
+const rules = [join(repo, 'examples/retail/retail.aud'), join(repo, 'examples/retail/offers.aud')];
 const cli = join(repo, 'dist/cli/aud.js');
 
 const args = await yargs(hideBin(process.argv))
@@ -55,7 +56,7 @@ await ensureTopics(kafka, [{ topic: inputTopic, partitions: 8 }]);
 say(`input topic ${inputTopic} (8 partitions), output topic ${outputTopic}, state in ${stateDir}`);
 
 const engine: ChildProcess = spawn(process.execPath, [
-  cli, 'run', rules, '--brokers', args.brokers, '--topic', inputTopic, '--output-topic', outputTopic,
+  cli, 'run', ...rules, '--brokers', args.brokers, '--topic', inputTopic, '--output-topic', outputTopic,
   '--state-dir', stateDir, '--group', `aud-demo-${run}`, '--http', String(args.http), '--http-host', '127.0.0.1',
   // Its own process group: Ctrl-C reaches only the demo, which then stops the engine once, cleanly.
 ], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
@@ -63,10 +64,11 @@ const engineExited = new Promise<number | null>((res) => engine.on('exit', (code
 const dashboard = `http://127.0.0.1:${args.http}/`;
 say(`dashboard: ${dashboard}`);
 
-// Print enter/leave events as they arrive.
+// Print enter/leave and decision events as they arrive.
 const utf8 = new TextDecoder();
 let enters = 0;
 let leaves = 0;
+let decisions = 0;
 const watcher = new KafkaSource({ ...kafka, groupId: `aud-demo-watch-${run}`, topics: [outputTopic] });
 await ensureTopics(kafka, [{ topic: outputTopic, partitions: 8 }]);
 await watcher.start({
@@ -76,10 +78,16 @@ await watcher.start({
     for (let i = 0; i < batch.records.count; i++) {
       const value = valueAt(batch.records, i);
       if (value === null) continue;
-      const e = JSON.parse(utf8.decode(value)) as { type: string; audience: string; customer: string; at: string; reason: string };
+      const e = JSON.parse(utf8.decode(value)) as { type: string; audience?: string; decision?: string; offer?: string | null; score?: number | null; customer: string; at: string; reason: string };
+      if (e.type === 'decision') {
+        decisions++;
+        const offer = e.offer === null ? colour(2, 'no offer') : `${e.offer} ${colour(2, `score ${e.score!.toFixed(2)}`)}`;
+        process.stdout.write(`${e.at}  ${colour(36, 'OFFER')} ${e.decision!.padEnd(20)} ${e.customer}  ${offer}  ${colour(2, `(${e.reason})`)}\n`);
+        continue;
+      }
       if (e.type === 'enter') enters++; else leaves++;
       const tag = e.type === 'enter' ? colour(32, 'ENTER') : colour(31, 'LEAVE');
-      process.stdout.write(`${e.at}  ${tag} ${e.audience.padEnd(20)} ${e.customer}  ${colour(2, `(${e.reason})`)}\n`);
+      process.stdout.write(`${e.at}  ${tag} ${e.audience!.padEnd(20)} ${e.customer}  ${colour(2, `(${e.reason})`)}\n`);
     }
   },
 });
@@ -103,7 +111,7 @@ say(`produced ${history} history events for ${args.customers} customers over ${a
 say(`dashboard: ${dashboard} (audiences over time, the live tail, partitions, customer search)`);
 say(`query API: curl localhost:${args.http}/audiences · curl localhost:${args.http}/customers/c-000001 · curl localhost:${args.http}/customers/c-000001/why · curl localhost:${args.http}/metrics`);
 say(`why is c-000001 in (or not in) each audience, from the engine's committed state: ` +
-  `npx aud why examples/retail/retail.aud --customer c-000001 --brokers ${args.brokers} --group aud-demo-${run}`);
+  `npx aud why examples/retail/retail.aud examples/retail/offers.aud --customer c-000001 --brokers ${args.brokers} --group aud-demo-${run}`);
 
 // Live: the generator's next day, restamped with the real time as it is sent.
 let stopping = false;
@@ -126,7 +134,7 @@ const shutdown = async (): Promise<void> => {
   await engineExited;
   await watcher.stop();
   await sink.disconnect();
-  say(`${enters} enter and ${leaves} leave events seen`);
+  say(`${enters} enter, ${leaves} leave and ${decisions} decision events seen`);
   if (args.fresh) await rm(stateDir, { recursive: true, force: true });
   process.exit(0);
 };
