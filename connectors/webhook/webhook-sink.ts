@@ -1,5 +1,5 @@
 /**
- * Delivering enter/leave events to an HTTP endpoint (a webhook).
+ * Delivering enter/leave and decision events to an HTTP endpoint (a webhook).
  *
  * `send(events)` POSTs the events in order, in batches of up to `batchSize`,
  * one request at a time, each with the body
@@ -20,7 +20,7 @@
  *   the same key, so a receiver that saw it already can acknowledge and drop
  *   the repeat. Delivery is at-least-once, and a batch redelivered after a
  *   restart may be cut differently: receivers that must not apply an event
- *   twice also keep, per audience and customer, the highest `version` applied.
+ *   twice also keep, per audience (or decision) and customer, the highest `version` applied.
  *
  * Failures: network errors, timeouts (`timeoutMs` per attempt, the response
  * body included), 408, 429 and 5xx are retried, up to `maxAttempts` attempts
