@@ -6,8 +6,11 @@
  *
  *   node dist/bench/fault-kill.js [--kills 20] [--customers 30000] [--days 40] [--partitions 1]
  *       [--exactly-once] [--lose-state] [--engines 1|2] [--dynamic] [--pause-ms N] [--max-kill-delay-ms 1500]
- *       [--brokers 127.0.0.1:9092]
+ *       [--rules a.aud,b.aud] [--brokers 127.0.0.1:9092]
  *
+ * --rules         rule files over the retail example's events, comma-separated
+ *                 (default examples/retail/retail.aud); bench/rules/fault-actions.aud
+ *                 with retail.aud and offers.aud adds steady audiences and decisions;
  * --lose-state    delete the killed engine's state directory before it restarts
  *                 (every restart restores from the changelog);
  * --engines 2     two engines in one group; each kill picks one, the other goes
@@ -29,11 +32,12 @@
  * the promise held.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runKillFaults } from '../test/support/kill-run.js';
 
 // A run takes minutes: a mistyped or unknown flag (or --help) must not start one with the defaults.
-const VALUED = ['kills', 'customers', 'days', 'partitions', 'engines', 'pause-ms', 'max-kill-delay-ms', 'brokers'];
+const VALUED = ['kills', 'customers', 'days', 'partitions', 'engines', 'pause-ms', 'max-kill-delay-ms', 'rules', 'brokers'];
 const FLAGS = ['exactly-once', 'lose-state', 'dynamic'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i]!;
@@ -65,7 +69,9 @@ const r = await runKillFaults({
   brokers, kills: Number(arg('kills', '20')), customers: Number(arg('customers', '30000')), days: Number(arg('days', '40')),
   partitions: Number(arg('partitions', '1')), engines, loseState: flag('lose-state'), staticMembership: !flag('dynamic'),
   ...(process.argv.includes('--pause-ms') ? { pauseMs: Number(arg('pause-ms', '0')) } : {}),
-  maxKillDelayMs: Number(arg('max-kill-delay-ms', '1500')), exactlyOnce, say: (s) => process.stderr.write(`[fault] ${s}\n`),
+  maxKillDelayMs: Number(arg('max-kill-delay-ms', '1500')), exactlyOnce,
+  ...(process.argv.includes('--rules') ? { rules: arg('rules', '').split(',').filter(Boolean).map((r) => resolve(r)) } : {}),
+  say: (s) => process.stderr.write(`[fault] ${s}\n`),
 });
 const ok = r.missing === 0 && r.unexpected === 0 && (!exactlyOnce || (r.duplicates === 0 && r.identical));
 console.log(`replay: ${r.expected} events; every customer's events as replay's, in order: ${r.identical ? 'yes' : 'no'}; ` +

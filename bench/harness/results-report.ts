@@ -31,6 +31,8 @@ export interface BenchReport {
   ruleSets?: RuleSetReport;
   /** `--rule-change`: a deployment on the running engine; empty when not measured. */
   ruleChange: RuleChangeResult[];
+  /** `--offers`: bench.aud with bench/rules/offers.aud, under one aud system; absent when not measured. */
+  offers?: { system: string; throughput: ThroughputResult[] };
 }
 
 /** aud on generated rule sets, on the same workload as bench.aud (bench/harness/rule-sets.ts). */
@@ -174,6 +176,7 @@ export function renderReport(r: BenchReport): string {
   if (ks1 && ks2) w(`| scaling: Kafka Streams 2 threads / 1 thread | ${n2(ks2.eps / ks1.eps)} |`);
   w();
   if (r.ruleSets) renderRuleSets(r, r.ruleSets, w);
+  if (r.offers) renderOffers(r, r.offers, w);
   w('## Restore from the changelog (aud, 1 worker)');
   w();
   if (r.restore.length === 0) w('Not measured.');
@@ -251,6 +254,26 @@ export function renderReport(r: BenchReport): string {
   w();
   w('See bench/README.md for what each figure means and how it is measured.');
   return lines.join('\n') + '\n';
+}
+
+/** bench.aud alone and with offers.aud, under the same system, in the same repeats. */
+function renderOffers(r: BenchReport, x: NonNullable<BenchReport['offers']>, w: (line?: string) => void): void {
+  w('## Offers and decisions');
+  w();
+  w(`bench.aud with bench/rules/offers.aud (three offers over its audiences, one decision with a cap and a send window in Europe/Oslo: every event and timer of a customer evaluates the decision), under ${x.system}, in every repeat after the systems above; the first row is bench.aud alone, from those runs. Output events: enter/leave and decision events (output end offsets).`);
+  w();
+  w('| rules | events/s (median) | each run | steady events/s | output events | peak RSS MB | state on disk MB |');
+  w('|---|---|---|---|---|---|---|');
+  const plain = summariseRuns(x.system, r.throughput.filter((t) => t.system === x.system));
+  const withOffers = summariseRuns(x.system, x.throughput);
+  for (const [name, m] of [['bench.aud', plain], ['bench.aud + offers.aud', withOffers]] as const) {
+    w(`| ${name} | ${m.runs.length ? n0(m.eps) : 'failed'} | ${m.runs.map((t) => n0(t.eventsPerSecond)).join(', ')} | ${n0(m.steady)} | ${n0(m.output)} | ${n0(m.rss)} | ${n1(m.state)} |`);
+  }
+  w();
+  if (plain.runs.length && withOffers.runs.length) {
+    w(`With the decision: ${n2(withOffers.eps / plain.eps)}× bench.aud's events/s (medians of the same run).`);
+    w();
+  }
 }
 
 /** Per system, a row per rule set: bench.aud's from the throughput runs above, the generated sets' from their own. */

@@ -52,7 +52,7 @@ export async function ruleChangeRun(watch: KafkaWatch, spec: SystemSpec, launch:
 }): Promise<RuleChangeResult> {
   const rules = join(launch.stateDir + '.rules.aud');
   copyFileSync(benchRulesFile(launch.repo), rules);
-  const { command, args } = commandFor(spec, { ...launch, rules });
+  const { command, args } = commandFor(spec, { ...launch, rules: [rules] });
   const logFile = join(o.logDir, `${launch.group}.log`);
   const proc = new MeasuredProcess(spec.label, command, args, logFile);
   const deadline = performance.now() + o.timeoutMs;

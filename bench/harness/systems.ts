@@ -44,8 +44,8 @@ export interface LaunchOptions {
   clock: 'event' | 'wall';
   /** Kafka Streams commit.interval.ms (see bench/README.md for why it is set). */
   streamsCommitMs: number;
-  /** aud's rule file; default: bench.aud (benchRulesFile). */
-  rules?: string;
+  /** aud's rule files; default: bench.aud (benchRulesFile). */
+  rules?: string[];
   /** Node options before the script (aud and passthrough), e.g. --cpu-prof. */
   nodeArgs?: string[];
   /** More aud flags, for experiments (`--aud-arg`), e.g. --kafka queued.max.messages.kbytes=16384. */
@@ -60,7 +60,7 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
       return {
         command: process.execPath,
         args: [
-          ...(o.nodeArgs ?? []), ...(o.audNodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', o.rules ?? benchRulesFile(o.repo),
+          ...(o.nodeArgs ?? []), ...(o.audNodeArgs ?? []), join(o.repo, 'dist/cli/aud.js'), 'run', ...(o.rules ?? [benchRulesFile(o.repo)]),
           '--brokers', o.brokers, '--group', o.group, '--state-dir', o.stateDir, '--clock', o.clock,
           '--topic', o.input, '--output-topic', o.output, '--workers', String(spec.workers), '--log-format', 'json',
           ...(spec.exactlyOnce ? ['--exactly-once'] : []), ...(o.audArgs ?? []),
@@ -85,6 +85,11 @@ export function commandFor(spec: SystemSpec, o: LaunchOptions): { command: strin
 }
 
 /** The ten audiences every system computes (the Kafka Streams peer has them in code). */
+/** bench/rules/offers.aud: three offers and a decision over bench.aud's audiences (`--offers`). */
+export function benchOffersFile(repo: string): string {
+  return join(repo, 'bench/rules/offers.aud');
+}
+
 export function benchRulesFile(repo: string): string {
   return join(repo, 'bench/rules/bench.aud');
 }

@@ -60,7 +60,7 @@ test('aud runs the rule file of its launch options, bench.aud by default', () =>
     return args[args.indexOf('run') + 1]!;
   };
   assert.equal(rulesArg(launch), join(repo, 'bench/rules/bench.aud'));
-  assert.equal(rulesArg({ ...launch, rules: '/w/generated-100.aud' }), '/w/generated-100.aud');
+  assert.equal(rulesArg({ ...launch, rules: ['/w/generated-100.aud'] }), '/w/generated-100.aud');
 });
 
 function run(system: string, eventsPerSecond: number, outputRecords: number): ThroughputResult {

@@ -39,7 +39,7 @@ import { readTopic } from './broker.js';
 import { partitionOf, produceEvents } from './group-run.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const rules = join(repo, 'examples/retail/retail.aud');
+const retailRules = join(repo, 'examples/retail/retail.aud');
 const cli = join(repo, 'dist/cli/aud.js');
 
 export interface KillRunOptions {
@@ -65,6 +65,8 @@ export interface KillRunOptions {
   maxKillDelayMs: number;
   /** Run the engines with --exactly-once (then the output must equal replay event for event). */
   exactlyOnce?: boolean;
+  /** The rule files (default: examples/retail/retail.aud); they read the retail example's events. */
+  rules?: string[];
   say?: (line: string) => void;
 }
 
@@ -92,12 +94,15 @@ interface Engine {
 }
 
 /** One output event as compared: everything but `cause`. */
-function eventKey(o: { type: string; audience?: string; customer: string; at: string; version: number; reason: string }): string {
-  return JSON.stringify([o.type, o.audience, o.customer, o.at, o.version, o.reason]);
+function eventKey(o: { type: string; audience?: string; decision?: string; offer?: string | null; score?: number | null; customer: string; at: string; version: number; reason: string }): string {
+  return o.type === 'decision'
+    ? JSON.stringify([o.type, o.decision, o.offer, o.score, o.customer, o.at, o.version, o.reason])
+    : JSON.stringify([o.type, o.audience, o.customer, o.at, o.version, o.reason]);
 }
 
 export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult> {
   const started = Date.now();
+  const rules = opts.rules ?? [retailRules];
   const { brokers, kills } = opts;
   const partitions = opts.partitions ?? 1;
   const engineCount = opts.engines ?? 1;
@@ -125,7 +130,7 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     const log = logs.get(name) ?? createWriteStream(join(workDir, `${name}.log`), { flags: 'a' });
     logs.set(name, log);
     log.write(`---- start ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [cli, 'run', rules, '--brokers', brokers, '--topic', input, '--output-topic', output,
+    const child = spawn(process.execPath, [cli, 'run', ...rules, '--brokers', brokers, '--topic', input, '--output-topic', output,
       '--state-dir', stateDirOf(name), '--group', group, '--clock', 'event',
       // Static membership: the restarted process takes its partitions back at once instead of
       // waiting for the killed one's session to time out.
@@ -228,7 +233,9 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     await Promise.all(engines.map((e) => e.exited));
     say(`all input committed; engines stopped; comparing with replay`);
 
-    const plan = compileSources(new Map([[rules, readFileSync(rules, 'utf8')]])).plan!;
+    const compiled = compileSources(new Map(rules.map((r) => [r, readFileSync(r, 'utf8')])));
+    if (!compiled.plan) throw new Error(`the rule files do not check: ${rules.join(', ')}`);
+    const plan = compiled.plan;
     const expected: string[] = [];
     for (let p = 0; p < partitions; p++) {
       const mine = events.filter((e) => partitionOf(String(e.customer_id), partitions) === p);
