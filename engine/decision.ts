@@ -14,12 +14,13 @@
  *      the send window is closed: then the instant it opens is a wake.
  *
  * The state is a slot's (DecisionSlot), stored with the customer:
- * `[version, last, t1, offer1, t2, offer2, ...]`: the version of the last
- * decision event, the offer it named (null: none, or none sent yet), and the
- * sends the caps can still count, oldest first (offer names, not indexes, so
- * that the state reads the same under any order of offers). When it must be
- * evaluated again is not stored: every evaluation of the customer evaluates
- * its decisions and finds their wakes afresh.
+ * `[version, last, wake, t1, offer1, t2, offer2, ...]`: the version of the
+ * last decision event, the offer it named (null: none, or none sent yet),
+ * the next instant it must be evaluated with no event (null: never; the
+ * engine evaluates a customer's decisions only when what they read changed
+ * or this instant is due), and the sends the caps can still count, oldest
+ * first (offer names, not indexes, so that the state reads the same under
+ * any order of offers).
  */
 import type { CapPlan, DecisionPlan, OfferPlan, SendWindowPlan } from '../dsl/plan.js';
 import { nextOpening, windowOpen } from './send-window.js';
@@ -44,7 +45,8 @@ export interface DecisionStep {
 
 const VERSION = 0;
 const LAST = 1;
-const SENDS = 2;
+const WAKE = 2;
+const SENDS = 3;
 
 /** The version of a decision's last event for a customer (0: none yet). */
 export function decisionVersion(state: DecisionState | undefined): number {
@@ -54,6 +56,22 @@ export function decisionVersion(state: DecisionState | undefined): number {
 /** The offer a decision's last event named; null when none was sent or it named none. */
 export function lastOffer(state: DecisionState | undefined): string | null {
   return state ? (state[LAST] as string | null) : null;
+}
+
+/** The instant the decision must next be evaluated with no event, as last stored; Infinity: never. */
+export function storedWake(state: DecisionState | undefined): number {
+  const w = state?.[WAKE];
+  return typeof w === 'number' ? w : Infinity;
+}
+
+/** The state with `wake` stored (Infinity: none): the same array when it is stored already. */
+export function withWake(state: DecisionState | undefined, wake: number): DecisionState | undefined {
+  const stored = wake === Infinity ? null : wake;
+  if (state === undefined) return stored === null ? undefined : [0, null, stored];
+  if (state[WAKE] === stored) return state;
+  const next = state.slice();
+  next[WAKE] = stored;
+  return next;
 }
 
 /** The sends a decision's state records, oldest first. */
@@ -148,7 +166,7 @@ function nextState(
   d: DecisionPlan, offers: readonly OfferPlan[], before: DecisionState | undefined,
   event: NonNullable<DecisionStep['event']>, value: string | null, now: number,
 ): DecisionState {
-  const state: DecisionState = [event.version, value];
+  const state: DecisionState = [event.version, value, before ? before[WAKE]! : null];
   // Keep the sends a cap can still count: those within the longest window of the decision's caps and the offer's.
   const decisionKeep = longest(d.caps);
   if (before) {

@@ -49,7 +49,7 @@ import type { ChangeReason, DecisionEvent, OutputEvent } from './output-event.js
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { flipsOnlyLater, RuleGraph, type CompiledAudience } from './rule-graph.js';
 import { stepDwell, type DwellState } from './dwell.js';
-import { decisionVersion, lastOffer, stepDecision, windowZone, type DecisionState, type OfferValue } from './decision.js';
+import { decisionVersion, lastOffer, stepDecision, storedWake, windowZone, withWake, type DecisionState, type OfferValue } from './decision.js';
 import { isTimeZone } from '../dsl/time-zone.js';
 import { addToAbsence, addToSequence, type AbsenceState, type SequenceState } from './sequence.js';
 import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
@@ -172,6 +172,8 @@ export class PartitionTask {
   private readonly hasDecisions: boolean;
   /** Scratch: the customer's decision states, by decision index. */
   private readonly decisionStates: (DecisionState | undefined)[];
+  /** Something the customer's decisions read has changed since they were last evaluated (RuleGraph.decisionSlots). */
+  private decisionsDirty = false;
 
   private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
@@ -611,7 +613,8 @@ export class PartitionTask {
           if (timer !== null) this.timers.push(timer, customer);
         }
         this.changed.add(customer);
-        if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
+        this.decisionsDirty = this.hasDecisions;
+        if (this.dirtyCount > 0 || this.decisionsDirty) this.evaluateCustomer(customer, c, 'rule_change', undefined, out);
       }
     }
     if (applying.next < applying.customers.length) return false;
@@ -689,8 +692,9 @@ export class PartitionTask {
       this.markDirty(i);
       for (const index of windowedSlotsOf[i]!) this.expireSlot(cs, index);
     }
+    if (this.hasDecisions && this.decisionWake(cs) <= now) this.decisionsDirty = true;
     this.changed.add(customer);
-    if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(customer, c, 'timer', undefined, out);
+    if (this.dirtyCount > 0 || this.decisionsDirty) this.evaluateCustomer(customer, c, 'timer', undefined, out);
   }
 
   /** Drop a windowed aggregate's buckets that left its window. */
@@ -727,6 +731,7 @@ export class PartitionTask {
     if (firstEvent) {
       this.dirty.fill(1);
       this.dirtyCount = this.dirty.length;
+      this.decisionsDirty = true;
     }
     let matches: ((step: StepPlan) => boolean) | undefined;
     for (const index of fed ?? []) {
@@ -779,10 +784,11 @@ export class PartitionTask {
       if (!changed) continue;
       cs.s[index] = after;
       slotChanged(cs, index);
+      if (graph.decisionSlots[index] === 1) this.decisionsDirty = true;
       if (slot.kind !== 'aggregate') for (const cmp of graph.comparisonsOfSlot[index]!) for (const a of graph.audiencesOfComparison[cmp.index]!) this.markDirty(a);
       for (const a of graph.readersOfSlot[index]!) this.markDirty(a);
     }
-    if (this.dirtyCount > 0 || this.hasDecisions) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
+    if (this.dirtyCount > 0 || this.decisionsDirty) this.evaluateCustomer(e.customer, c, 'event', e.cause, out);
   }
 
   /** A `where` or step filter over one event's fields. */
@@ -835,12 +841,17 @@ export class PartitionTask {
       membershipsChanged(cs);
       this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) + (inside ? 1 : -1));
       for (const j of a.usedBy) this.markDirty(j);
+      if (this.graph.decisionAudiences[i] === 1) this.decisionsDirty = true;
       const event: OutputEvent = { type: inside ? 'enter' : 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
       if (cause) event.cause = cause;
       recordTransition(cs, i, inside, this.now, version, reason, cause);
       out.push(event);
     }
-    if (this.hasDecisions) next = Math.min(earliestWake(cs.w), this.decide(customer, cs, reason, cause, out));
+    if (this.decisionsDirty) {
+      this.decisionsDirty = false;
+      this.decide(customer, cs, reason, cause, out);
+    }
+    if (this.hasDecisions) next = Math.min(earliestWake(cs.w), this.decisionWake(cs));
     else if (earliestMoved) next = earliestWake(cs.w);
     const timer = next === Infinity ? null : next;
     if (timer !== cs.t) {
@@ -849,21 +860,31 @@ export class PartitionTask {
     }
   }
 
+  /** The earliest instant one of the customer's decisions must be evaluated with no event (Infinity: none). */
+  private decisionWake(cs: CustomerState): number {
+    let wake = Infinity;
+    for (const d of this.graph.decisions) {
+      const w = storedWake(cs.s[d.plan.slot] as DecisionState | undefined);
+      if (w < wake) wake = w;
+    }
+    return wake;
+  }
+
   /**
    * Evaluate every decision for the customer now, after the audiences
-   * (decision.ts), and send what changed; returns the earliest instant one
-   * of them must be evaluated again with no event: an offer's eligibility or
-   * score changing by time alone, a cap freeing, a send window opening.
+   * (decision.ts), and send what changed. Each stores the instant it must
+   * be evaluated again with no event: an offer's eligibility or score
+   * changing by time alone, a cap freeing, a send window opening.
    */
-  private decide(customer: string, cs: CustomerState, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): number {
+  private decide(customer: string, cs: CustomerState, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
     const scope = this.scope;
     const decisions = this.graph.decisions;
     const offers = this.plan.offers!;
     const states = this.decisionStates;
     for (let k = 0; k < decisions.length; k++) states[k] = cs.s[decisions[k]!.plan.slot] as DecisionState | undefined;
-    let earliest = Infinity;
     for (let k = 0; k < decisions.length; k++) {
       const d = decisions[k]!;
+      let earliest = Infinity;
       const values: OfferValue[] = [];
       for (const o of d.offers) {
         let eligible = true;
@@ -880,9 +901,10 @@ export class PartitionTask {
       const zone = w ? windowZone(w, w.zoneTrait !== undefined ? scope.trait(w.zoneTrait) : null, isTimeZone) : 'UTC';
       const step = stepDecision(d.plan, k, offers, values, states, zone, this.now);
       if (step.wake < earliest) earliest = step.wake;
-      if (step.state !== states[k]) {
-        states[k] = step.state;
-        cs.s[d.plan.slot] = step.state;
+      const state = withWake(step.state, earliest);
+      if (state !== states[k]) {
+        states[k] = state;
+        cs.s[d.plan.slot] = state;
         slotChanged(cs, d.plan.slot);
       }
       if (!step.event) continue;
@@ -893,7 +915,6 @@ export class PartitionTask {
       if (cause) event.cause = cause;
       out.push(event);
     }
-    return earliest;
   }
 
   /**

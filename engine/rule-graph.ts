@@ -41,6 +41,16 @@ export class RuleGraph {
    * they need no edges.
    */
   readonly decisions: CompiledDecision[];
+  /**
+   * Slot index → 1 when an offer of a decision reads it (directly, through a
+   * comparison or a trait); audience index → 1 when an offer names it with
+   * `in`. A customer's decisions are evaluated again only when one of these
+   * changed, or their own wake is due: their value is a function of what
+   * they read and of the instant, and every instant time alone can change
+   * it is a wake.
+   */
+  readonly decisionSlots: Uint8Array;
+  readonly decisionAudiences: Uint8Array;
   readonly traits = new Map<string, { index: number; evaluate: Compiled }>();
   readonly comparisons: readonly SlotComparison[];
   /** Slot index → audiences that read the slot other than through a comparison. */
@@ -83,7 +93,20 @@ export class RuleGraph {
       }
       return { fn, leave, inputs: withTraits(inputs, traitInputs) };
     });
-    const offers = (plan.offers ?? []).map((o) => ({ plan: o, eligible: o.eligible ? compiler.compile(o.eligible) : undefined, score: compiler.compile(o.score) }));
+    this.decisionSlots = new Uint8Array(plan.slots.length);
+    this.decisionAudiences = new Uint8Array(plan.audiences.length);
+    const offerInputs = (e: PExpr): Compiled => {
+      const { fn, inputs } = compiler.compileWithInputs(e);
+      const all = withTraits(inputs, traitInputs);
+      for (const x of all.slots) this.decisionSlots[x] = 1;
+      for (const c of all.comparisons) this.decisionSlots[compiler.comparisons[c]!.slot] = 1;
+      for (const name of audiencesNamed(e, plan)) this.decisionAudiences[this.audienceByName.get(name)!] = 1;
+      return fn;
+    };
+    const used = new Set((plan.decisions ?? []).flatMap((d) => d.offers));
+    const offers = (plan.offers ?? []).map((o, i) => (used.has(i)
+      ? { plan: o, eligible: o.eligible ? offerInputs(o.eligible) : undefined, score: offerInputs(o.score) }
+      : undefined));
     this.decisions = (plan.decisions ?? []).map((d) => ({ plan: d, offers: d.offers.map((i) => offers[i]!) }));
     this.comparisons = compiler.comparisons;
     this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
@@ -139,6 +162,21 @@ export class RuleGraph {
     }
     return fn;
   }
+}
+
+/** The audiences an expression names with `in`, through the traits it names too. */
+function audiencesNamed(e: PExpr, plan: Plan, out = new Set<string>(), seen = new Set<string>()): Set<string> {
+  if (e.op === 'audience') out.add(e.name);
+  if (e.op === 'trait' && !seen.has(e.name)) {
+    seen.add(e.name);
+    const t = plan.traits.find((x) => x.name === e.name);
+    if (t) audiencesNamed(t.expr, plan, out, seen);
+  }
+  for (const v of Object.values(e)) {
+    if (Array.isArray(v)) { for (const x of v) if (x !== null && typeof x === 'object' && 'op' in x) audiencesNamed(x as PExpr, plan, out, seen); }
+    else if (v !== null && typeof v === 'object' && 'op' in v) audiencesNamed(v as PExpr, plan, out, seen);
+  }
+  return out;
 }
 
 /** An expression's inputs with those of the traits it names folded in. */
