@@ -8,12 +8,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { compileSources } from '../../dsl/compile.js';
 import type { Plan } from '../../dsl/plan.js';
 import type { InputRecord } from '../../engine/input-record.js';
-import type { OutputEvent } from '../../engine/output-event.js';
+import { outputEventJson, type OutputEvent } from '../../engine/output-event.js';
 import { replay } from '../../engine/replay.js';
 import { planRuleChange, ruleChangeRefusal } from '../../engine/rule-change.js';
+import { repo } from '../support/examples.js';
 
 const HEAD = 'source "events" { key c  type type  time ts }\nevent view { page: string }\nevent buy { amount: number }\nevent prof { tz: string }\n';
 
@@ -175,4 +178,42 @@ test('a rule change that adds, changes or removes a decision or offer is refused
   assert.equal(ruleChangeRefusal(planRuleChange(kept, compile(base + 'audience b { count(view) >= 2 }\n'))), undefined);
   assert.match(ruleChangeRefusal(planRuleChange(kept, compile(`offer x { score 2 }\ndecision d { offers x }\naudience a { count(buy) >= 1 }\n`))) ?? '', /change or remove a decision or one of its offers/);
   assert.match(ruleChangeRefusal(planRuleChange(compile('audience a { count(buy) >= 1 }\n'), kept)) ?? '', /add, change or remove a decision/);
+});
+
+/** activation.md, section 2, as written there. */
+const SPEC_EXAMPLE = `
+offer winback "20% win-back coupon" {
+  eligible in lapsed_vip and not in cart_abandoner
+  score    0.6 * churn + 0.4 * min(lifetime_value / 10000, 1)
+  cap      1 per 7 days
+}
+offer cart_reminder { eligible in cart_abandoner  score 0.5 }
+
+decision next_offer "The one offer for the home page and e-mail" {
+  offers  winback, cart_reminder
+  cap     3 per 7 days                          // all offers of this decision together
+  deliver between 09:00 and 20:00 in "Europe/Oslo"   // optional
+}
+`;
+
+test('the spec\'s example, with the retail rules: a lapsed VIP is offered the win-back, in the spec\'s JSON; a cart left at night is reminded at 09:00 in Oslo', async () => {
+  const retail = await readFile(join(repo, 'examples/retail/retail.aud'), 'utf8');
+  const r = compileSources(new Map([['retail.aud', retail], ['spec.aud', SPEC_EXAMPLE]]));
+  assert.deepEqual(r.diagnostics, []);
+  const events = [
+    { customer_id: 'c1', type: 'purchase', ts: '2026-01-05T10:00:00Z', amount: 6000, category: 'shoes', sku: 's1', channel: 'web' },
+    { customer_id: 'c1', type: 'purchase', ts: '2026-01-06T10:00:00Z', amount: 3000, category: 'shoes', sku: 's2', channel: 'web' },
+    { customer_id: 'c1', type: 'purchase', ts: '2026-01-07T10:00:00Z', amount: 2000, category: 'shoes', sku: 's3', channel: 'web' },
+    { customer_id: 'c2', type: 'add_to_cart', ts: '2026-01-07T21:30:00Z', sku: 's9' },
+  ];
+  const lines: string[] = [];
+  await replay(r.plan!, events.map((value) => ({ value })), {
+    until: Date.parse('2026-03-09T00:00:00Z'),
+    onOutput: (out) => { for (const e of out) if (e.type === 'decision') lines.push(outputEventJson(e)); },
+  });
+  assert.deepEqual(lines, [
+    '{"type":"decision","decision":"next_offer","offer":"cart_reminder","customer":"c2","at":"2026-01-08T08:00:00.000Z","score":0.5,"version":1,"reason":"timer"}',
+    // 60 days without a purchase: lapsed; 0.6 × logistic(−2 + 0.05 × 60 − 0.3 × 3) + 0.4 × 1
+    '{"type":"decision","decision":"next_offer","offer":"winback","customer":"c1","at":"2026-03-08T10:00:00.000Z","score":0.714987512487364,"version":1,"reason":"timer"}',
+  ]);
 });
