@@ -3,7 +3,7 @@
  * reference evaluator; prints progress, the mismatches (with their seed, rules
  * and events), and a summary.
  *
- *   node dist/bench/differential.js --cases 20000 [--from 1]
+ *   node dist/bench/differential.js --cases 20000 [--from 1]      (--from N --cases 1: replay seed N)
  */
 import { describeMismatch, runCase } from '../test/reference/differential.js';
 
@@ -18,11 +18,16 @@ let mismatches = 0;
 let outputs = 0;
 let withDeployments = 0;
 let ruleChanges = 0;
+let decisions = 0;
+let withDecisions = 0;
 for (let seed = from; seed < from + cases; seed++) {
   const r = await runCase(seed);
   outputs += r.engine.length;
   if (r.case.deployments.length > 0) withDeployments++;
   ruleChanges += r.reference.filter((e) => e.reason === 'rule_change').length;
+  const decided = r.reference.filter((e) => e.type === 'decision').length;
+  decisions += decided;
+  if (/^decision /m.test(r.case.rules)) withDecisions++;
   if (r.mismatch) {
     mismatches++;
     if (mismatches <= 5) process.stdout.write(describeMismatch(r) + '\n\n');
@@ -31,6 +36,6 @@ for (let seed = from; seed < from + cases; seed++) {
     process.stderr.write(`${seed - from + 1}/${cases} cases, ${mismatches} mismatches, ${Math.round((seed - from + 1) / ((Date.now() - started) / 1000))} cases/s\n`);
   }
 }
-process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes), ${outputs} enter/leave events compared ` +
-  `(${ruleChanges} of reason rule_change), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes, ${withDecisions} with decisions), ` +
+  `${outputs} events compared (${ruleChanges} of reason rule_change, ${decisions} decision events), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.exitCode = mismatches > 0 ? 1 : 0;

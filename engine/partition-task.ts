@@ -898,7 +898,14 @@ export class PartitionTask {
         values.push({ eligible: eligible && finite, score: finite ? score : 0 });
       }
       const w = d.plan.window;
-      const zone = w ? windowZone(w, w.zoneTrait !== undefined ? scope.trait(w.zoneTrait) : null, isTimeZone) : 'UTC';
+      let zoneValue: Value = null;
+      if (w?.zoneTrait !== undefined) {
+        // The zone's trait may change by time alone too: its wake is the decision's.
+        scope.wake = Infinity;
+        zoneValue = scope.trait(w.zoneTrait);
+        if (scope.wake < earliest) earliest = scope.wake;
+      }
+      const zone = w ? windowZone(w, zoneValue, isTimeZone) : 'UTC';
       const step = stepDecision(d.plan, k, offers, values, states, zone, this.now);
       if (step.wake < earliest) earliest = step.wake;
       const state = withWake(step.state, earliest);

@@ -43,7 +43,7 @@ export class RuleGraph {
   readonly decisions: CompiledDecision[];
   /**
    * Slot index → 1 when an offer of a decision reads it (directly, through a
-   * comparison or a trait); audience index → 1 when an offer names it with
+   * comparison or a trait), or the trait its send window's zone comes from; audience index → 1 when an offer names it with
    * `in`. A customer's decisions are evaluated again only when one of these
    * changed, or their own wake is due: their value is a function of what
    * they read and of the instant, and every instant time alone can change
@@ -108,6 +108,13 @@ export class RuleGraph {
       ? { plan: o, eligible: o.eligible ? offerInputs(o.eligible) : undefined, score: offerInputs(o.score) }
       : undefined));
     this.decisions = (plan.decisions ?? []).map((d) => ({ plan: d, offers: d.offers.map((i) => offers[i]!) }));
+    // A send window's zone from a trait: a change of the trait's value may open or close the window.
+    for (const d of plan.decisions ?? []) {
+      const trait = d.window?.zoneTrait !== undefined ? traitInputs.get(d.window.zoneTrait) : undefined;
+      if (!trait) continue;
+      for (const x of trait.slots) this.decisionSlots[x] = 1;
+      for (const c of trait.comparisons) this.decisionSlots[compiler.comparisons[c]!.slot] = 1;
+    }
     this.comparisons = compiler.comparisons;
     this.changesWhenRead = Uint8Array.from(plan.slots, (slot) => (slot.kind === 'aggregate' && aggregateChangesWhenRead(slot) ? 1 : 0));
     this.readersOfSlot = plan.slots.map(() => []);

@@ -2,7 +2,8 @@
  * One differential case: the engine (aud replay's code path: PartitionTask,
  * memory store, event clock) against the reference evaluator, on a random
  * rule file and stream. Equal means equal event for event: type, audience,
- * customer, at, version, reason, in the same order. And, in cases without a
+ * customer, at, version, reason (and for a decision event its decision,
+ * offer and score), in the same order. And, in cases without a
  * rule change, each customer's state keeps its last enter/leave events as
  * its recent transitions.
  */
@@ -24,7 +25,15 @@ export interface CaseResult {
 }
 
 function strip(e: OutputEvent): RefOutput {
-  return { type: e.type as RefOutput['type'], audience: e.audience ?? '', customer: e.customer, at: e.at, version: e.version, reason: e.reason };
+  if (e.type === 'decision') return { type: 'decision', decision: e.decision, offer: e.offer, customer: e.customer, at: e.at, score: e.score, version: e.version, reason: e.reason };
+  return { type: e.type, audience: e.audience, customer: e.customer, at: e.at, version: e.version, reason: e.reason };
+}
+
+/** An event as compared: a score to 12 significant digits (the reference's arithmetic may differ in the last bits). */
+function comparable(e: RefOutput | undefined): string {
+  if (e === undefined) return 'null';
+  if (e.type !== 'decision' || e.score === null) return JSON.stringify(e);
+  return JSON.stringify({ ...e, score: Number(e.score.toPrecision(12)) });
 }
 
 function compileCase(rules: string, maxTallyValues: number | undefined): ReturnType<typeof compileSources> {
@@ -53,7 +62,7 @@ export async function runCase(seed: number): Promise<CaseResult> {
   let kept = '';
   const atEnd = async (task: PartitionTask): Promise<void> => {
     const byCustomer = new Map<string, RefOutput[]>();
-    for (const e of engine) byCustomer.set(e.customer, [...(byCustomer.get(e.customer) ?? []), e]);
+    for (const e of engine) if (e.type !== 'decision') byCustomer.set(e.customer, [...(byCustomer.get(e.customer) ?? []), e]);
     for (const [customer, emitted] of byCustomer) {
       const got = JSON.stringify((await task.view(customer))!.transitions.map((t) => strip({ ...t, customer })));
       const want = JSON.stringify(emitted.slice(-RECENT_TRANSITIONS).reverse());
@@ -73,8 +82,8 @@ export async function runCase(seed: number): Promise<CaseResult> {
   let mismatch = '';
   const n = Math.max(engine.length, reference.length);
   for (let i = 0; i < n; i++) {
-    const a = JSON.stringify(engine[i] ?? null);
-    const b = JSON.stringify(reference[i] ?? null);
+    const a = comparable(engine[i]);
+    const b = comparable(reference[i]);
     if (a !== b) { mismatch = `#${i + 1}: engine ${a}\n     reference ${b}`; break; }
   }
   if (!mismatch) mismatch = kept;

@@ -11,18 +11,31 @@
  * an instant before the events of that instant, by customer; then events in
  * arrival order; audiences in dependency order).
  *
+ * Decisions (activation.md, section 2) are evaluated at each of those
+ * observations too, after the memberships, by the words of
+ * docs/decisions/2026-12-04-next-best-action.md: the ranking walk, caps over
+ * the sends recorded, send windows by asking Intl for the wall clock of
+ * every minute; the instants a cap frees or a window opens join the
+ * observations.
+ *
  * It is slow on purpose (each instant re-reads the history) and assumes
  * valid records in non-decreasing time order, which is what the differential
  * test generates.
  */
-import { audienceConditions, type AggregateExpr, type AudienceDecl, type Expr, type RuleFile, type Step, type TraitDecl } from '../../dsl/ast.js';
+import { audienceConditions, type AggregateExpr, type AudienceDecl, type CapClause, type DecisionDecl, type Expr, type OfferDecl, type RuleFile, type Step, type TraitDecl } from '../../dsl/ast.js';
 import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
 
 type V = number | string | boolean | null;
 
 interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
 
-export interface RefOutput { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: 'event' | 'timer' | 'rule_change' }
+export type RefReason = 'event' | 'timer' | 'rule_change';
+export type RefOutput =
+  | { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: RefReason }
+  | { type: 'decision'; decision: string; offer: string | null; customer: string; at: string; score: number | null; version: number; reason: RefReason };
+
+/** A customer's decision so far: the version and offer of its last event, and every send that named an offer. */
+interface DecisionSoFar { version: number; last: string | null; sends: { at: number; offer: string }[] }
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -35,6 +48,8 @@ function bucketOf(windowMs: number): number {
 export class ReferenceEvaluator {
   private readonly traits = new Map<string, TraitDecl>();
   private readonly audiences: AudienceDecl[];
+  private readonly offers = new Map<string, OfferDecl>();
+  private readonly decisions: DecisionDecl[];
   private readonly fieldTypes = new Map<string, Map<string, string>>();
   private readonly keyField: string;
   private readonly typeField: string;
@@ -51,6 +66,8 @@ export class ReferenceEvaluator {
     this.typeField = src?.type?.name ?? 'type';
     this.timeField = src?.time?.name ?? 'ts';
     this.audiences = dependencyOrder(files.flatMap((f) => f.audiences));
+    for (const f of files) for (const o of f.offers) this.offers.set(o.name.name, o);
+    this.decisions = files.flatMap((f) => f.decisions);
   }
 
   run(records: Record<string, unknown>[], until?: number): RefOutput[] {
@@ -93,13 +110,32 @@ export class ReferenceEvaluator {
         version.set(audience, v);
         changes.push({ key, out: { type: inside ? 'enter' : 'leave', audience, customer, at: new Date(now).toISOString(), version: v, reason } });
       };
+      const decided = new Map<string, DecisionSoFar>();
+      // Instants a cap frees or a window opens, found at a deployment: observed in the phase after it.
+      const released: number[] = [];
+      /** Evaluate every decision at `now` after the memberships; returns the instants a cap frees or a window opens. */
+      const decide = (rules: ReferenceEvaluator, history: Ev[], now: number, key: (order: number) => (number | string)[], reason: RefReason): number[] => {
+        const instants: number[] = [];
+        rules.decisions.forEach((d, k) => {
+          const so = decided.get(d.name.name) ?? { version: 0, last: null, sends: [] };
+          decided.set(d.name.name, so);
+          const step = rules.decisionAt(d, history, now, member, decided);
+          instants.push(...step.instants);
+          if (!step.send) return;
+          so.version++;
+          so.last = step.send.offer;
+          if (step.send.offer !== null) so.sends.push({ at: now, offer: step.send.offer });
+          changes.push({ key: key(rules.audiences.length + k), out: { type: 'decision', decision: d.name.name, offer: step.send.offer, customer, at: new Date(now).toISOString(), score: step.send.score, version: so.version, reason } });
+        });
+        return instants;
+      };
       active.forEach((phase, k) => {
         const { rules } = phase;
         const mine = phase.events.filter((e) => e.customer === customer);
         const stop = active[k + 1]?.start ?? end;
         let c = 0;
         // With the instants a steady audience's delay may run out, as the previous rules left it.
-        const carried = rules.steadyInstants(phase.start, samples, lastChange);
+        const carried = [...rules.steadyInstants(phase.start, samples, lastChange), ...released];
         const candidates = [...new Set([...rules.candidateInstants(mine, stop), ...carried])].filter((s) => s > phase.start && s <= stop).sort((a, b) => a - b);
         const observe = (now: number, history: Ev[], reason: 'event' | 'timer', tie: string | number): void => {
           const values = rules.memberships(history, now, { member, samples, lastChange });
@@ -108,8 +144,9 @@ export class ReferenceEvaluator {
             if (inside === (member.get(a.name.name) ?? false)) return;
             emit([now, reason === 'timer' ? 0 : 1, tie, order], a.name.name, inside, now, reason);
           });
-          // A steady audience may change when a delay runs out: observe those instants too.
-          for (const at of rules.steadyInstants(now, samples, lastChange)) {
+          const released = decide(rules, history, now, (order) => [now, reason === 'timer' ? 0 : 1, tie, order], reason);
+          // A steady audience may change when a delay runs out, a decision when a cap frees or a window opens: observe those instants too.
+          for (const at of [...rules.steadyInstants(now, samples, lastChange), ...released]) {
             if (at <= now || at > stop || candidates.includes(at)) continue;
             let k = c;
             while (k < candidates.length && candidates[k]! < at) k++;
@@ -152,6 +189,8 @@ export class ReferenceEvaluator {
           const inside = values.get(a.name.name) === true;
           if (inside !== (member.get(a.name.name) ?? false)) emit([at, 2, k, 1, customer, order], a.name.name, inside, at, 'rule_change');
         });
+        // Decisions (kept unchanged: the engine refuses other deployments) are evaluated again at T, for every customer known by then.
+        if (history.length > 0) released.push(...decide(next.rules, history, at, (order) => [at, 2, k, 1, customer, order], 'rule_change'));
       });
     }
     changes.sort((a, b) => compareKeys(a.key, b.key));
@@ -207,6 +246,7 @@ export class ReferenceEvaluator {
     };
     for (const t of this.traits.values()) walk(t.expr);
     for (const a of this.audiences) audienceConditions(a).forEach(walk);
+    for (const o of this.offers.values()) { walk(o.eligible); walk(o.score); }
     const out = new Set<number>();
     const add = (s: number) => { if (s <= end) out.add(s); };
     for (const ev of mine) {
@@ -269,6 +309,60 @@ export class ReferenceEvaluator {
       if (last !== undefined) out.push(last + clauses.stay);
     }
     return out.filter((t) => t > now);
+  }
+
+  /**
+   * One decision at `now`, by the decision record's words: the eligible
+   * offers ranked (score, then their order in `offers`), walked until one is
+   * the last sent or every cap lets it out; a change goes out unless the
+   * send window is closed. Returns the send, if any, and the instants to
+   * look again: when a passed-over offer's caps free, when a held window opens.
+   */
+  private decisionAt(d: DecisionDecl, history: Ev[], now: number, member: Map<string, boolean>, decided: Map<string, DecisionSoFar>): { send?: { offer: string | null; score: number | null }; instants: number[] } {
+    const ctx: Ctx = { history, now, audiences: member, fields: undefined, event: undefined };
+    const so = decided.get(d.name.name)!;
+    const ranked: { name: string; score: number; order: number }[] = [];
+    d.offers.forEach((id, order) => {
+      const o = this.offers.get(id.name)!;
+      if (o.eligible && this.eval(o.eligible, ctx) !== true) return;
+      const score = this.eval(o.score!, ctx);
+      if (typeof score !== 'number' || !Number.isFinite(score)) return;
+      ranked.push({ name: id.name, score, order });
+    });
+    ranked.sort((a, b) => b.score - a.score || a.order - b.order);
+    const instants: number[] = [];
+    let value: { offer: string | null; score: number | null } = { offer: null, score: null };
+    for (const r of ranked) {
+      if (r.name === so.last) { value = { offer: r.name, score: r.score }; break; }
+      const counted = (cap: CapClause, sends: { at: number }[]): number[] => sends.map((x) => x.at).filter((at) => at > now - cap.per.ms).sort((a, b) => a - b);
+      let free = -Infinity;
+      for (const cap of this.offers.get(r.name)!.caps) {
+        const times = counted(cap, [...decided.values()].flatMap((x) => x.sends.filter((y) => y.offer === r.name)));
+        if (times.length >= cap.count) free = Math.max(free, times[times.length - cap.count]! + cap.per.ms);
+      }
+      for (const cap of d.caps) {
+        const times = counted(cap, so.sends);
+        if (times.length >= cap.count) free = Math.max(free, times[times.length - cap.count]! + cap.per.ms);
+      }
+      if (free <= now) { value = { offer: r.name, score: r.score }; break; }
+      instants.push(free);
+    }
+    if (value.offer === so.last) return { instants };
+    const w = d.deliver;
+    if (w) {
+      let zone = w.zone?.name;
+      if (zone === undefined) {
+        const v = this.eval(this.traits.get(w.zoneTrait!.name)!.expr, ctx);
+        zone = typeof v === 'string' && isZone(v) ? v : w.defaultZone!.name;
+      }
+      if (!openAt(w.start.minute, w.end.minute, zone, now)) {
+        let t = Math.floor(now / MINUTE) * MINUTE + MINUTE;
+        while (!openAt(w.start.minute, w.end.minute, zone, t)) t += MINUTE;
+        instants.push(t);
+        return { instants };
+      }
+    }
+    return { send: value, instants };
   }
 
   private eval(e: Expr, ctx: Ctx): V {
@@ -523,6 +617,22 @@ function runStart(list: Sample[], key: 'enter' | 'leave'): number | undefined {
   let start: number | undefined;
   for (let i = list.length - 1; i >= 0 && list[i]![key]; i--) start = list[i]!.at;
   return start;
+}
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+/** Whether Intl takes `name` as a time zone. */
+function isZone(name: string): boolean {
+  try { new Intl.DateTimeFormat('en-US', { timeZone: name }); return name.length > 0; } catch { return false; }
+}
+
+/** A send window by its definition: Intl's local time of day of `t`, to the minute, in [start, end) (wrapping midnight when start > end). */
+function openAt(start: number, end: number, zone: string, t: number): boolean {
+  let f = wallClocks.get(zone);
+  if (!f) wallClocks.set(zone, f = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }));
+  const parts = f.formatToParts(new Date(t));
+  const m = Number(parts.find((p) => p.type === 'hour')!.value) * 60 + Number(parts.find((p) => p.type === 'minute')!.value);
+  return start < end ? m >= start && m < end : m >= start || m < end;
 }
 
 interface Ctx { history: Ev[]; now: number; audiences: Map<string, boolean>; fields: Record<string, V> | undefined; event: Ev | undefined }

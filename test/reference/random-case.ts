@@ -8,7 +8,11 @@
  * so that the bound on their state (engine/tally.ts) is reached. A seed
  * gives one case, so any mismatch can be replayed by its seed. A quarter of
  * the cases add steady audiences (enter when, leave when, enter after,
- * leave after, stay at least).
+ * leave after, stay at least). A quarter of the cases without rule changes
+ * add offers and decisions: eligibility from audiences and conditions,
+ * scores that tie or may be null, offer and decision caps that bind within
+ * the stream, send windows in zones with and without daylight saving time
+ * or in a zone from a trait (with a default).
  */
 import { prng } from '../../examples/retail/generate.js';
 
@@ -29,6 +33,7 @@ const HEADER = [
   'event buy  { amount: number, cat: string, web: bool }',
   'event view { page: string, amount: number }',
   'event cart { amount: number }',
+  'event prof { tz: string }',
 ].join('\n');
 
 const EVENTS = ['buy', 'view', 'cart'];
@@ -37,6 +42,10 @@ const WITHINS = ['10 minutes', '1 hour', '6 hours'];
 /** Steady audiences' delays: from below the streams' shortest gaps to above their longest. */
 const DWELLS = ['30 seconds', '5 minutes', '1 hour', '6 hours', '1 day'];
 const T0 = Date.parse('2026-01-01T00:00:00Z');
+const CAP_WINDOWS = ['10 minutes', '1 hour', '6 hours', '1 day'];
+const ZONES = ['UTC', 'Europe/Oslo', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe'];
+/** What a `prof` event's tz holds: zones, and strings that are none. */
+const TZ_VALUES = ['America/New_York', 'Asia/Tokyo', 'Europe/Oslo', 'Mars/Base', ''];
 
 class Gen {
   private numericTraits: string[] = [];
@@ -161,6 +170,68 @@ class Gen {
     return lines;
   }
 
+  /**
+   * Offers over the audiences and values above, and one or two decisions
+   * choosing between them (activation.md, section 2). `zoneTrait`: some
+   * windows take their zone from trait tz (declared here when used).
+   */
+  decisionLines(): { lines: string[]; zoneTrait: boolean } {
+    const lines: string[] = [];
+    const n = this.int(1, 4);
+    const offers: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const name = `o${i}`;
+      offers.push(name);
+      const clauses: string[] = [];
+      if (this.chance(0.8)) {
+        const roll = this.r();
+        clauses.push(`eligible ${roll < 0.4 && this.audiences.length > 0 ? `in ${this.pick(this.audiences)}${this.chance(0.4) ? ` ${this.pick(['and', 'and not'])} ${this.bool(1)}` : ''}` : this.bool(2)}`);
+      }
+      const roll = this.r();
+      const score = roll < 0.4 ? String(this.int(0, 3))
+        : roll < 0.55 ? `count(${this.pick(EVENTS)}) over ${this.pick(WINDOWS)} / count(${this.pick(EVENTS)}) over ${this.pick(WINDOWS)}`
+          : roll < 0.7 ? `${this.int(0, 2)} + days_since(last(${this.pick(EVENTS)}))`
+            : this.num(1);
+      clauses.push(`score ${score}`);
+      if (this.chance(0.45)) clauses.push(`cap ${this.int(1, 3)} per ${this.pick(CAP_WINDOWS)}`);
+      lines.push(this.chance(0.5) ? `offer ${name} {\n  ${clauses.join('\n  ')}\n}` : `offer ${name} { ${clauses.join('  ')} }`);
+    }
+    let zoneTrait = false;
+    const decisions = this.int(1, 2);
+    for (let k = 0; k < decisions; k++) {
+      const listed = offers.filter(() => this.chance(0.7));
+      if (listed.length === 0) listed.push(this.pick(offers));
+      for (let i = listed.length - 1; i > 0; i--) {
+        const j = this.int(0, i);
+        [listed[i], listed[j]] = [listed[j]!, listed[i]!];
+      }
+      const clauses = [`offers ${listed.join(', ')}`];
+      if (this.chance(0.35)) clauses.push(`cap ${this.int(1, 3)} per ${this.pick(CAP_WINDOWS)}`);
+      if (this.chance(0.4)) {
+        const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+        const start = this.int(0, 95) * 15 + (this.chance(0.2) ? this.int(1, 14) : 0);
+        let end = this.chance(0.2) ? (start + this.int(1, 120)) % 1440 : this.int(0, 95) * 15;
+        if (end === start) end = (start + 60) % 1440;
+        let zone: string;
+        if (this.chance(0.3)) { zone = `tz default "${this.pick(ZONES)}"`; zoneTrait = true; } else zone = `"${this.pick(ZONES)}"`;
+        clauses.push(`deliver between ${hhmm(start)} and ${hhmm(end)} in ${zone}`);
+      }
+      lines.push(`decision d${k} {\n  ${clauses.join('\n  ')}\n}`);
+    }
+    if (zoneTrait) lines.unshift('trait tz = last(prof.tz)');
+    return { lines, zoneTrait };
+  }
+
+  /** `prof` events setting customers' zones, among the stream's (each at the time of the event it follows). */
+  withZoneEvents(events: Record<string, unknown>[]): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const e of events) {
+      out.push(e);
+      if (this.chance(0.15)) out.push({ c: e.c, type: 'prof', ts: e.ts, tz: this.chance(0.1) ? null : this.pick(TZ_VALUES) });
+    }
+    return out;
+  }
+
   private traitLines: string[] = [];
   private audienceLines: string[] = [];
 
@@ -244,5 +315,12 @@ export function randomCase(seed: number): RandomCase {
     rules = `${rules}${steady}`;
     for (const d of deployments) d.rules = `${d.rules}${steady}`;
   }
-  return { seed, rules, events, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
+  // Drawn after everything else again: a quarter of the cases without rule changes choose offers (the engine refuses rule changes that touch decisions).
+  let stream = events;
+  if (deployments.length === 0 && g.chance(0.25)) {
+    const { lines, zoneTrait } = g.decisionLines();
+    rules = `${rules}${lines.join('\n')}\n`;
+    if (zoneTrait) stream = g.withZoneEvents(events);
+  }
+  return { seed, rules, events: stream, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }
