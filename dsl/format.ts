@@ -10,7 +10,9 @@
  *
  * The layout:
  * - every declaration starts a line; at most one blank line between lines;
- * - a source block holds one clause a line; an audience's expression sits on
+ * - a source block holds one clause a line, and so do offers and decisions
+ *   (`eligible ...`, `score ...`, `cap 1 per 7 days`, `offers a, b`, `deliver
+ *   between ...`), their values lined up; an audience's expression sits on
  *   its own lines inside the braces, and so does each clause of a steady
  *   audience (`enter when ...`, `stay at least 1 day`), its words on one line; an event's fields stay on one line
  *   (`{ a: number, b: string }`) unless the block already spans lines or
@@ -51,10 +53,19 @@ const COMMENT_TOKENS: TokenType[] = [T.LineComment, T.BlockComment];
 /** Tokens after which a `-` subtracts; after anything else it negates. */
 const VALUE_END_TOKENS: TokenType[] = [T.Identifier, T.NumberLiteral, T.StringLiteral, T.DurationLiteral, T.TimeLiteral, T.True, T.False, T.Null, T.RParen];
 const NO_SPACE_BEFORE: TokenType[] = [T.RParen, T.Comma, T.Dot, T.Colon];
+/** Tokens after which a clause word of an offer or a decision starts a clause rather than continuing an expression. */
+const CLAUSE_FOLLOWS: TokenType[] = [...VALUE_END_TOKENS, T.LCurly, T.ClockTime];
 const INDENT = '  ';
+/** The declaration being laid out is an offer or a decision (they start with a name, not a keyword). */
+const ACTION = 'action';
 const LINE_BREAK = /\r\n|\r|\n/g;
 
-type BlockKind = 'source' | 'event' | 'audience' | 'other';
+type BlockKind = 'source' | 'event' | 'audience' | 'action' | 'other';
+
+/** The words that open a clause of an offer or a decision (`score` is a keyword, the others names). */
+const ACTION_CLAUSE_WORDS = new Set(['eligible', 'score', 'cap', 'offers', 'deliver']);
+/** Tokens after which a clause word starts a clause rather than continuing an expression. */
+
 interface Block { kind: BlockKind; multiline: boolean }
 
 /** Format the text of one file; `path` only names it in diagnostics. */
@@ -74,7 +85,7 @@ export function formatRuleText(path: string, text: string): FormatResult {
  */
 export function layoutFreeTree(file: RuleFile): string {
   return JSON.stringify(file, (key, value: unknown) => {
-    if (key === 'span' || key === 'topicSpan' || key === 'fnSpan' || key === 'path') return undefined;
+    if (key === 'span' || key.endsWith('Span') || key === 'path') return undefined;
     if (key === 'text' && typeof value === 'string') return value.replace(/\s+/g, '');
     return value;
   });
@@ -176,7 +187,7 @@ function layout(text: string): string {
   const aligning = !/[\u0001-\u0004]/.test(text);
   const blocks: Block[] = [];
   let parens = 0;
-  let declaration: TokenType | undefined;
+  let declaration: TokenType | typeof ACTION | undefined;
   /** Identifiers seen in the current source block: an even count starts a clause. */
   let sourceWords = 0;
   let prev: IToken | undefined;
@@ -206,10 +217,19 @@ function layout(text: string): string {
     return undefined;
   };
 
+  /** `offer NAME` or `decision NAME` at the top level: a declaration that starts with a name. */
+  const startsAction = (t: IToken, i: number): boolean =>
+    t.tokenType === T.Identifier && (t.image === 'offer' || t.image === 'decision') && nextCode(i)?.tokenType === T.Identifier;
+  /** A clause word of an offer or a decision, directly in its braces, after a value or the opening brace. */
+  const startsActionClause = (t: IToken, inside: Block | undefined): boolean =>
+    inside?.kind === 'action' && blocks.length === 1 && parens === 0 && ACTION_CLAUSE_WORDS.has(t.image)
+    && (t.tokenType === T.Score || t.tokenType === T.Identifier) && prevCode !== undefined && CLAUSE_FOLLOWS.includes(prevCode.tokenType);
+
   tokens.forEach((t, i) => {
     const type = t.tokenType;
     const comment = isComment(t);
-    const startsDeclaration = !comment && DECLARATION_TOKENS.includes(type) && blocks.length === 0 && parens === 0;
+    const startsDeclaration = !comment && blocks.length === 0 && parens === 0 && (DECLARATION_TOKENS.includes(type) || startsAction(t, i));
+    const actionClause = !comment && startsActionClause(t, top());
     const block = top();
     const gap = prev ? text.slice(prev.endOffset! + 1, t.startOffset) : '';
     const found = lineBreaksIn(gap);
@@ -225,6 +245,7 @@ function layout(text: string): string {
       if (block.kind === 'source' && type === T.Identifier && sourceWords % 2 === 0) min = 1;
       if (block.kind === 'event' && type === T.Identifier && nextCode(i)?.tokenType === T.Colon) min = 1;
       if (block.kind === 'audience' && clauses.get(i) === 'start') { min = 1; max = 1; }
+      if (actionClause) { min = 1; max = 1; }
     }
     const breakable = comment || prev === undefined || isComment(prev) || !(
       NO_SPACE_BEFORE.includes(type) || prev.tokenType === T.Dot
@@ -243,7 +264,7 @@ function layout(text: string): string {
       // just before the next declaration belongs to it, not to the one before.
       const beforeDeclaration = comment && (() => {
         const n = nextCode(i);
-        return n === undefined || DECLARATION_TOKENS.includes(n.tokenType);
+        return n === undefined || DECLARATION_TOKENS.includes(n.tokenType) || (n.tokenType === T.Identifier && (n.image === 'offer' || n.image === 'decision'));
       })();
       if (blocks.length === 0 && parens === 0 && declaration !== undefined && !startsDeclaration && !beforeDeclaration && type !== T.RCurly) depth++;
       if (blocks.length === 0 && parens > 0 && (declaration === T.Trait || declaration === T.Score)) depth++;
@@ -254,14 +275,15 @@ function layout(text: string): string {
       out.push(tight ? '' : type === T.LineComment && aligning ? ALIGN.comment : ' ');
     }
     out.push(tokenText(t));
-    const anchor = alignAnchor(t, prevCode, top(), i);
+    const anchor = actionClause ? ALIGN.clause : alignAnchor(t, prevCode, top(), i);
     if (anchor && aligning) out.push(anchor);
 
     if (!comment) {
-      if (startsDeclaration) { declaration = type; sourceWords = 0; }
+      if (startsDeclaration) { declaration = type === T.Identifier ? ACTION : type; sourceWords = 0; }
       if (type === T.LCurly) {
         const kind: BlockKind = blocks.length > 0 || parens > 0 ? 'other'
-          : declaration === T.Source ? 'source' : declaration === T.Event ? 'event' : declaration === T.Audience ? 'audience' : 'other';
+          : declaration === T.Source ? 'source' : declaration === T.Event ? 'event' : declaration === T.Audience ? 'audience'
+            : declaration === ACTION ? 'action' : 'other';
         let multiline = kind !== 'event';
         if (kind === 'event') {
           const close = tokens.findIndex((c, j) => j > i && c.tokenType === T.RCurly);

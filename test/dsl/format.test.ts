@@ -193,3 +193,45 @@ test('the example rule files are in the canonical layout (aud fmt --check passes
   const r = aud('fmt', '--check', ...files);
   assert.equal(r.code, 0, r.stdout + r.stderr);
 });
+
+test('offers and decisions: one clause a line, the values lined up, comments kept; the spec\'s one-line offer opens up', () => {
+  const spec = [
+    'offer winback "20% win-back coupon" {',
+    '  eligible in lapsed_vip and not in cart_abandoner',
+    '  score    0.6 * churn + 0.4 * min(lifetime_value / 10000, 1)',
+    '  cap      1 per 7 days',
+    '}',
+    'offer cart_reminder { eligible in cart_abandoner  score 0.5 }',
+    '',
+    'decision next_offer "The one offer for the home page and e-mail" {',
+    '  offers  winback, cart_reminder',
+    '  cap     3 per 7 days                          // all offers of this decision together',
+    '  deliver between 09:00 and 20:00 in "Europe/Oslo"   // optional',
+    '}',
+    '',
+  ].join('\n');
+  const formatted = format(spec);
+  assert.equal(formatted, [
+    'offer winback "20% win-back coupon" {',
+    '  eligible in lapsed_vip and not in cart_abandoner',
+    '  score    0.6 * churn + 0.4 * min(lifetime_value / 10000, 1)',
+    '  cap      1 per 7 days',
+    '}',
+    'offer cart_reminder {',
+    '  eligible in cart_abandoner',
+    '  score    0.5',
+    '}',
+    '',
+    'decision next_offer "The one offer for the home page and e-mail" {',
+    '  offers  winback, cart_reminder',
+    '  cap     3 per 7 days                             // all offers of this decision together',
+    '  deliver between 09:00 and 20:00 in "Europe/Oslo" // optional',
+    '}',
+    '',
+  ].join('\n'));
+  assert.equal(format(formatted), formatted);
+  assert.equal(format('offer a{eligible count(buy)>=1 score 1 cap 1 per 1 day}\ndecision d{offers a deliver between 9:00 and 20:00 in tz default "UTC"}\n'), [
+    'offer a {', '  eligible count(buy) >= 1', '  score    1', '  cap      1 per 1 day', '}',
+    'decision d {', '  offers  a', '  deliver between 9:00 and 20:00 in tz default "UTC"', '}', '',
+  ].join('\n'));
+});
