@@ -3,7 +3,8 @@
  * `aud why` prints without --json. For a marketer as much as for an
  * engineer: each audience's verdict first, then the rule as a tree with the
  * value of every part and the parts that decided it marked, then the
- * customer's last enter/leave with what caused them.
+ * customer's decisions (each offer's eligibility, score, rank and caps, and
+ * the verdict), then the customer's last enter/leave with what caused them.
  *
  *     vip: IN (v3) since 2026-02-10T09:12:00.000Z; may change 2026-03-05T10:00:00.000Z
  *       → ✓ sum(purchase.amount) over 365 days >= 10000 and count(purchase) over 90 days >= 3
@@ -14,6 +15,7 @@
  */
 import type { Plan, Value } from '../dsl/plan.js';
 import type { CustomerWhy, TransitionWhy, WhyNode } from '../engine/customer-why.js';
+import type { CapWhy } from '../engine/decision-why.js';
 
 const INDENT = '  ';
 
@@ -61,6 +63,29 @@ export function whyText(why: CustomerWhy, plan?: Plan): string {
       if (t.expression.children.length > 0) tree(t.expression, 2);
     }
   }
+  if (why.decisions.length > 0) {
+    out.push('');
+    out.push('decisions');
+    for (const d of why.decisions) {
+      const sent = d.version === 0 ? 'nothing sent yet' : `last sent ${d.lastSent ?? 'no offer'} (v${d.version})`;
+      out.push(`${INDENT}${d.name}: ${d.value ?? 'no offer'} — ${d.verdict}; ${sent}`);
+      if (d.window) {
+        const from = d.window.zoneFrom === 'rule' ? '' : d.window.zoneFrom === 'trait' ? ' (the customer\'s zone)' : ' (the default zone)';
+        out.push(`${INDENT}${INDENT}window ${d.window.between} in ${d.window.zone}${from}: ${d.window.open ? 'open' : `closed, opens ${d.window.opensAt}`}`);
+      }
+      for (const c of d.caps) out.push(`${INDENT}${INDENT}cap ${capText(c)}`);
+      for (const o of d.offers) {
+        const rank = o.rank === null ? '-' : `${o.rank}.`;
+        const score = o.score === null ? 'no score' : `score ${plainValueText(o.score)}`;
+        const caps = o.caps.length > 0 ? `; cap ${o.caps.map(capText).join(', ')}` : '';
+        const eligible = o.eligible === true ? 'eligible' : o.eligible === false ? 'not eligible' : 'eligibility unknown';
+        out.push(`${INDENT}${INDENT}${rank} ${o.name}: ${o.outcome === 'not eligible' ? '' : `${o.outcome}; `}${eligible}, ${score}${caps}`);
+        if (o.eligibility) { out.push(`${INDENT.repeat(3)}eligible`); tree(o.eligibility, 4); }
+        out.push(`${INDENT.repeat(3)}score`);
+        tree(o.scoreExpression, 4);
+      }
+    }
+  }
   out.push('');
   if (why.transitions.length === 0) out.push('no enter or leave recorded for this customer');
   else {
@@ -72,6 +97,11 @@ export function whyText(why: CustomerWhy, plan?: Plan): string {
     out.push(`approximate (a distinct or top holding its most values): ${why.approximate.join('; ')}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** `1 per 1 week: 1 sent, full until 2026-…` */
+function capText(c: CapWhy): string {
+  return `${c.cap}: ${c.sent} sent${c.full ? `, full until ${c.freesAt}` : ''}`;
 }
 
 /** `IN (v3) since …` or `OUT`, with the latest transition of the audience when one is known. */

@@ -16,7 +16,8 @@
  *       audiences:   [{ name, member, version, value, nextChangeAt, expression: Node }],
  *       traits:      [{ name, kind: 'trait'|'score', value, nextChangeAt, expression: Node }],
  *       transitions: [{ audience, type: 'enter'|'leave', at, version, reason, cause? }],  newest first
- *       approximate: [aggregate text, ...] }
+ *       approximate: [aggregate text, ...],
+ *       decisions:   [{ name, lastSent, version, value, verdict, offers: [...], caps, window, heldUntil }]  (decision-why.ts) }
  *     Node = { text, value, decisive, nextChangeAt (ISO|null), children: Node[] }
  *
  * `text` is the canonical text `aud explain` prints (dsl/plan-text.ts). A
@@ -42,6 +43,7 @@
 import { exprText } from '../dsl/plan-text.js';
 import type { Plan, PExpr, SteadyPlan, Value } from '../dsl/plan.js';
 import { dwellDue, EMPTY_DWELL, type DwellState } from './dwell.js';
+import { decisionsWhy, type DecisionWhy } from './decision-why.js';
 import { aggregateAtBound } from './aggregate.js';
 import { CustomerScope } from './customer-scope.js';
 import { isMember, membershipVersion, type CustomerState } from './customer-state.js';
@@ -109,6 +111,8 @@ export interface CustomerWhy {
   traits: TraitWhy[];
   transitions: TransitionWhy[];
   approximate: string[];
+  /** Each decision: its offers' eligibility, scores, ranks and caps, and which offer it holds and why (decision-why.ts). */
+  decisions: DecisionWhy<WhyNode>[];
 }
 
 /** One customer's state and where it comes from: what a why is made of, from a replay or a running partition. */
@@ -154,9 +158,10 @@ export function customerWhy(customer: string, input: WhyInput): CustomerWhy {
   plan.slots.forEach((slot, i) => {
     if (slot.kind === 'aggregate' && aggregateAtBound(slot, state.s[i], now)) approximate.push(slot.text);
   });
+  const decisions = decisionsWhy(plan, state, now, { explain: (e) => explainer.explain(e, true), trait: (name) => scope.trait(name) });
   return {
     customer, partition: input.partition, asOf: isoOrNull(now),
-    audiences, traits,
+    audiences, traits, decisions,
     transitions: (input.transitions ?? transitionsOf(state.h, input.plan.audiences.map((a) => a.name))).map(transitionWhy),
     approximate,
   };

@@ -40,7 +40,7 @@ test('aud why --json: every audience with its tree, agreeing with aud replay\'s 
   const r = aud('why', rules, '--input', events, '--customer', CUSTOMER, '--json');
   assert.equal(r.code, 0, r.stderr);
   const why = JSON.parse(r.stdout) as CustomerWhy;
-  assert.deepEqual(Object.keys(why), ['customer', 'partition', 'asOf', 'audiences', 'traits', 'transitions', 'approximate']);
+  assert.deepEqual(Object.keys(why), ['customer', 'partition', 'asOf', 'audiences', 'traits', 'decisions', 'transitions', 'approximate']);
   assert.equal(why.customer, CUSTOMER);
   assert.equal(why.partition, null);
   assert.deepEqual(why.audiences.map((a) => a.name), ['vip', 'brand_lover', 'store_only', 'lapsed_vip', 'cart_abandoner', 'browsed_then_bought', 'gold_opted_in', 'churn_risk']);
