@@ -289,11 +289,16 @@ async function refreshPartitions() {
 
 const tail = { events: [], dropped: 0 };
 
+/** What a tail row names: the audience of an enter/leave, `decision → offer` of a decision event. */
+function tailSubject(e) {
+  return e.type === 'decision' ? `${e.decision} → ${e.offer ?? 'no offer'}` : e.audience;
+}
+
 function tailRow(e) {
-  return el('li', { class: `event ${e.type}`, 'data-audience': e.audience, 'data-customer': e.customer },
+  return el('li', { class: `event ${e.type}`, 'data-audience': e.audience ?? e.decision, 'data-customer': e.customer },
     el('time', { datetime: e.at, text: formatTime(e.at) }),
     el('span', { class: `pill ${e.type}`, text: e.type }),
-    el('span', { class: 'audience', text: e.audience }),
+    el('span', { class: 'audience', text: tailSubject(e) }),
     el('a', { class: 'customer', href: `#customer/${encodeURIComponent(e.customer)}`, text: e.customer }),
     el('span', { class: 'reason', text: e.reason }),
   );
@@ -301,7 +306,7 @@ function tailRow(e) {
 
 function matchesFilter(e) {
   const f = $('tail-filter').value.trim().toLowerCase();
-  return f === '' || e.audience.toLowerCase().includes(f) || e.customer.toLowerCase().includes(f);
+  return f === '' || tailSubject(e).toLowerCase().includes(f) || e.customer.toLowerCase().includes(f);
 }
 
 function renderTail() {
@@ -407,6 +412,39 @@ function whyTree(node) {
   );
 }
 
+/** `1 per 1 week: 1 sent, full until …` */
+function capText(c) {
+  return `${c.cap}: ${c.sent} sent${c.full ? `, full until ${formatTime(c.freesAt)}` : ''}`;
+}
+
+/** A decision: its value and verdict, the window and caps, and each offer with its eligibility and score trees. */
+function decisionView(d) {
+  const rows = d.offers.map((o) => el('tr', { class: `offer ${o.outcome.replace(' ', '-')}` },
+    el('td', { class: 'num', text: o.rank ?? '–' }), el('td', { text: o.name }), el('td', { text: o.outcome }),
+    el('td', { text: o.eligible === true ? 'yes' : o.eligible === false ? 'no' : 'unknown' }),
+    el('td', { class: 'num', text: o.score === null ? '–' : formatValue(o.score) }),
+    el('td', { text: o.caps.map(capText).join('; ') }),
+  ));
+  const trees = d.offers.map((o) => el('details', { class: 'why-offer' },
+    el('summary', {}, el('strong', { text: o.name }), ` · ${o.outcome}`),
+    o.eligibility ? [el('p', { class: 'note', text: 'eligible' }), el('ul', { class: 'tree' }, whyTree(o.eligibility))] : null,
+    el('p', { class: 'note', text: 'score' }), el('ul', { class: 'tree' }, whyTree(o.scoreExpression)),
+  ));
+  const w = d.window;
+  return el('details', { class: 'why-decision', open: true },
+    el('summary', {},
+      el('strong', { text: d.name }), ' ',
+      el('span', { class: 'pill decision', text: d.value ?? 'no offer' }),
+      el('span', { class: 'next', text: ` · ${d.verdict}` }),
+    ),
+    el('p', { class: 'note', text: `Last sent: ${d.version === 0 ? 'nothing yet' : `${d.lastSent ?? 'no offer'} (v${d.version})`}`
+      + (w ? ` · window ${w.between} in ${w.zone}: ${w.open ? 'open' : `closed, opens ${formatTime(w.opensAt)}`}` : '')
+      + (d.caps.length > 0 ? ` · cap ${d.caps.map(capText).join('; ')}` : '') }),
+    table([{ text: 'rank', num: true }, 'offer', 'outcome', 'eligible', { text: 'score', num: true }, 'caps'], rows),
+    trees,
+  );
+}
+
 function whyView(why) {
   const few = (why.audiences || []).length <= 10; // a long rule set opens its members only
   const audiences = (why.audiences || []).map((a) => el('details', { class: `why-audience ${a.member ? 'member' : 'not-member'}`, open: a.member || few },
@@ -422,10 +460,12 @@ function whyView(why) {
       t.nextChangeAt ? el('span', { class: 'next', text: ` · changes at ${formatTime(t.nextChangeAt)}` }) : null),
     el('ul', { class: 'tree' }, whyTree(t.expression)),
   ));
+  const decisions = (why.decisions || []).map(decisionView);
   return el('div', { id: 'why', class: 'why' },
     el('h3', { text: 'Why' }),
     el('p', { class: 'note', text: `As of ${formatTime(why.asOf)}. Highlighted: the parts that decided each outcome.` }),
     audiences,
+    decisions.length > 0 ? [el('h4', { text: 'Decisions' }), decisions] : null,
     traits.length > 0 ? [el('h4', { text: 'Traits' }), traits] : null,
     transitionsView(why.transitions),
     why.approximate && why.approximate.length > 0 ? el('p', { class: 'note', text: `Approximate: ${why.approximate.join(', ')}` }) : null,

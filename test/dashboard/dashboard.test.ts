@@ -13,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,14 @@ async function startEngine(work: string, name: string, env: NodeJS.ProcessEnv = 
   const input = uniqueTopic(`dash-${name}`);
   const output = `${input}.out`;
   await createTopic(input, PARTITIONS);
-  const engine = new EngineProcess([retailRules, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
+  // A decision without a send window, so that its events come at any hour.
+  const offers = join(work, `${name}-offers.aud`);
+  await writeFile(offers, [
+    'offer welcome "A first-order welcome" { eligible count(purchase) == 0 and count(page_view) >= 1  score 1 }',
+    'offer thanks { eligible count(purchase) >= 1  score 2  cap 1 per 1 day }',
+    'decision home_offer { offers thanks, welcome }',
+  ].join('\n'));
+  const engine = new EngineProcess([retailRules, offers, '--brokers', testBrokers(), '--topic', input, '--output-topic', output,
     '--state-dir', join(work, name), '--group', `g-${input}`, '--http', '0'], env);
   await engine.waitForLog(/query API listening/);
   const port = /url=http:\/\/[^:]+:(\d+)/.exec(engine.logs.find((l) => /query API listening/.test(l))!)![1];
@@ -189,12 +196,32 @@ test('an enter event produced after the page loaded is in the live tail within a
   await page.close();
 });
 
+test('a decision event reaches the live tail as `decision → offer`', { skip }, async () => {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = watchErrors(page);
+  await page.goto(`${main!.base}/#tail`);
+  await untilTailLive(page);
+  const customer = `dash-buyer-${Date.now()}`;
+  await produceEvents(main!.input, PARTITIONS, [
+    { customer_id: customer, type: 'purchase', ts: new Date().toISOString(), amount: 20, category: 'socks', sku: 'k', channel: 'web' },
+  ]);
+  const row = page.locator(`#tail li[data-customer="${customer}"][data-audience="home_offer"]`);
+  await row.waitFor({ timeout: 10_000 });
+  assert.equal(await row.locator('.pill').textContent(), 'decision');
+  assert.equal(await row.locator('.audience').textContent(), 'home_offer → thanks');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the customer search shows the profile and the why view', { skip }, async () => {
   const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = watchErrors(page);
   const whyResponse = await fetch(`${main!.base}/customers/dash-vip/why`);
   assert.equal(whyResponse.status, 200);
-  const why = (await whyResponse.json()) as { audiences: { name: string; member: boolean; expression: WhyNode }[]; traits: { expression: WhyNode }[] };
+  const why = (await whyResponse.json()) as {
+    audiences: { name: string; member: boolean; expression: WhyNode }[]; traits: { expression: WhyNode }[];
+    decisions: { name: string; value: string | null; offers: { eligibility: WhyNode | null; scoreExpression: WhyNode }[] }[];
+  };
   await page.goto(`${main!.base}/#customer`);
   await page.fill('#customer-id', 'dash-vip');
   await page.click('#customer-search button');
@@ -212,9 +239,15 @@ test('the customer search shows the profile and the why view', { skip }, async (
   await page.locator('#why').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('#why details.why-audience').count(), why.audiences.length);
   assert.deepEqual(await page.locator('#why details.why-audience summary strong').allTextContents(), why.audiences.map((a) => a.name));
+  const offerTrees = why.decisions.flatMap((d) => d.offers.flatMap((o) => [...(o.eligibility ? [o.eligibility] : []), o.scoreExpression]));
   assert.deepEqual(await page.locator('#why li.decisive > code').allTextContents(),
-    [...why.audiences.map((a) => a.expression), ...why.traits.map((t) => t.expression)].flatMap(decisiveTexts),
+    [...why.audiences.map((a) => a.expression), ...offerTrees, ...why.traits.map((t) => t.expression)].flatMap(decisiveTexts),
     'the decisive nodes, and only those, are highlighted');
+  // The decision: the offer the engine holds for the customer, and why.
+  assert.equal(why.decisions[0]!.value, 'thanks');
+  assert.equal(await page.locator('#why details.why-decision').count(), 1);
+  assert.equal(await page.locator('#why details.why-decision .pill.decision').textContent(), 'thanks');
+  assert.deepEqual(await page.locator('#why details.why-decision tbody td:nth-child(2)').allTextContents(), ['thanks', 'welcome']);
   assert.match((await page.locator('#why details.why-audience.member').filter({ hasText: 'vip' }).first().textContent())!, /sum\(purchase\.amount\) over 365 days = 11,?010/);
   assert.match((await page.locator('#why').textContent())!, /changes at/);
   await shot(page, 'customer');
