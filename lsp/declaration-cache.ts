@@ -4,7 +4,10 @@
  * A keystroke changes one declaration; re-parsing the whole file each time
  * is what makes diagnostics slow on a file of a thousand audiences. So the
  * text is cut before each declaration keyword (`source`, `output`, `event`,
- * `trait`, `score`, `audience`: reserved words that can start nothing else),
+ * `trait`, `score`, `audience`: reserved words that can start nothing else)
+ * and before the names `offer` and `decision` followed by a name (should
+ * such a pair stand inside an expression, the piece before it fails to
+ * parse, and the rule below for a broken piece makes the result right),
  * each piece is parsed alone and cached by its text, and the pieces' trees
  * are moved to where they stand in the file and joined.
  *
@@ -34,7 +37,9 @@ export class DeclarationCache {
   parse(path: string, text: string): Parsed {
     const lexed = T.auLexer.tokenize(text);
     if (lexed.errors.length > 0) return parseRuleFile(path, text);
-    const starts = lexed.tokens.filter((t) => DECLARATION_TOKENS.includes(t.tokenType));
+    const tokens = lexed.tokens;
+    const starts = tokens.filter((t, i) => DECLARATION_TOKENS.includes(t.tokenType)
+      || (t.tokenType === T.Identifier && (t.image === 'offer' || t.image === 'decision') && tokens[i + 1]?.tokenType === T.Identifier));
     if (starts.filter((t) => t.tokenType === T.Source).length > 1) return parseRuleFile(path, text);
     const used = new Map<string, Parsed>();
     const file: RuleFile = { path, outputs: [], events: [], traits: [], audiences: [], offers: [], decisions: [] };
@@ -56,6 +61,8 @@ export class DeclarationCache {
       file.events.push(...moved.file.events);
       file.traits.push(...moved.file.traits);
       file.audiences.push(...moved.file.audiences);
+      file.offers.push(...moved.file.offers);
+      file.decisions.push(...moved.file.decisions);
       diagnostics.push(...moved.diagnostics);
       if (broken) {
         // Keep the pieces after the error for when it is fixed; the next clean parse drops what is unused.

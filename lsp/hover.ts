@@ -4,7 +4,8 @@
  *   keeps for that window (the planner's bucket width);
  * - a function: its meaning;
  * - an audience: its description and definition; a trait or score: its type
- *   (as the checker inferred it) and definition;
+ *   (as the checker inferred it) and definition; an offer or a decision: its
+ *   description and definition;
  * - an event: its declaration; a field: its type.
  */
 import { MarkupKind, type Hover } from 'vscode-languageserver';
@@ -44,6 +45,14 @@ export function hover(analysis: RuleSetAnalysis, path: string, offset: number): 
   if (trait) {
     const type = analysis.check.traitTypes.get(rest);
     return markdown(`**${trait.kind}** \`${rest}\`${type && type !== 'error' ? `: ${type}` : ''}\n\n\`\`\`aud\n${source(trait.span)}\n\`\`\``, o.span);
+  }
+  const offer = all.flatMap((f) => f.file.offers).find((x) => x.name.name === rest);
+  if (offer) {
+    return markdown(`**offer** \`${rest}\`${offer.description ? ` — ${offer.description}` : ''}\n\n\`\`\`aud\n${source(offer.span)}\n\`\`\``, o.span);
+  }
+  const decision = all.flatMap((f) => f.file.decisions).find((x) => x.name.name === rest);
+  if (decision) {
+    return markdown(`**decision** \`${rest}\`${decision.description ? ` — ${decision.description}` : ''}: the best eligible offer by score, sent when it changes\n\n\`\`\`aud\n${source(decision.span)}\n\`\`\``, o.span);
   }
   return markdown(`\`${rest}\` is not declared`, o.span);
 }
@@ -97,6 +106,7 @@ function callAt(file: RuleFile, offset: number): { text: string; span: Span } | 
   };
   for (const t of file.traits) visit(t.expr);
   for (const a of file.audiences) for (const e of a.clauses ? a.clauses.map((c) => c.value) : [a.expr]) visit(e);
+  for (const o of file.offers) { if (o.eligible) visit(o.eligible); if (o.score) visit(o.score); }
   return found;
 }
 

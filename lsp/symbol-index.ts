@@ -1,15 +1,15 @@
 /**
- * Every place a rule set names an event, a field, a trait, a score or an
- * audience, declaration or use, resolved the way the checker resolves names:
+ * Every place a rule set names an event, a field, a trait, a score, an
+ * audience, an offer or a decision, declaration or use, resolved the way the checker resolves names:
  * inside a `where` filter a bare name is a field of the filtered event,
- * elsewhere a trait, score or audience (one namespace).
+ * elsewhere a trait, score, audience, offer or decision (one namespace).
  *
  * Definition, references, rename and hover all read this one index.
  */
 import type { Expr, RuleFile, Step } from '../dsl/ast.js';
 import type { Span } from '../dsl/diagnostics.js';
 
-/** `event:purchase`, `field:purchase.amount`, `name:vip` (a trait, score or audience). */
+/** `event:purchase`, `field:purchase.amount`, `name:vip` (a trait, score, audience, offer or decision). */
 export type SymbolKey = string;
 
 export interface Occurrence {
@@ -76,6 +76,16 @@ export function indexSymbols(files: RuleFile[]): SymbolIndex {
       add(nameKey(a.name.name), a.name.name, a.name.span, true);
       // A steady audience's names are in all its clauses (`leave when` too).
       for (const e of a.clauses ? a.clauses.map((c) => c.value) : [a.expr]) expr(e);
+    }
+    for (const o of f.offers) {
+      add(nameKey(o.name.name), o.name.name, o.name.span, true);
+      if (o.eligible) expr(o.eligible);
+      if (o.score) expr(o.score);
+    }
+    for (const d of f.decisions) {
+      add(nameKey(d.name.name), d.name.name, d.name.span, true);
+      for (const o of d.offers) add(nameKey(o.name), o.name, o.span);
+      if (d.deliver?.zoneTrait) add(nameKey(d.deliver.zoneTrait.name), d.deliver.zoneTrait.name, d.deliver.zoneTrait.span);
     }
   }
   return { occurrences };

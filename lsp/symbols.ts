@@ -1,4 +1,4 @@
-/** The outline of one file: its source, output, events (with fields), traits, scores and audiences, in file order. */
+/** The outline of one file: its source, output, events (with fields), traits, scores, audiences, offers and decisions, in file order. */
 import { SymbolKind, type DocumentSymbol } from 'vscode-languageserver';
 import type { Identifier, RuleFile } from '../dsl/ast.js';
 import type { Span } from '../dsl/diagnostics.js';
@@ -21,5 +21,7 @@ export function documentSymbols(file: RuleFile): DocumentSymbol[] {
   }
   for (const t of file.traits) add(named(t.name), t.kind, t.kind === 'score' ? SymbolKind.Number : SymbolKind.Variable, t.span, t.name.span);
   for (const a of file.audiences) add(named(a.name), a.description ? `audience: ${a.description}` : 'audience', SymbolKind.Class, a.span, a.name.span);
+  for (const o of file.offers) add(named(o.name), o.description ? `offer: ${o.description}` : 'offer', SymbolKind.Constant, o.span, o.name.span);
+  for (const d of file.decisions) add(named(d.name), d.description ? `decision: ${d.description}` : 'decision', SymbolKind.Function, d.span, d.name.span);
   return symbols.sort((x, y) => x.range.start.line - y.range.start.line || x.range.start.character - y.range.start.character);
 }

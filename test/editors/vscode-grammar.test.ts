@@ -62,6 +62,10 @@ function expectedScope(type: TokenType, image: string, next: string | undefined)
   if (type === T.DurationLiteral) return /^constant\.numeric\.duration\.aud$/;
   if (type === T.NumberLiteral) return /^constant\.numeric\.aud$/;
   if (type === T.TimeLiteral) return /^constant\.other\.time\.aud$/;
+  if (type === T.ClockTime) return /^constant\.numeric\.time-of-day\.aud$/;
+  // Offers and decisions: their words are names to the lexer, highlighted as declarations and clause words.
+  if (type === T.Identifier && (image === 'offer' || image === 'decision')) return /^(storage\.type|variable|entity\.name)\.[a-z.]*aud$/;
+  if (type === T.Identifier && ['eligible', 'cap', 'per', 'offers', 'deliver', 'between', 'default'].includes(image)) return /^(keyword\.other\.clause|variable|entity\.name)\.[a-z.]*aud$/;
   if (type === T.True || type === T.False || type === T.Null) return /^constant\.language\.aud$/;
   if (T.KEYWORDS.includes(image)) return /^(storage\.type|keyword)\.[a-z.]*aud$/;
   if (type === T.Identifier && next === '(') return /^(support\.function|entity\.name\.function)\.[a-z.]*aud$/;
@@ -99,6 +103,14 @@ test('every keyword, the aggregates and a function in one file get their scopes'
     ['sum', 'support.function.aggregate.aud'], ['(', 'punctuation.section.parens.aud'], ['purchase', 'variable.other.aud'],
     ['.', 'punctuation.accessor.aud'], ['amount', 'variable.other.aud'], [')', 'punctuation.section.parens.aud'], [' ', 'source.aud'],
     ['over', 'keyword.other.aud'], [' ', 'source.aud'], ['30 days', 'constant.numeric.duration.aud'],
+  ]);
+  assert.deepEqual(line('offer winback { cap 1 per 7 days }').filter(([, s]) => s !== 'source.aud').map(([w, s]) => `${w} ${s}`), [
+    'offer storage.type.offer.aud', 'winback entity.name.function.offer.aud', '{ punctuation.section.braces.aud', 'cap keyword.other.clause.aud',
+    '1 constant.numeric.aud', 'per keyword.other.clause.aud', '7 days constant.numeric.duration.aud', '} punctuation.section.braces.aud',
+  ]);
+  assert.deepEqual(line('  deliver between 09:00 and 20:00 in tz default "Europe/Oslo"').filter(([, s]) => s !== 'source.aud').map(([w, s]) => `${w} ${s}`), [
+    'deliver keyword.other.clause.aud', 'between keyword.other.clause.aud', '09:00 constant.numeric.time-of-day.aud', 'and keyword.operator.word.aud',
+    '20:00 constant.numeric.time-of-day.aud', 'in keyword.operator.word.aud', 'tz variable.other.aud', 'default keyword.other.clause.aud', '" string.quoted.double.aud', 'Europe/Oslo string.quoted.double.aud', '" string.quoted.double.aud',
   ]);
   assert.deepEqual(line('event login { at: time } // x').filter(([, s]) => s !== 'source.aud').map(([w, s]) => `${w} ${s}`), [
     'event storage.type.event.aud', 'login entity.name.type.event.aud', '{ punctuation.section.braces.aud', 'at variable.other.aud',
