@@ -168,7 +168,7 @@ export class PartitionTask {
   private atBound = 0;
   /** A rule change's states being built from history (startBuild), until applyRuleChange. */
   private build: StateBuild | undefined;
-  /** The rules have decisions: every evaluation of a customer evaluates them (decision.ts). */
+  /** The rules have decisions (decision.ts): a customer's timer counts their wakes too. */
   private readonly hasDecisions: boolean;
   /** Scratch: the customer's decision states, by decision index. */
   private readonly decisionStates: (DecisionState | undefined)[];

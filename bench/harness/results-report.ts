@@ -260,7 +260,7 @@ export function renderReport(r: BenchReport): string {
 function renderOffers(r: BenchReport, x: NonNullable<BenchReport['offers']>, w: (line?: string) => void): void {
   w('## Offers and decisions');
   w();
-  w(`bench.aud with bench/rules/offers.aud (three offers over its audiences, one decision with a cap and a send window in Europe/Oslo: every event and timer of a customer evaluates the decision), under ${x.system}, in every repeat after the systems above; the first row is bench.aud alone, from those runs. Output events: enter/leave and decision events (output end offsets).`);
+  w(`bench.aud with bench/rules/offers.aud (three offers over its audiences, one decision with a cap and a send window in Europe/Oslo, evaluated for a customer when what its offers read changes and at the instants a cap frees or the window opens), under ${x.system}, in every repeat after the systems above; the first row is bench.aud alone, from those runs. Output events: enter/leave and decision events (output end offsets).`);
   w();
   w('| rules | events/s (median) | each run | steady events/s | output events | peak RSS MB | state on disk MB |');
   w('|---|---|---|---|---|---|---|');
