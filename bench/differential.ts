@@ -19,6 +19,7 @@ let outputs = 0;
 let withDeployments = 0;
 let ruleChanges = 0;
 let decisions = 0;
+let decisionRuleChanges = 0;
 let withDecisions = 0;
 for (let seed = from; seed < from + cases; seed++) {
   const r = await runCase(seed);
@@ -27,6 +28,7 @@ for (let seed = from; seed < from + cases; seed++) {
   ruleChanges += r.reference.filter((e) => e.reason === 'rule_change').length;
   const decided = r.reference.filter((e) => e.type === 'decision').length;
   decisions += decided;
+  decisionRuleChanges += r.reference.filter((e) => e.type === 'decision' && e.reason === 'rule_change').length;
   if (/^decision /m.test(r.case.rules)) withDecisions++;
   if (r.mismatch) {
     mismatches++;
@@ -37,5 +39,5 @@ for (let seed = from; seed < from + cases; seed++) {
   }
 }
 process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes, ${withDecisions} with decisions), ` +
-  `${outputs} events compared (${ruleChanges} of reason rule_change, ${decisions} decision events), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  `${outputs} events compared (${ruleChanges} of reason rule_change, ${decisions} decision events, ${decisionRuleChanges} of them of reason rule_change), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.exitCode = mismatches > 0 ? 1 : 0;

@@ -166,8 +166,9 @@ export interface DwellSlot {
 /**
  * A decision's state per customer (engine/decision.ts): the offer last sent,
  * the version of its events, the sends its caps count and when it must be
- * evaluated again by time alone. Fed by no event. Its text is the whole
- * decision, so that changed rules never read a state written by others.
+ * evaluated again by time alone. Fed by no event. Its text names the
+ * decision only: new rules that change the decision go on from what was
+ * sent under the old ones.
  */
 export interface DecisionSlot {
   kind: 'decision';

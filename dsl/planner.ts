@@ -276,9 +276,8 @@ class Planner {
       if (w.zoneTrait) plan.window.zoneTrait = w.zoneTrait.name;
       if (w.defaultZone) plan.window.defaultZone = w.defaultZone.name;
     }
-    // Canonical texts rather than plan expressions, whose slot indexes differ between plans that mean the same.
-    const offerTexts = indexes.map((i) => ({ name: offers[i]!.name, eligible: offers[i]!.eligibleText ?? null, score: offers[i]!.scoreText, caps: offers[i]!.caps }));
-    const text = `decision ${d.name.name}: ` + JSON.stringify({ offers: offerTexts, caps: plan.caps, window: plan.window ?? null });
+    // Named by the decision alone: a rule change that changes the decision keeps what was sent and what its caps count.
+    const text = `decision ${d.name.name}`;
     plan.slot = this.intern(text, () => ({ kind: 'decision', id: slotId(text), text, decision: d.name.name }));
     return plan;
   }

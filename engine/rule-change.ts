@@ -90,10 +90,12 @@ export function planRuleChange(from: Plan, to: Plan): RuleChange {
  * bucket starts at or before the event, so an event older than the window
  * at the change never counts again); Infinity for a state that depends on
  * every event (no `over`, sequences, absences: "ever matched", "the
- * latest A").
+ * latest A"); none for a decision's.
  */
 export function historyNeeded(slot: SlotPlan): number {
   if (slot.kind === 'aggregate' && slot.windowMs !== undefined) return slot.windowMs;
+  // A new decision starts with nothing sent: the change evaluates it for every customer.
+  if (slot.kind === 'decision') return 0;
   return Infinity;
 }
 
@@ -143,14 +145,6 @@ export function ruleChangeRefusal(change: RuleChange): string | undefined {
   const newSlots = new Set(change.newSlots);
   const refused = change.to.audiences.filter((a) => a.steady
     && (kind.get(a.name) === 'added' || kind.get(a.name) === 'changed' || newSlots.has(a.steady.slot)));
-  const decisionsBefore = new Set(change.from.slots.filter((x) => x.kind === 'decision').map((x) => x.text));
-  const decisionsAfter = new Set(change.to.slots.filter((x) => x.kind === 'decision').map((x) => x.text));
-  const decisionsChanged = [...decisionsAfter].some((t) => !decisionsBefore.has(t)) || [...decisionsBefore].some((t) => !decisionsAfter.has(t));
-  if (decisionsChanged) {
-    return 'the new rules add, change or remove a decision or one of its offers: '
-      + 'what each customer was last sent and the sends its caps count cannot be rebuilt from history, so such a change is not deployed on running state; '
-      + 'keep the decisions and their offers as they are in this change, or start the rules afresh with aud replay over the history';
-  }
   if (refused.length === 0) return undefined;
   const names = refused.map((a) => `"${a.name}"`).join(', ');
   return `the new rules add or change the steady audience${refused.length > 1 ? 's' : ''} ${names}: `

@@ -202,15 +202,18 @@ function diffText(change: RuleChange, moves: Moves | undefined, counted: Counted
   out.push('', `states (${kept} kept, ${change.newSlots.length} new, ${change.droppedSlots.length} dropped):`);
   const slotWidth = Math.max(0, ...change.newSlots.map((i) => change.to.slots[i]!.text.length), ...change.droppedSlots.map((s) => s.text.length));
   change.newSlots.forEach((i, k) => {
-    out.push(`  + ${change.to.slots[i]!.text.padEnd(slotWidth)}   built from ${historyText(change.newSlotHistoryMs[k]!)}`);
+    const slot = change.to.slots[i]!;
+    const how = slot.kind === 'decision' ? 'starts with nothing sent' : `built from ${historyText(change.newSlotHistoryMs[k]!)}`;
+    out.push(`  + ${slot.text.padEnd(slotWidth)}   ${how}`);
   });
-  for (const s of change.droppedSlots) out.push(`  - ${s.text.padEnd(slotWidth)}   dropped`);
+  for (const s of change.droppedSlots) out.push(`  - ${s.text.padEnd(slotWidth)}   dropped${s.kind === 'decision' ? ' (with what it sent)' : ''}`);
   if (change.newEvents.length > 0) out.push('', `new event types: ${change.newEvents.join(', ')} (customers known only by them are found in all history)`);
   out.push('');
   if (change.none) out.push('No change: deploying these rules changes no audience and no state.');
   else {
-    out.push(`Deploying builds ${change.newSlots.length === 0 && change.newEvents.length === 0 ? 'no state: no history is read' : `its new states from ${historyText(change.historyMs)}`}; ` +
-      'unchanged audiences emit nothing, the others emit enter/leave with reason rule_change where a membership differs.');
+    out.push(`Deploying builds ${change.historyMs === 0 ? 'no state from history: none is read' : `its new states from ${historyText(change.historyMs)}`}; ` +
+      'unchanged audiences emit nothing, the others emit enter/leave with reason rule_change where a membership differs' +
+      `${(change.to.decisions ?? []).length > 0 ? '; every decision is evaluated again, and emits a decision event with reason rule_change where its offer differs' : ''}.`);
   }
   if (counted) out.push(countedText(counted));
   if (moves === undefined && !change.none) out.push('Give --input EVENTS or --state-dir DIR to count who would enter and leave.');

@@ -172,12 +172,28 @@ decision d { offers x  deliver between 09:00 and 10:00 in tz default "Asia/Tokyo
   ]);
 });
 
-test('a rule change that adds, changes or removes a decision or offer is refused; one that keeps them is not', () => {
-  const base = `offer x { score 1 }\ndecision d { offers x }\naudience a { count(buy) >= 1 }\n`;
-  const kept = compile(base);
-  assert.equal(ruleChangeRefusal(planRuleChange(kept, compile(base + 'audience b { count(view) >= 2 }\n'))), undefined);
-  assert.match(ruleChangeRefusal(planRuleChange(kept, compile(`offer x { score 2 }\ndecision d { offers x }\naudience a { count(buy) >= 1 }\n`))) ?? '', /change or remove a decision or one of its offers/);
-  assert.match(ruleChangeRefusal(planRuleChange(compile('audience a { count(buy) >= 1 }\n'), kept)) ?? '', /add, change or remove a decision/);
+test('a rule change deploys new, changed and dropped decisions: each is evaluated at the change, a changed one goes on from what it sent', async () => {
+  const audience = 'audience buyer { count(buy) >= 1 }\n';
+  const before = compile(`${audience}offer x { eligible in buyer  score 1 }\noffer y { score 2  cap 1 per 1 day }\ndecision d { offers x }\ndecision gone { offers x }\n`);
+  const after = compile(`${audience}offer x { eligible in buyer  score 1 }\noffer y { score 2  cap 1 per 1 day }\ndecision d { offers x, y }\ndecision fresh { offers x }\n`);
+  assert.equal(ruleChangeRefusal(planRuleChange(before, after)), undefined);
+  const records = (): InputRecord[] => [['c1', 'buy', '00:00'], ['c2', 'view', '00:10'], ['c2', 'buy', '01:30']]
+    .map(([c, type, t]) => ({ value: { c, type, ts: time(t!), page: '/', amount: 1 } }));
+  const out: OutputEvent[] = [];
+  await replay(before, records(), {
+    until: Date.parse(time('03:00')), batchSize: 1, deployments: [{ at: Date.parse(time('01:00')), plan: after }], history: records,
+    onOutput: (e) => { out.push(...e); },
+  });
+  assert.deepEqual(out.filter((e) => e.type === 'decision').map((e) => `${e.at.slice(11, 16)} ${e.customer} ${e.decision} ${e.offer} v${e.version} ${e.reason}`), [
+    '00:00 c1 d x v1 event',
+    '00:00 c1 gone x v1 event',
+    // At the change: d now also offers y, which scores higher; fresh starts with nothing sent.
+    '01:00 c1 d y v2 rule_change',
+    '01:00 c1 fresh x v1 rule_change',
+    '01:00 c2 d y v1 rule_change',
+    // c2's purchase: fresh offers x; d keeps y, whose cap counts the send of 01:00.
+    '01:30 c2 fresh x v1 event',
+  ]);
 });
 
 /** activation.md, section 2, as written there. */

@@ -189,7 +189,8 @@ export class ReferenceEvaluator {
           const inside = values.get(a.name.name) === true;
           if (inside !== (member.get(a.name.name) ?? false)) emit([at, 2, k, 1, customer, order], a.name.name, inside, at, 'rule_change');
         });
-        // Decisions (kept unchanged: the engine refuses other deployments) are evaluated again at T, for every customer known by then.
+        // A decision the new rules drop goes with what it sent; the others keep theirs, and all are evaluated again at T, for every customer known by then.
+        for (const name of [...decided.keys()]) if (!next.rules.decisions.some((d) => d.name.name === name)) decided.delete(name);
         if (history.length > 0) released.push(...decide(next.rules, history, at, (order) => [at, 2, k, 1, customer, order], 'rule_change'));
       });
     }

@@ -8,8 +8,8 @@
  * so that the bound on their state (engine/tally.ts) is reached. A seed
  * gives one case, so any mismatch can be replayed by its seed. A quarter of
  * the cases add steady audiences (enter when, leave when, enter after,
- * leave after, stay at least). A quarter of the cases without rule changes
- * add offers and decisions: eligibility from audiences and conditions,
+ * leave after, stay at least). A quarter of the cases add offers and
+ * decisions (with rule changes, each version may drop, add or change one): eligibility from audiences and conditions,
  * scores that tie or may be null, offer and decision caps that bind within
  * the stream, send windows in zones with and without daylight saving time
  * or in a zone from a trait (with a default).
@@ -175,8 +175,11 @@ class Gen {
    * choosing between them (activation.md, section 2). `zoneTrait`: some
    * windows take their zone from trait tz (declared here when used).
    */
-  decisionLines(): { lines: string[]; zoneTrait: boolean } {
+  decisionLines(portable = false): { lines: string[]; zoneTrait: boolean } {
     const lines: string[] = [];
+    // Portable: every version of the rules has audience a0 and the same traits (nextRules keeps them), and no other audience for sure.
+    const saved = this.audiences;
+    if (portable) this.audiences = ['a0'];
     const n = this.int(1, 4);
     const offers: string[] = [];
     for (let i = 0; i < n; i++) {
@@ -219,7 +222,29 @@ class Gen {
       lines.push(`decision d${k} {\n  ${clauses.join('\n  ')}\n}`);
     }
     if (zoneTrait) lines.unshift('trait tz = last(prof.tz)');
+    this.audiences = saved;
     return { lines, zoneTrait };
+  }
+
+  /**
+   * Decision lines as a rule change may leave them: the same, or with the
+   * last decision dropped, a decision added, or an offer's score changed.
+   * Caps stay as they were: what a decision keeps of its sends is what the
+   * caps it had could count.
+   */
+  decisionVariant(lines: string[]): string[] {
+    const roll = this.r();
+    if (roll < 0.3) return lines;
+    if (roll < 0.5) {
+      const last = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('decision ')).pop();
+      return last && lines.filter((l) => l.startsWith('decision ')).length > 1 ? lines.filter((_, i) => i !== last[1]) : lines;
+    }
+    if (roll < 0.75) {
+      const offers = lines.filter((l) => l.startsWith('offer ')).map((l) => /^offer (\w+)/.exec(l)![1]!);
+      return [...lines, `decision d9 { offers ${offers.filter(() => this.chance(0.6)).concat(offers[0]!).filter((o, i, a) => a.indexOf(o) === i).join(', ')} }`];
+    }
+    const k = lines.findIndex((l) => l.startsWith('offer '));
+    return lines.map((l, i) => (i === k ? l.replace(/score [^\n]*?(?=(\n|  cap| }|$))/, `score ${this.int(0, 3)}`) : l));
   }
 
   /** `prof` events setting customers' zones, among the stream's (each at the time of the event it follows). */
@@ -315,11 +340,12 @@ export function randomCase(seed: number): RandomCase {
     rules = `${rules}${steady}`;
     for (const d of deployments) d.rules = `${d.rules}${steady}`;
   }
-  // Drawn after everything else again: a quarter of the cases without rule changes choose offers (the engine refuses rule changes that touch decisions).
+  // Drawn after everything else again: a quarter of the cases choose offers; with rule changes, each version keeps, drops, adds or changes decisions.
   let stream = events;
-  if (deployments.length === 0 && g.chance(0.25)) {
-    const { lines, zoneTrait } = g.decisionLines();
+  if (g.chance(0.25)) {
+    const { lines, zoneTrait } = g.decisionLines(deployments.length > 0);
     rules = `${rules}${lines.join('\n')}\n`;
+    for (const d of deployments) d.rules = `${d.rules}${g.decisionVariant(lines).join('\n')}\n`;
     if (zoneTrait) stream = g.withZoneEvents(events);
   }
   return { seed, rules, events: stream, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
