@@ -5,14 +5,17 @@
  * ranking walk did with it, the send window, and the verdict — which offer
  * is the decision's value now and why, and whether a change is held.
  *
- * The walk is engine/decision.ts's (ranking, then `capsFreeAt` for each
- * offer) on the customer's stored decision states, which it does not change.
+ * The value and the hold are the engine's own: `stepDecision` on a copy of
+ * the customer's decision states, once as the decision is and once without
+ * its window (what would be sent were the window open). Each offer's outcome
+ * retraces the same ranking walk (ranking, then `capsFreeAt` for each offer);
+ * the customer's state is never changed.
  */
 import { durationText } from '../dsl/plan-text.js';
 import type { CapPlan, OfferPlan, Plan, Value } from '../dsl/plan.js';
 import { isTimeZone } from '../dsl/time-zone.js';
 import type { CustomerState } from './customer-state.js';
-import { capsFreeAt, decisionVersion, lastOffer, recordedSends, windowZone, type DecisionState, type OfferValue } from './decision.js';
+import { capsFreeAt, decisionVersion, lastOffer, recordedSends, stepDecision, windowZone, type DecisionState, type OfferValue } from './decision.js';
 import { nextOpening, windowOpen } from './send-window.js';
 
 /** The why tree of one expression, as customer-why.ts makes it. */
@@ -87,11 +90,11 @@ export function decisionsWhy<Node extends ExplainedNode>(plan: Plan, state: Cust
     const ranked = explained.map((x, i) => ({ i, x })).filter(({ i }) => values[i]!.eligible)
       .sort((a, b) => values[b.i]!.score - values[a.i]!.score || a.i - b.i);
     const outcomes = new Map<number, OfferWhy<Node>['outcome']>();
-    let value: string | null = null;
+    let walked: string | null = null;
     for (const { i, x } of ranked) {
-      if (value !== null) { outcomes.set(i, 'not reached'); continue; }
-      if (x.o.name === last) { outcomes.set(i, 'stays'); value = x.o.name; continue; }
-      if (capsFreeAt(d, k, x.o, states, now) <= now) { outcomes.set(i, 'chosen'); value = x.o.name; continue; }
+      if (walked !== null) { outcomes.set(i, 'not reached'); continue; }
+      if (x.o.name === last) { outcomes.set(i, 'stays'); walked = x.o.name; continue; }
+      if (capsFreeAt(d, k, x.o, states, now) <= now) { outcomes.set(i, 'chosen'); walked = x.o.name; continue; }
       outcomes.set(i, 'passed over');
     }
     const w = d.window;
@@ -107,7 +110,12 @@ export function decisionsWhy<Node extends ExplainedNode>(plan: Plan, state: Cust
         open, opensAt: open ? null : new Date(nextOpening(w, zone, now)).toISOString(),
       };
     }
-    const heldUntil = value !== last && window && !window.open ? window.opensAt : null;
+    // The engine's step on copies: what it sends now, and what it would send were the window open.
+    const copies = () => states.map((s) => (s === undefined ? undefined : [...s]));
+    const unwindowed = stepDecision({ ...d, window: undefined }, k, offers, values, copies(), zone, now);
+    const step = w && window?.open === false ? stepDecision(d, k, offers, values, copies(), zone, now) : unwindowed;
+    const value = unwindowed.event ? unwindowed.event.offer : last;
+    const heldUntil = unwindowed.event && !step.event ? window!.opensAt : null;
     const offersWhy: OfferWhy<Node>[] = explained.map((x, i) => ({
       name: x.o.name, eligible: x.eligible, eligibility: x.eligibility, score: x.score, scoreExpression: x.scoreExpression,
       rank: values[i]!.eligible ? ranked.findIndex((r) => r.i === i) + 1 : null,

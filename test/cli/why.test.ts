@@ -119,3 +119,47 @@ test('aud why: a customer not in the events is an error naming the file, with th
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error: cannot read .*no-such-events\.jsonl: no such file\n$/);
 });
+
+test('aud why with the retail offers: the decisions section in text and in --json, a send held by the window and an upsell passed over by its cap', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-why-offers-'));
+  const input = join(dir, 'events.jsonl');
+  const purchase = (ts: string) => ({ customer_id: 'c3', type: 'purchase', ts, amount: 40, category: 'socks', sku: 'k', channel: 'store' });
+  writeFileSync(input, [
+    { customer_id: 'c1', type: 'add_to_cart', ts: '2026-01-05T21:30:00Z', sku: 's' },
+    purchase('2026-01-10T12:00:00Z'), purchase('2026-01-25T12:00:00Z'), purchase('2026-02-08T13:00:00Z'),
+  ].map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const offers = 'examples/retail/offers.aud';
+
+  // c1's cart reminder at 23:00 UTC, midnight in Oslo: held until 09:00 there.
+  const held = aud('why', rules, offers, '--input', input, '--customer', 'c1', '--at', '2026-01-05T23:00:00Z', '--json');
+  assert.equal(held.code, 0, held.stderr);
+  const h = (JSON.parse(held.stdout) as CustomerWhy).decisions[0]!;
+  assert.deepEqual({ name: h.name, value: h.value, lastSent: h.lastSent, version: h.version, heldUntil: h.heldUntil, window: h.window },
+    { name: 'next_offer', value: 'cart_reminder', lastSent: null, version: 0, heldUntil: '2026-01-06T08:00:00.000Z',
+      window: { between: '09:00 and 20:00', zone: 'Europe/Oslo', zoneFrom: 'rule', open: false, opensAt: '2026-01-06T08:00:00.000Z' } });
+  assert.deepEqual(h.offers.map((o) => [o.name, o.eligible, o.score, o.rank, o.outcome]),
+    [['winback', false, null, null, 'not eligible'], ['cart_reminder', true, 0.5, 1, 'chosen'], ['upsell', false, 0.2, null, 'not eligible']]);
+  assert.equal(h.offers[1]!.eligibility!.text, 'in cart_abandoner');
+  const heldText = aud('why', rules, offers, '--input', input, '--customer', 'c1', '--at', '2026-01-05T23:00:00Z');
+  assert.equal(heldText.code, 0, heldText.stderr);
+  const lines = heldText.stdout.split('\n');
+  const at = lines.indexOf('decisions');
+  assert.ok(at > 0 && lines.slice(0, at).some((l) => l.startsWith('  cart_abandoner: IN')), 'the decisions come after the audiences');
+  assert.deepEqual(lines.slice(at + 1, at + 4), [
+    '  next_offer: cart_reminder — cart_reminder, the best eligible offer that can go: held by the send window until 2026-01-06T08:00:00.000Z; nothing sent yet',
+    '    window 09:00 and 20:00 in Europe/Oslo: closed, opens 2026-01-06T08:00:00.000Z',
+    '    cap 3 per 1 week: 0 sent',
+  ]);
+  assert.ok(lines.includes('    1. cart_reminder: chosen; eligible, score 0.5'), heldText.stdout);
+
+  // c3's third purchase in 30 days: the upsell's cap of 2 is full until a day later.
+  const capped = aud('why', rules, offers, '--input', input, '--customer', 'c3', '--at', '2026-02-08T14:00:00Z', '--json');
+  assert.equal(capped.code, 0, capped.stderr);
+  const c = (JSON.parse(capped.stdout) as CustomerWhy).decisions[0]!;
+  assert.deepEqual({ value: c.value, lastSent: c.lastSent, version: c.version, heldUntil: c.heldUntil },
+    { value: null, lastSent: null, version: 4, heldUntil: null });
+  assert.equal(c.verdict, 'no offer can be sent; passed over: upsell (its cap 2 per 30 days is full until 2026-02-09T12:00:00.000Z)');
+  assert.deepEqual(c.offers[2]!.caps, [{ cap: '2 per 30 days', sent: 2, full: true, freesAt: '2026-02-09T12:00:00.000Z' }]);
+  const cappedText = aud('why', rules, offers, '--input', input, '--customer', 'c3', '--at', '2026-02-08T14:00:00Z').stdout;
+  assert.match(cappedText, /^ {4}1\. upsell: passed over; eligible, score 0\.35; cap 2 per 30 days: 2 sent, full until 2026-02-09T12:00:00\.000Z$/m);
+});

@@ -58,3 +58,27 @@ test('a cart reminder held by the send window: the value, and when the window op
   assert.equal(d.offers.find((o) => o.name === 'cart_reminder')!.outcome, 'chosen');
   assert.match(whyText(why), /window 09:00 and 20:00 in Europe\/Oslo: closed, opens 2026-01-06T08:00:00\.000Z/);
 });
+
+test('the why agrees with the engine for every customer of 60 generated days: the offer walked to is the value, and with no hold it is the one last sent', async () => {
+  const { generateRetailEvents } = await import('../../examples/retail/generate.js');
+  const events = [...generateRetailEvents({ customers: 150, days: 60, seed: 11, start: new Date('2026-01-01T00:00:00Z') })];
+  const customers = [...new Set(events.map((e) => String(e.customer_id)))];
+  const compiled = await compileFiles([join(repo, 'examples/retail/retail.aud'), join(repo, 'examples/retail/offers.aud')]);
+  // Three instants: night in Oslo (window closed), midday, and the end of the traffic.
+  for (const until of ['2026-02-10T01:30:00Z', '2026-02-10T12:00:00Z', '2026-03-02T00:00:00Z']) {
+    const whys: CustomerWhy[] = [];
+    await replay(compiled.plan!, events.filter((e) => Date.parse(String(e.ts)) < Date.parse(until)).map((value) => ({ value })), {
+      until: Date.parse(until), onOutput: () => undefined,
+      atEnd: async (task) => { for (const c of customers) { const w = await task.why(c); if (w) whys.push(w); } },
+    });
+    let held = 0;
+    for (const why of whys) {
+      const d = why.decisions[0]!;
+      const walked = d.offers.find((o) => o.outcome === 'chosen' || o.outcome === 'stays')?.name ?? null;
+      assert.equal(d.value, walked, `${why.customer} at ${until}`);
+      if (d.heldUntil === null) assert.equal(d.value, d.lastSent, `${why.customer} at ${until}: the engine has sent what is due`);
+      else { held++; assert.equal(d.window!.open, false); assert.notEqual(d.value, d.lastSent); }
+    }
+    if (until === '2026-02-10T01:30:00Z') assert.ok(held > 0, 'some sends are held at night');
+  }
+});
