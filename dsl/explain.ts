@@ -2,7 +2,7 @@
  * `aud explain`: the plan as text for a person — which states are kept per
  * customer and what feeds them, what each audience reads, what fires timers.
  */
-import { durationText } from './plan-text.js';
+import { clockText, durationText } from './plan-text.js';
 import type { Plan, PExpr, SlotPlan } from './plan.js';
 
 function slotState(slot: SlotPlan): string {
@@ -110,7 +110,7 @@ export function explainPlan(plan: Plan): string {
       out.push(`       offers ${d.offers.map((i) => offers[i]!.name).join(', ')} (highest score wins; ties: this order)`);
       for (const c of d.caps) out.push(`       cap ${c.count} per ${durationText(c.windowMs)} (all its offers together)`);
       const w = d.window;
-      if (w) out.push(`       deliver between ${clock(w.startMinute)} and ${clock(w.endMinute)} in ${w.zone !== undefined ? JSON.stringify(w.zone) : `${w.zoneTrait} default ${JSON.stringify(w.defaultZone)}`}`);
+      if (w) out.push(`       deliver between ${clockText(w.startMinute)} and ${clockText(w.endMinute)} in ${w.zone !== undefined ? JSON.stringify(w.zone) : `${w.zoneTrait} default ${JSON.stringify(w.defaultZone)}`}`);
       out.push(`       decision state #${d.slot}`);
     }
   }
@@ -122,10 +122,6 @@ export function explainPlan(plan: Plan): string {
   return out.join('\n') + '\n';
 }
 
-/** `09:00` */
-function clock(minute: number): string {
-  return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
-}
 
 /** The slots an offer's eligibility and score read, directly or through traits. */
 function offerSlots(plan: Plan, offer: number): number[] {

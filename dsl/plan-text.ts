@@ -72,3 +72,8 @@ export function exprText(e: PExpr, slots: readonly SlotPlan[]): string {
     }
   }
 }
+
+/** A time of day in minutes after midnight as `HH:MM` (send windows). */
+export function clockText(minute: number): string {
+  return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+}

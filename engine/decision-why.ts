@@ -11,7 +11,7 @@
  * retraces the same ranking walk (ranking, then `capsFreeAt` for each offer);
  * the customer's state is never changed.
  */
-import { durationText } from '../dsl/plan-text.js';
+import { clockText, durationText } from '../dsl/plan-text.js';
 import type { CapPlan, OfferPlan, Plan, Value } from '../dsl/plan.js';
 import { isTimeZone } from '../dsl/time-zone.js';
 import type { CustomerState } from './customer-state.js';
@@ -105,7 +105,7 @@ export function decisionsWhy<Node extends ExplainedNode>(plan: Plan, state: Cust
       zone = windowZone(w, traitValue, isTimeZone);
       const open = Number.isFinite(now) ? windowOpen(w, zone, now) : true;
       window = {
-        between: `${clock(w.startMinute)} and ${clock(w.endMinute)}`, zone,
+        between: `${clockText(w.startMinute)} and ${clockText(w.endMinute)}`, zone,
         zoneFrom: w.zone !== undefined ? 'rule' : typeof traitValue === 'string' && zone === traitValue ? 'trait' : 'default',
         open, opensAt: open ? null : new Date(nextOpening(w, zone, now)).toISOString(),
       };
@@ -160,6 +160,3 @@ function verdict<Node>(value: string | null, last: string | null, offers: OfferW
   return `${what}: due to be sent${passedText}`;
 }
 
-function clock(minute: number): string {
-  return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
-}
