@@ -12,7 +12,9 @@
  * decisions (with rule changes, each version may drop, add or change one): eligibility from audiences and conditions,
  * scores that tie or may be null, offer and decision caps that bind within
  * the stream, send windows in zones with and without daylight saving time
- * or in a zone from a trait (with a default).
+ * or in a zone from a trait (with a default; the trait's values sometimes
+ * spelt otherwise: lower case, an alias, an offset); some of them move the
+ * stream to just before a daylight saving change.
  */
 import { prng } from '../../examples/retail/generate.js';
 
@@ -46,6 +48,10 @@ const CAP_WINDOWS = ['10 minutes', '1 hour', '6 hours', '1 day'];
 const ZONES = ['UTC', 'Europe/Oslo', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe'];
 /** What a `prof` event's tz holds: zones, and strings that are none. */
 const TZ_VALUES = ['America/New_York', 'Asia/Tokyo', 'Europe/Oslo', 'Mars/Base', ''];
+/** The same values spelt as Intl also takes them, or as no zone at all (an offset, on Node 20). */
+const TZ_SPELLINGS: Record<string, string> = { 'America/New_York': 'EST5EDT', 'Asia/Tokyo': '+09:00', 'Europe/Oslo': 'europe/oslo' };
+/** Daylight saving changes of 2026 (UTC): Oslo's spring and autumn, New York's, Lord Howe's half-hour ones. */
+const DST_CHANGES = ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-03-08T07:00:00Z', '2026-11-01T06:00:00Z', '2026-04-04T15:00:00Z', '2026-10-03T15:30:00Z'].map(Date.parse);
 
 class Gen {
   private numericTraits: string[] = [];
@@ -247,6 +253,18 @@ class Gen {
     return lines.map((l, i) => (i === k ? l.replace(/score [^\n]*?(?=(\n|  cap| }|$))/, `score ${this.int(0, 3)}`) : l));
   }
 
+  /**
+   * The stream moved in time, whole hours, so that it starts up to half a
+   * day before a daylight saving change: send windows then open across it.
+   * Every rule reads times relative to the events or now(), so only the
+   * zones' wall clocks see the move.
+   */
+  nearDstChange(events: Record<string, unknown>[], until: number): { events: Record<string, unknown>[]; until: number } {
+    const target = this.pick(DST_CHANGES) - this.int(0, 12) * 3_600_000;
+    const shift = Math.floor((target - Date.parse(String(events[0]!.ts))) / 3_600_000) * 3_600_000;
+    return { events: events.map((e) => ({ ...e, ts: new Date(Date.parse(String(e.ts)) + shift).toISOString() })), until: until + shift };
+  }
+
   /** `prof` events setting customers' zones, among the stream's (each at the time of the event it follows). */
   withZoneEvents(events: Record<string, unknown>[]): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
@@ -318,7 +336,9 @@ class Gen {
 export function randomCase(seed: number): RandomCase {
   const g = new Gen(prng(seed));
   let rules = g.rules();
-  const { events, until } = g.events();
+  const drawn = g.events();
+  const { events } = drawn;
+  let until = drawn.until;
   // Drawn last, so that a seed's rules and events are those of earlier versions.
   const maxTallyValues = g.chance(0.4) ? g.int(1, 3) : undefined;
   // Half the cases change their rules once or twice: at an event's instant, between events, or after the last.
@@ -346,7 +366,18 @@ export function randomCase(seed: number): RandomCase {
     const { lines, zoneTrait } = g.decisionLines(deployments.length > 0);
     rules = `${rules}${lines.join('\n')}\n`;
     for (const d of deployments) d.rules = `${d.rules}${g.decisionVariant(lines).join('\n')}\n`;
-    if (zoneTrait) stream = g.withZoneEvents(events);
+    if (zoneTrait) {
+      stream = g.withZoneEvents(events);
+      // Drawn after the decisions, as below: other spellings of the zones in some cases.
+      if (g.chance(0.3)) stream = stream.map((e) => (typeof e.tz === 'string' && TZ_SPELLINGS[e.tz] ? { ...e, tz: TZ_SPELLINGS[e.tz] } : e));
+    }
+    // Drawn after the decisions, so that decision cases of earlier versions keep theirs.
+    if (g.chance(0.3)) {
+      const before = until;
+      ({ events: stream, until } = g.nearDstChange(stream, until));
+      // A rule change moves with the stream.
+      for (const d of deployments) d.at += until - before;
+    }
   }
   return { seed, rules, events: stream, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }
