@@ -15,8 +15,8 @@
  *     leaves on the day it should, before the next event is applied); then
  *     apply the event to the slots it feeds and re-evaluate only the
  *     audiences those changes can affect (rule-graph.ts; and those that use `in` an audience
- *     that changed);
- *  4. return the enter/leave events.
+ *     that changed), then the decisions when what their offers read changed (decision.ts);
+ *  4. return the enter/leave and decision events.
  * Nothing is written until `commit()` (or `prepareCommit` then
  * `writeCommit`, with batches allowed in between), which writes every
  * changed customer, the timer index changes and the partition meta as one

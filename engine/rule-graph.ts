@@ -35,19 +35,15 @@ export interface CompiledDecision {
 
 export class RuleGraph {
   readonly audiences: CompiledAudience[];
-  /**
-   * Decisions, evaluated for every customer an event or timer takes up
-   * (their offers read anything, and a handful of offers costs little), so
-   * they need no edges.
-   */
+  /** Decisions, their offers compiled with the rules' comparison table. */
   readonly decisions: CompiledDecision[];
   /**
-   * Slot index → 1 when an offer of a decision reads it (directly, through a
-   * comparison or a trait), or the trait its send window's zone comes from; audience index → 1 when an offer names it with
-   * `in`. A customer's decisions are evaluated again only when one of these
-   * changed, or their own wake is due: their value is a function of what
-   * they read and of the instant, and every instant time alone can change
-   * it is a wake.
+   * Slot index → 1 when an offer of a decision reads it (directly, through
+   * a comparison or a trait) or the send window's zone trait does; audience
+   * index → 1 when an offer names it with `in`. A customer's decisions are
+   * evaluated again only when one of these changed or their wake is due:
+   * their value is a function of what they read and of the instant, and
+   * every instant time alone can change it is a wake.
    */
   readonly decisionSlots: Uint8Array;
   readonly decisionAudiences: Uint8Array;
