@@ -18,7 +18,11 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     const kind = (k: string) => plan.traits.filter((t) => t.kind === k).length;
     const counts = [
       counted(plan.events.length, 'event'), counted(kind('trait'), 'trait'), counted(kind('score'), 'score'),
-      counted(plan.audiences.length, 'audience'), counted(plan.slots.length, 'shared state'),
+      counted(plan.audiences.length, 'audience'),
+      // Offers and decisions only when there are some: rules without them read as they always have.
+      ...((plan.decisions ?? []).length > 0 || (plan.offers ?? []).length > 0
+        ? [counted((plan.offers ?? []).length, 'offer'), counted((plan.decisions ?? []).length, 'decision')] : []),
+      counted(plan.slots.length, 'shared state'),
     ];
     process.stdout.write(`ok: ${args.files.join(', ')}: ${counts.join(', ')}\n`);
   },
