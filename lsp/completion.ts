@@ -9,6 +9,9 @@
  * - at the start of a line outside any declaration: the declaration keywords;
  * - at the start of a line in an audience's braces: the steady clauses
  *   (`enter when`, `stay at least`, ...), then what an expression may hold;
+ * - at the start of a line in an offer's or a decision's braces: its clauses;
+ *   after `offers` or a comma there: the offers; after `in` in a `deliver`
+ *   clause: the zones and the traits;
  * - elsewhere: keywords, aggregates, functions, traits, scores and events.
  */
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
@@ -19,7 +22,20 @@ import * as T from '../dsl/lexer.js';
 import { AGGREGATE_DOCS, FUNCTION_DOCS } from './builtins.js';
 import type { RuleSetAnalysis } from './rule-set.js';
 
-const DECLARATION_WORDS = ['source', 'output', 'event', 'trait', 'score', 'audience'];
+const DECLARATION_WORDS = ['source', 'output', 'event', 'trait', 'score', 'audience', 'offer', 'decision'];
+/** An offer's and a decision's clauses, as snippets. */
+const ACTION_CLAUSES: Record<'offer' | 'decision', { label: string; insert: string; detail: string }[]> = {
+  offer: [
+    { label: 'eligible', insert: 'eligible $1', detail: 'eligible CONDITION: when the offer may be chosen' },
+    { label: 'score', insert: 'score $1', detail: 'score NUMBER: higher wins' },
+    { label: 'cap', insert: 'cap ${1:1} per ${2:7 days}', detail: 'cap N per DURATION: decision events naming this offer' },
+  ],
+  decision: [
+    { label: 'offers', insert: 'offers $1', detail: 'offers A, B, ...: the offers to choose between, ties to the first' },
+    { label: 'cap', insert: 'cap ${1:3} per ${2:7 days}', detail: 'cap N per DURATION: decision events naming any offer' },
+    { label: 'deliver', insert: 'deliver between ${1:09:00} and ${2:20:00} in "${3:Europe/Oslo}"', detail: 'deliver between HH:MM and HH:MM in ZONE: a send window' },
+  ],
+};
 const EXPRESSION_WORDS = ['and', 'or', 'not', 'in', 'over', 'where', 'then', 'within', 'sequence', 'contains', 'starts_with', 'ends_with', 'true', 'false', 'null'];
 const SOURCE_CLAUSES = ['key', 'type', 'time', 'format'];
 const FIELD_TYPES = ['number', 'string', 'bool', 'time'];
@@ -39,9 +55,19 @@ export function complete(analysis: RuleSetAnalysis, text: string, offset: number
   const last = tokens[tokens.length - 1];
   const lastType = last?.tokenType;
   if (lastType === T.Over || lastType === T.Within) return DURATIONS.map((d) => ({ label: d, kind: CompletionItemKind.Unit }));
+  const { block, blockStart, parens, action } = enclosing(tokens);
+  if (action !== undefined && block === undefined && parens === 0) {
+    // A decision's only `in` is its send window's.
+    if (action === 'decision' && lastType === T.In) return zoneItems(analysis);
+    if (action === 'decision' && (last?.image === 'offers' || (lastType === T.Comma && lastOffersClause(tokens.slice(blockStart + 1))))) return offerItems(analysis);
+  }
   if (lastType === T.In) return audienceItems(analysis);
-
-  const { block, blockStart, parens } = enclosing(tokens);
+  if (action !== undefined && block === undefined && parens === 0 && /(^|\n|\{)[ \t]*[A-Za-z_]*$/.test(before)) {
+    const clauses = ACTION_CLAUSES[action].map((c): CompletionItem => ({
+      label: c.label, kind: CompletionItemKind.Keyword, detail: c.detail, insertText: c.insert, insertTextFormat: InsertTextFormat.Snippet,
+    }));
+    return action === 'offer' ? [...clauses, ...expressionItems(analysis, events)] : clauses;
+  }
   if (block === T.Source) {
     if (last?.image === 'format') return ['json', 'avro'].map((v) => ({ label: v, kind: CompletionItemKind.EnumMember }));
     const words = tokens.slice(blockStart + 1).filter((t) => t.tokenType === T.Identifier).length;
@@ -64,6 +90,31 @@ export function complete(analysis: RuleSetAnalysis, text: string, offset: number
     return [...clauses, ...expressionItems(analysis, events)];
   }
   return expressionItems(analysis, events);
+}
+
+/** Whether the last clause of a decision's braces is `offers A, B, ...`. */
+function lastOffersClause(clause: IToken[]): boolean {
+  for (let i = clause.length - 1; i >= 0; i--) {
+    const t = clause[i]!;
+    if (t.image === 'offers') return true;
+    if (t.tokenType !== T.Comma && t.tokenType !== T.Identifier) return false;
+  }
+  return false;
+}
+
+function offerItems(analysis: RuleSetAnalysis): CompletionItem[] {
+  return [...analysis.files.values()].flatMap((f) => f.file.offers)
+    .filter((o) => o.name.name !== '')
+    .map((o) => ({ label: o.name.name, kind: CompletionItemKind.Constant, detail: 'offer', ...(o.description ? { documentation: o.description } : {}) }));
+}
+
+/** After `deliver between ... in`: IANA zone names (quoted) and the string traits a zone may come from. */
+function zoneItems(analysis: RuleSetAnalysis): CompletionItem[] {
+  const zones = Intl.supportedValuesOf('timeZone').map((z): CompletionItem => ({ label: `"${z}"`, kind: CompletionItemKind.EnumMember, detail: 'time zone' }));
+  const traits = [...analysis.files.values()].flatMap((f) => f.file.traits)
+    .filter((t) => t.kind === 'trait' && analysis.check.traitTypes.get(t.name.name) === 'string')
+    .map((t): CompletionItem => ({ label: t.name.name, kind: CompletionItemKind.Variable, detail: 'string trait: the customer\'s zone', insertText: `${t.name.name} default "\${1:Europe/Oslo}"`, insertTextFormat: InsertTextFormat.Snippet }));
+  return [...traits, ...zones];
 }
 
 function fieldItems(event: EventDecl | undefined): CompletionItem[] {
@@ -99,20 +150,30 @@ function expressionItems(analysis: RuleSetAnalysis, events: Map<string, EventDec
   return items;
 }
 
-/** The innermost declaration block open at the end of the tokens, and how many parentheses are open. */
-function enclosing(tokens: IToken[]): { block: TokenType | undefined; blockStart: number; parens: number } {
+/**
+ * The innermost declaration block open at the end of the tokens, and how
+ * many parentheses are open; `action` when it is an offer's or a decision's
+ * (they start with a name, so `block` is undefined for them).
+ */
+function enclosing(tokens: IToken[]): { block: TokenType | undefined; blockStart: number; parens: number; action: 'offer' | 'decision' | undefined } {
   let block: TokenType | undefined;
   let blockStart = -1;
   let declaration: TokenType | undefined;
+  let actionWord: 'offer' | 'decision' | undefined;
+  let action: 'offer' | 'decision' | undefined;
   let parens = 0;
   tokens.forEach((t, i) => {
-    if ([T.Source, T.Output, T.Event, T.Trait, T.Score, T.Audience].includes(t.tokenType) && block === undefined) declaration = t.tokenType;
-    else if (t.tokenType === T.LCurly) { block = declaration; blockStart = i; }
-    else if (t.tokenType === T.RCurly) { block = undefined; parens = 0; }
+    const open = block === undefined && action === undefined;
+    if ([T.Source, T.Output, T.Event, T.Trait, T.Score, T.Audience].includes(t.tokenType) && open) { declaration = t.tokenType; actionWord = undefined; }
+    else if (open && t.tokenType === T.Identifier && (t.image === 'offer' || t.image === 'decision') && tokens[i + 1]?.tokenType === T.Identifier) {
+      declaration = undefined; actionWord = t.image;
+    } else if (t.tokenType === T.LCurly) {
+      if (actionWord !== undefined && open) { action = actionWord; blockStart = i; } else { block = declaration; blockStart = i; }
+    } else if (t.tokenType === T.RCurly) { block = undefined; action = undefined; actionWord = undefined; parens = 0; }
     else if (t.tokenType === T.LParen) parens++;
     else if (t.tokenType === T.RParen) parens = Math.max(0, parens - 1);
   });
-  return { block, blockStart, parens };
+  return { block, blockStart, parens, action };
 }
 
 /** Whether the tokens end where a declaration may end: after `}`, a trait's complete value, or an output topic. */

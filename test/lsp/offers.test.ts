@@ -2,7 +2,8 @@
  * The language server and offers and decisions: an offer named in `offers`
  * is a reference of its declaration (definition, references, rename), the
  * names an offer's clauses read are references too, hover shows an offer's
- * and a decision's definition, and the outline lists them.
+ * and a decision's definition, the outline lists them, and completion offers
+ * their clauses, the offers and the zones.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRuleFile } from '../../dsl/parse.js';
+import { complete } from '../../lsp/completion.js';
 import { hover } from '../../lsp/hover.js';
 import { RuleSets } from '../../lsp/rule-set.js';
 import { indexSymbols, nameKey, occurrencesOf } from '../../lsp/symbol-index.js';
@@ -48,4 +50,22 @@ test('hover on an offer in a decision shows the offer; on the decision, the deci
   const onDecision = hover(analysis, path, at(10, 'home'))!.contents as { value: string };
   assert.match(onDecision.value, /^\*\*decision\*\* `home`: the best eligible offer by score, sent when it changes/);
   assert.deepEqual(documentSymbols(parseRuleFile(path, TEXT).file).map((s) => s.name).slice(-3), ['thanks', 'welcome', 'home']);
+});
+
+test('completion in offers and decisions: their clauses at a line start, the offers after `offers` and a comma, zones and string traits after `in`', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-lsp-offers-'));
+  const path = join(dir, 'offers.aud');
+  writeFileSync(path, TEXT);
+  const analysis = new RuleSets(() => undefined).analyse(dir, true, []);
+  const labels = (text: string): string[] => complete(analysis, text, text.length).map((c) => c.label);
+  const head = TEXT.split('\n').slice(0, 9).join('\n');
+  assert.deepEqual(labels(`${head}\noffer more {\n  `).slice(0, 3), ['eligible', 'score', 'cap']);
+  assert.deepEqual(labels(`${head}\ndecision d {\n  `), ['offers', 'cap', 'deliver']);
+  assert.deepEqual(labels(`${head}\ndecision d {\n  offers `), ['thanks', 'welcome']);
+  assert.deepEqual(labels(`${head}\ndecision d {\n  offers thanks, w`), ['thanks', 'welcome']);
+  const zones = labels(`${head}\ndecision d {\n  offers thanks\n  deliver between 09:00 and 20:00 in `);
+  assert.equal(zones[0], 'tz');
+  assert.ok(zones.includes('"Europe/Oslo"') && zones.includes('"America/New_York"'));
+  // Outside them, as before: the declarations, offer and decision among them.
+  assert.ok(labels(`${TEXT}\n`).includes('decision'));
 });

@@ -149,7 +149,7 @@ test('completion: fields after "purchase.", audiences after "in", durations afte
   for (const l of ['spend', 'loyalty', 'count', 'sum', 'days_since', 'logistic', 'purchase', 'page_view', 'and', 'not']) assert.ok(anywhere.includes(l), l);
   assert.ok(!anywhere.includes('amount'));
   const t6 = `${audiences}\nau`;
-  assert.deepEqual(await labels(audiencesUri, t6, 5, 2), ['source', 'output', 'event', 'trait', 'score', 'audience']);
+  assert.deepEqual(await labels(audiencesUri, t6, 5, 2), ['source', 'output', 'event', 'trait', 'score', 'audience', 'offer', 'decision']);
   // At the start of a line in an audience's braces: the steady clauses first.
   const t7 = audiences.replace('audience again { in big }', 'audience again {\n  enter when in big\n  st\n}');
   assert.deepEqual((await labels(audiencesUri, t7, 5, 4)).slice(0, 5), ['enter when', 'leave when', 'enter after', 'leave after', 'stay at least']);
