@@ -104,7 +104,10 @@ export function nextOpening(w: SendWindow, zone: string, t: number): number {
     const y = x + (((w.startMinute - minute) % 1440) + 1440) % 1440 * MINUTE;
     x = offsets.at(y) === offset ? y : firstChange(offsets, x, y, offset);
   }
-  throw new Error(`internal error: no opening of the send window ${w.startMinute}–${w.endMinute} in ${zone} after ${new Date(t).toISOString()}`);
+  // Not reached with the tz data of this century; for an offset of other times (seconds in it, several changes
+  // in a day), look minute by minute rather than fail a partition over a customer's send window.
+  for (let m = x, end = x + 3 * DAY; m < end; m += MINUTE) if (inWindow(w, localMinuteOfDay(zone, m))) return m;
+  return x + DAY;
 }
 
 /** The first quarter hour in (x, y] at which the zone's offset is not `offset` (one exists). */
