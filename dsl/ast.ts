@@ -27,16 +27,33 @@ export interface RuleFile {
   decisions: DecisionDecl[];
 }
 
-/** `source "topic" { key F  type F  time F  format json|avro }`; every clause optional. */
+/** `source "topic" { key F | identity F1, F2 limit N, ... block "v", ...  type F  time F  format json|avro }`; every clause optional. */
 export interface SourceDecl {
   topic: string;
   topicSpan: Span;
   key?: Identifier;
+  /** `identity`: identifier fields, most trusted first (customer-lifecycle.md, section 2). */
+  identity?: IdentityDecl;
   type?: Identifier;
   time?: Identifier;
   /** The word as written; the checker accepts `json` and `avro`. */
   format?: Identifier;
   span: Span;
+}
+
+/** `identity user_id, email limit 5, anonymous_id  block "", "0"` */
+export interface IdentityDecl {
+  /** Most trusted first. */
+  fields: IdentityFieldDecl[];
+  /** Values that identify no one (`block "..."`), as written. */
+  block: { value: string; span: Span }[];
+  span: Span;
+}
+
+/** One identifier field; `limit`: at most this many of its values in one profile, as written. */
+export interface IdentityFieldDecl {
+  name: Identifier;
+  limit?: { value: number; span: Span };
 }
 
 /** `output "topic"` */
