@@ -149,5 +149,7 @@ function reasonText(t: TransitionWhy): string {
     case 'event': return 'on an event';
     case 'timer': return 'by time (a window or deadline passed)';
     case 'rule_change': return 'on a rule change';
+    case 'merge': return 'on a merge of profiles';
+    case 'erasure': return 'on an erasure';
   }
 }

@@ -11,7 +11,7 @@
 import type { CstNode, CstNodeLocation, IToken } from 'chevrotain';
 import {
   AGGREGATE_FNS, type AggregateFn, type AudienceClause, type AudienceDecl, type BinaryOp, type CapClause, type ClockTime, type DecisionDecl,
-  type DeliverClause, type DurationLiteral, type EventDecl, type Expr, type Identifier, type OfferDecl, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
+  type DeliverClause, type DurationLiteral, type EventDecl, type IdentityDecl, type IdentityFieldDecl, type Expr, type Identifier, type OfferDecl, type OutputDecl, type RuleFile, type SourceDecl, type Step, type TraitDecl,
 } from './ast.js';
 import type { Diagnostic, Span } from './diagnostics.js';
 import { editDistance } from './suggest.js';
@@ -364,6 +364,10 @@ export class AstBuilder {
     for (const clause of this.nodes(c, 'sourceClause')) {
       const cc = clause.children as Children;
       const word = this.tok(cc, 'clause');
+      if (word?.image === 'identity') {
+        src.identity = this.identity(clause);
+        continue;
+      }
       const value = this.tok(cc, 'value');
       if (!word || !value) continue;
       const v = this.ident(value, span);
@@ -375,15 +379,29 @@ export class AstBuilder {
         default: {
           const d: Diagnostic = {
             code: 'bad-declaration', span: this.tokenSpan(word),
-            message: `unknown source clause "${word.image}": a source block takes key, type, time and format`,
+            message: `unknown source clause "${word.image}": a source block takes key or identity, type, time and format`,
           };
-          const near = ['key', 'type', 'time', 'format'].find((k) => editDistance(k, word.image) <= 2);
+          const near = ['key', 'identity', 'type', 'time', 'format'].find((k) => editDistance(k, word.image) <= 2);
           if (near) d.suggestion = `did you mean "${near}"?`;
           this.reportTo.push(d);
         }
       }
     }
     return src;
+  }
+
+  /** `identity F1, F2 limit N, ...  block "v", ...` */
+  private identity(clause: CstNode): IdentityDecl {
+    const cc = clause.children as Children;
+    const fields: IdentityFieldDecl[] = this.nodes(cc, 'identityField').map((f) => {
+      const fc = f.children as Children;
+      const field: IdentityFieldDecl = { name: this.ident(this.tok(fc, 'field')!, this.nodeSpan(f)) };
+      const limit = this.tok(fc, 'NumberLiteral');
+      if (limit) field.limit = { value: Number(limit.image), span: this.tokenSpan(limit) };
+      return field;
+    });
+    const block = (cc['blocked'] as IToken[] | undefined ?? []).map((t) => ({ value: this.unquote(t), span: this.tokenSpan(t) }));
+    return { fields, block, span: this.nodeSpan(clause) };
   }
 
   expression(n: CstNode | undefined, fallback: Span): Expr {

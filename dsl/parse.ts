@@ -33,7 +33,8 @@ const RULE_WHAT: Record<string, string> = {
   unary: 'an expression',
   traitDecl: '"trait" or "score"',
   step: 'an event name',
-  sourceClause: 'a source clause (key, type, time or format)',
+  sourceClause: 'a source clause (key, identity, type, time or format)',
+  identityField: 'an identifier field',
   actionClause: 'a clause (eligible, score, cap, offers or deliver)',
 };
 

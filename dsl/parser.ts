@@ -4,7 +4,8 @@
  * file with three broken audiences yields three errors and a partial tree.
  *
  *   file        := (source | output | event | trait | audience | offer | decision)*
- *   source      := "source" STRING "{" (NAME NAME)* "}"
+ *   source      := "source" STRING "{" (NAME NAME | "identity" idField ("," idField)* ("block" STRING ("," STRING)*)?)* "}"
+ *   idField     := NAME ("limit" NUMBER)?
  *   output      := "output" STRING
  *   event       := "event" NAME "{" (NAME ":" NAME ","?)* "}"
  *   trait       := ("trait" | "score") NAME "=" expr
@@ -105,9 +106,55 @@ export class AudParser extends CstParser {
     this.CONSUME(T.RCurly);
   });
 
+  /**
+   * `key F`, `type F`, `time F`, `format json`, and
+   * `identity F1, F2 limit 5, F3  block "", "0"`. The words are names, not
+   * keywords (fields may be called `identity` or `limit`); cst-to-ast.ts
+   * says which clause a word is.
+   */
   sourceClause = this.RULE('sourceClause', () => {
-    this.CONSUME(T.Identifier, { LABEL: 'clause' });
-    this.CONSUME2(T.Identifier, { LABEL: 'value' });
+    this.OR({ IGNORE_AMBIGUITIES: true, DEF: [
+      {
+        GATE: () => isWord(this.LA(1), 'identity'),
+        ALT: () => {
+          this.CONSUME(T.Identifier, { LABEL: 'clause' });
+          this.SUBRULE(this.identityField);
+          this.MANY(() => {
+            this.CONSUME(T.Comma);
+            this.SUBRULE2(this.identityField);
+          });
+          this.OPTION({
+            GATE: () => isWord(this.LA(1), 'block'),
+            DEF: () => {
+              this.CONSUME2(T.Identifier, { LABEL: 'block' });
+              this.CONSUME(T.StringLiteral, { LABEL: 'blocked' });
+              this.MANY2(() => {
+                this.CONSUME2(T.Comma);
+                this.CONSUME2(T.StringLiteral, { LABEL: 'blocked' });
+              });
+            },
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME3(T.Identifier, { LABEL: 'clause' });
+          this.CONSUME4(T.Identifier, { LABEL: 'value' });
+        },
+      },
+    ] });
+  });
+
+  /** One identifier field of `identity`, with its `limit N`. */
+  identityField = this.RULE('identityField', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'field' });
+    this.OPTION({
+      GATE: () => isWord(this.LA(1), 'limit'),
+      DEF: () => {
+        this.CONSUME2(T.Identifier, { LABEL: 'limit' });
+        this.CONSUME(T.NumberLiteral);
+      },
+    });
   });
 
   outputDecl = this.RULE('outputDecl', () => {

@@ -81,12 +81,22 @@ export interface SendWindowPlan {
 
 export interface SourcePlan {
   topic?: string;
-  /** Field holding the customer id; undefined: the Kafka message key. */
+  /** Field holding the customer id; undefined: the Kafka message key (or `identity`). */
   keyField?: string;
+  /** Identifier fields instead of a key (customer-lifecycle.md, section 2); absent: the customer is the key. */
+  identity?: IdentityPlan;
   typeField: string;
   /** Field holding the event time; when a record lacks it: the Kafka record timestamp. */
   timeField: string;
   format: 'json' | 'avro';
+}
+
+/** `identity F1, F2 limit N, ...  block "..."`. */
+export interface IdentityPlan {
+  /** Most trusted first; `limit`: at most this many values of the field in one profile, null for no limit (the first field's default is 1). */
+  fields: { name: string; limit: number | null }[];
+  /** Values that identify no one: read as if absent. */
+  block: string[];
 }
 
 export interface EventPlan {

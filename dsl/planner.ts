@@ -124,6 +124,12 @@ class Planner {
     };
     if (decl?.topic !== undefined) source.topic = decl.topic;
     if (decl?.key !== undefined) source.keyField = decl.key.name;
+    if (decl?.identity !== undefined) {
+      source.identity = {
+        fields: decl.identity.fields.map((f, i) => ({ name: f.name.name, limit: f.limit?.value ?? (i === 0 ? 1 : null) })),
+        block: decl.identity.block.map((b) => b.value),
+      };
+    }
     return source;
   }
 

@@ -22,8 +22,8 @@
  * at most W / B buckets, and in practice one per active bucket.
  */
 import { MAX_TALLY_VALUES, type AggregateSlot, type Value } from '../dsl/plan.js';
-import { tallyAdd, tallyAddToBucket, tallyAtBound, tallyBucketsOf, tallyDistinct, tallyExpire, tallyFlipBucket, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
-import { latestValuesAdd, latestValuesCount, latestValuesExpire, latestValuesFlipBucket, latestValuesOf, latestValuesOldestBucket, type LatestValues } from './latest-values.js';
+import { tallyAdd, tallyAddToBucket, tallyAtBound, tallyBucketsMerge, tallyBucketsOf, tallyDistinct, tallyExpire, tallyFlipBucket, tallyMerge, tallySize, tallyTop, type Tally, type TallyBuckets } from './tally.js';
+import { latestValuesAdd, latestValuesCount, latestValuesExpire, latestValuesFlipBucket, latestValuesMerge, latestValuesOf, latestValuesOldestBucket, type LatestValues } from './latest-values.js';
 
 type TallyFn = 'distinct' | 'top';
 
@@ -383,4 +383,41 @@ function additiveFlipTime(buckets: number[], windowMs: number, now: number, flip
     if (flips(left)) return buckets[i]! + windowMs;
   }
   return Infinity;
+}
+
+/**
+ * Two customers' states of one aggregate as one (identity/merge-customers.ts):
+ * what the aggregate would hold had it seen both customers' events. A
+ * window's buckets combine bucket by bucket; first and last take the
+ * earlier or later event; distinct and top combine value by value. `b`'s
+ * arrival numbers are shifted by `shift`, so that its events of an instant
+ * come after `a`'s. Returns a new state, or one of the two when the other
+ * is empty.
+ */
+export function mergeAggregate(slot: AggregateSlot, a: unknown, b: unknown, shift: number): unknown {
+  if (b === undefined) return a;
+  const max = slot.maxValues ?? MAX_TALLY_VALUES;
+  if (isWindowedDistinct(slot)) return latestValuesMerge(latestValuesOf(a), latestValuesOf(b), shift, max);
+  if (isTally(slot)) {
+    return slot.windowMs === undefined
+      ? tallyMerge(a as Tally | undefined, b as Tally, shift, max)
+      : tallyBucketsMerge(tallyBucketsOf(a), tallyBucketsOf(b), shift, max);
+  }
+  const m = monoidOf(slot);
+  const stamped = slot.fn === 'first' || slot.fn === 'last';
+  const shifted = (p: Partial): Partial => (stamped ? [(p as Stamped)[0], (p as Stamped)[1] + shift, (p as Stamped)[2]] : p);
+  if (slot.windowMs === undefined) return a === undefined ? shifted(b) : m.merge(a, shifted(b));
+  const x = bucketsOf(a) ?? [];
+  const y = bucketsOf(b)!;
+  const out: Buckets = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    const sx = i < x.length ? x[i] as number : Infinity;
+    const sy = j < y.length ? y[j] as number : Infinity;
+    if (sx < sy) { out.push(sx, x[i + 1]); i += 2; }
+    else if (sy < sx) { out.push(sy, shifted(y[j + 1])); j += 2; }
+    else { out.push(sx, m.merge(x[i + 1], shifted(y[j + 1]))); i += 2; j += 2; }
+  }
+  return out;
 }

@@ -31,15 +31,32 @@ export interface InputRecord {
 }
 
 export interface EngineEvent {
+  /** The customer id; for an `identity` source, set once the identifiers are resolved (identity-graph.ts). */
   customer: string;
+  /** An `identity` source's identifiers, by field index (plan.source.identity); null where the record has none. */
+  ids?: (string | null)[];
   type: string;
   time: number;
   fields: Record<string, Value>;
   cause?: Cause;
 }
 
+/** An `aud.forget` record (customer-lifecycle.md, section 3): erase the customer it names at `time`. */
+export interface ForgetRecord {
+  /** A keyed source's customer. */
+  customer?: string;
+  /** An identity source's identifiers, by field index; null where the record has none. */
+  ids?: (string | null)[];
+  time: number;
+  cause?: Cause;
+}
+
+/** The type of an erasure record. */
+export const FORGET_TYPE = 'aud.forget';
+
 export type Decoded =
   | { kind: 'event'; event: EngineEvent }
+  | { kind: 'forget'; forget: ForgetRecord }
   | { kind: 'skipped'; type: string }
   | { kind: 'bad'; reason: string };
 
@@ -156,7 +173,7 @@ export class RecordDecoder {
   }
 
   /** Whether decode reads the key: only when the source names no key field. */
-  get readsKey(): boolean { return this.plan.source.keyField === undefined; }
+  get readsKey(): boolean { return this.plan.source.keyField === undefined && this.plan.source.identity === undefined; }
 
   /**
    * One record: its value, its Kafka key (the customer id when the source
@@ -187,8 +204,13 @@ export class RecordDecoder {
     const o = obj as Record<string, unknown>;
     const src = this.plan.source;
 
-    let customer: string;
-    if (src.keyField !== undefined) {
+    let customer = '';
+    let ids: (string | null)[] | undefined;
+    if (src.identity !== undefined) {
+      const read = readIdentifiers(o, src.identity);
+      if (typeof read === 'string') return { kind: 'bad', reason: read };
+      ids = read;
+    } else if (src.keyField !== undefined) {
       const k = ownField(o, src.keyField);
       if (typeof k === 'string' && k !== '') customer = k;
       else if (typeof k === 'number' && Number.isFinite(k)) customer = String(k);
@@ -208,7 +230,7 @@ export class RecordDecoder {
         : `event type field "${src.typeField}" must be a string, got ${describe(type)}` };
     }
     const declared = this.fields.get(type);
-    if (!declared) return { kind: 'skipped', type };
+    if (!declared && type !== FORGET_TYPE) return { kind: 'skipped', type };
 
     let time: number;
     const rawTime = ownField(o, src.timeField);
@@ -220,6 +242,7 @@ export class RecordDecoder {
       if (t === undefined) return { kind: 'bad', reason: `time ${describe(rawTime)} in field "${src.timeField}" does not parse: use epoch milliseconds or ISO-8601` };
       time = t;
     }
+    if (!declared) return { kind: 'forget', forget: ids ? { ids, time } : { customer, time } };
 
     const fields: Record<string, Value> = {};
     for (const f of declared) {
@@ -247,8 +270,35 @@ export class RecordDecoder {
         }
       }
     }
-    return { kind: 'event', event: { customer, type, time, fields } };
+    const event: EngineEvent = { customer, type, time, fields };
+    if (ids) event.ids = ids;
+    return { kind: 'event', event };
   }
+}
+
+/**
+ * An identity source's identifiers of one record, by field index: a string
+ * as it is, a number as its decimal text; absent, null and blocked values
+ * are none. Returns why the record is bad instead when a value is of
+ * another kind, too long, or when the record has no identifier at all.
+ */
+function readIdentifiers(o: Record<string, unknown>, identity: NonNullable<Plan['source']['identity']>): (string | null)[] | string {
+  const ids: (string | null)[] = [];
+  let any = false;
+  for (const f of identity.fields) {
+    const v = ownField(o, f.name);
+    let id: string | null;
+    if (v === undefined || v === null) id = null;
+    else if (typeof v === 'string') id = v;
+    else if (typeof v === 'number' && Number.isFinite(v)) id = String(v);
+    else return `identifier field "${f.name}" must be a string or number, got ${describe(v)}`;
+    if (id !== null && id.length > MAX_STRING_CHARS) return `identifier field "${f.name}" is a string of ${id.length} characters, more than the ${MAX_STRING_CHARS} a field may have`;
+    if (id !== null && identity.block.includes(id)) id = null;
+    if (id !== null) any = true;
+    ids.push(id);
+  }
+  if (!any) return `no customer identifier: none of the identity fields ${identity.fields.map((f) => `"${f.name}"`).join(', ')} holds a value that is not blocked`;
+  return ids;
 }
 
 function wrongType(event: string, field: string, expected: string, got: unknown): Decoded {

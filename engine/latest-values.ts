@@ -143,3 +143,29 @@ export function latestValuesFlipBucket(list: LatestValues, bucketMs: number, fli
   }
   return found;
 }
+
+/**
+ * Two lists as one (identity/merge-customers.ts): each value once, with the
+ * later of its latest events; `b`'s arrival numbers shifted by `shift`, so
+ * that its events of an instant come after `a`'s. Past `max` values the
+ * least recent are dropped. A new list.
+ */
+export function latestValuesMerge(a: LatestValues | undefined, b: LatestValues | undefined, shift: number, max: number): LatestValues | undefined {
+  if (b === undefined || b.length === 0) return a;
+  const latest = new Map<string, [number, number]>();
+  const add = (list: LatestValues, by: number): void => {
+    for (let i = 0; i < list.length; i += ENTRY) {
+      const key = list[i] as string;
+      const t = list[i + 1] as number;
+      const seq = (list[i + 2] as number) + by;
+      const prev = latest.get(key);
+      if (!prev || t > prev[0] || (t === prev[0] && seq > prev[1])) latest.set(key, [t, seq]);
+    }
+  };
+  add(a ?? [], 0);
+  add(b, shift);
+  const entries = [...latest].sort((x, y) => x[1][0] - y[1][0] || x[1][1] - y[1][1]);
+  const out: LatestValues = [];
+  for (const [key, [t, seq]] of entries.slice(Math.max(0, entries.length - max))) out.push(key, t, seq);
+  return out;
+}

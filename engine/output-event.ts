@@ -15,8 +15,13 @@
  */
 import type { Cause } from './input-record.js';
 
-/** `rule_change`: the rules were replaced and the customer's membership under the new ones differs (customer-lifecycle.md, section 1). */
-export type ChangeReason = 'event' | 'timer' | 'rule_change';
+/**
+ * `rule_change`: the rules were replaced and the customer's membership under
+ * the new ones differs (customer-lifecycle.md, section 1). `merge`: profiles
+ * merged, or a profile's id changed (section 2). `erasure`: the customer was
+ * forgotten (section 3).
+ */
+export type ChangeReason = 'event' | 'timer' | 'rule_change' | 'merge' | 'erasure';
 
 export interface MembershipEvent {
   type: 'enter' | 'leave';

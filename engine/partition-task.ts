@@ -44,7 +44,10 @@ import { afterRead, CustomerScope, lengthBeforeRead } from './customer-scope.js'
 import { customerWhy, type CustomerWhy } from './customer-why.js';
 import { CustomerStateCodec, isMember, membershipsChanged, membershipVersion, slotChanged, type CustomerState } from './customer-state.js';
 import type { EvalScope, SlotComparison } from './evaluate.js';
-import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type InputRecord } from './input-record.js';
+import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type ForgetRecord, type InputRecord } from './input-record.js';
+import { ErasedIdentifiers } from './identity/erased-identifiers.js';
+import { IdentityGraph, type Resolution } from './identity/identity-graph.js';
+import { mergeCustomerState } from './identity/merge-customers.js';
 import type { ChangeReason, DecisionEvent, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
 import { flipsOnlyLater, RuleGraph, type CompiledAudience } from './rule-graph.js';
@@ -174,6 +177,13 @@ export class PartitionTask {
   private readonly decisionStates: (DecisionState | undefined)[];
   /** Something the customer's decisions read has changed since they were last evaluated (RuleGraph.decisionSlots). */
   private decisionsDirty = false;
+  /** An `identity` source's profiles (identity/identity-graph.ts); undefined for a keyed source. */
+  readonly identities: IdentityGraph | undefined;
+  /** Customers erased, as salted hashes of their identifiers with the instant (identity/erased-identifiers.ts). */
+  readonly erased = new ErasedIdentifiers();
+  /** Profiles merged (or renamed) and customers erased since the partition was opened. */
+  private mergesApplied = 0;
+  private erasuresApplied = 0;
 
   private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
@@ -189,6 +199,7 @@ export class PartitionTask {
     this.scope = new CustomerScope(plan, this.graph);
     this.hasDecisions = this.graph.decisions.length > 0;
     this.decisionStates = this.graph.decisions.map(() => undefined);
+    this.identities = plan.source.identity ? new IdentityGraph(plan.source.identity) : undefined;
   }
 
   /**
@@ -265,7 +276,8 @@ export class PartitionTask {
   private async readCustomer<T>(customer: string, read: (state: CustomerState) => T): Promise<T | undefined> {
     const cached = this.cache.get(customer)?.state;
     const state = cached ?? await this.committedState(customer);
-    if (!state) return undefined;
+    // A state with no event applied: loaded for a stale timer, or erased.
+    if (!state || state.n === 0) return undefined;
     const result = read(state);
     if (cached) this.graph.changesWhenRead.forEach((changes, i) => { if (changes === 1) slotChanged(cached, i); });
     return result;
@@ -317,7 +329,9 @@ export class PartitionTask {
    */
   async process(batch: RecordBatch, stop?: { after: number; decoder?: RecordDecoder }): Promise<BatchResult> {
     const result: BatchResult = { outputs: [], bad: [], skipped: 0, applied: 0, consumed: batch.count };
-    const events: (EngineEvent | undefined)[] = [];
+    const events: (EngineEvent | Erasure | undefined)[] = [];
+    /** Events that merged profiles or changed a profile's id (identity sources), with what they did. */
+    const merges = new Map<EngineEvent, ProfileMerge>();
     let latest = this.now;
     const touched = new Set<string>();
     const guard = this.clockGuard.active ? this.clockGuard : undefined;
@@ -330,16 +344,33 @@ export class PartitionTask {
         result.consumed = index;
         break;
       }
-      const refused = d.kind === 'event' ? guard?.refuse(d.event.time) : undefined;
+      const refused = d.kind === 'event' ? guard?.refuse(d.event.time) : d.kind === 'forget' ? guard?.refuse(d.forget.time) : undefined;
       if (refused !== undefined) {
         events.push(undefined);
         result.bad.push({ index, reason: refused, clock: true });
       } else if (d.kind === 'event') {
         const cause = causeAt(batch, index);
         if (cause) d.event.cause = cause;
+        // Identities resolve in record order, ahead of the events' application: the graph does not depend on the rules' state.
+        if (d.event.ids) {
+          const resolved = this.identities!.resolve(d.event.ids);
+          d.event.customer = resolved.customer;
+          if (resolved.merge) {
+            merges.set(d.event, resolved.merge);
+            touched.add(resolved.merge.survivor);
+            for (const a of resolved.merge.absorbed) touched.add(a);
+          }
+        }
         events.push(d.event);
         touched.add(d.event.customer);
         if (d.event.time > latest) latest = d.event.time;
+      } else if (d.kind === 'forget') {
+        const erasure = this.resolveErasure(d.forget);
+        const cause = causeAt(batch, index);
+        if (cause) erasure.cause = cause;
+        events.push(erasure);
+        for (const c of erasure.customers) touched.add(c);
+        if (d.forget.time > latest) latest = d.forget.time;
       } else {
         events.push(undefined);
         if (d.kind === 'bad') result.bad.push({ index, reason: d.reason });
@@ -352,10 +383,118 @@ export class PartitionTask {
     for (const e of events) {
       if (!e) continue;
       this.advanceClock(e.time, result.outputs);
-      this.applyEvent(e, result.outputs);
+      if ('erase' in e) this.erase(e, result.outputs);
+      else {
+        const merge = merges.get(e);
+        if (merge) this.mergeProfiles(merge, e.customer, e.cause, result.outputs);
+        this.applyEvent(e, result.outputs);
+      }
       result.applied++;
     }
     return result;
+  }
+
+  /** Profiles merged (or renamed) since the partition was opened. */
+  get merges(): number { return this.mergesApplied; }
+
+  /** Customers erased since the partition was opened. */
+  get erasures(): number { return this.erasuresApplied; }
+
+  /**
+   * The customers an `aud.forget` record names, taken out of the identity
+   * graph at once (later records of the batch resolve without them), and
+   * remembered as erased at its time.
+   */
+  private resolveErasure(forget: ForgetRecord): Erasure {
+    if (forget.ids) {
+      const profiles = this.identities!.forget(forget.ids);
+      for (const p of profiles) for (const [field, value] of p.identifiers) this.erased.add(field, value, forget.time);
+      return { erase: true, customers: profiles.map((p) => p.id), time: forget.time };
+    }
+    this.erased.add(0, forget.customer!, forget.time);
+    return { erase: true, customers: [forget.customer!], time: forget.time };
+  }
+
+  /**
+   * An erasure at the clock (customer-lifecycle.md, section 3): each
+   * customer leaves every audience it is in (reason erasure), then its
+   * state, transitions and timer are gone; the next commit deletes them
+   * from the store (and so from the changelog).
+   */
+  private erase(erasure: Erasure, out: OutputEvent[]): void {
+    for (const customer of erasure.customers) {
+      const c = this.cached(customer);
+      if (c.state.n === 0) continue; // never seen, or erased already
+      this.leaveAll(customer, c.state, 'erasure', erasure.cause, out);
+      this.clearCustomer(customer, c);
+      this.erasuresApplied++;
+    }
+  }
+
+  /**
+   * Profiles merged at the clock, or a profile's id changed
+   * (docs/decisions/2026-12-05-identities-and-erasure.md): the absorbed
+   * profiles leave every audience, their states merge into the survivor's;
+   * under a new id the survivor's old id leaves everything and the state
+   * moves; then every audience of the merged customer is evaluated again,
+   * all with reason merge.
+   */
+  private mergeProfiles(merge: ProfileMerge, into: string, cause: Cause | undefined, out: OutputEvent[]): void {
+    const survivor = this.cached(merge.survivor);
+    const state = survivor.state;
+    for (const absorbed of merge.absorbed) {
+      const c = this.cached(absorbed);
+      this.leaveAll(absorbed, c.state, 'merge', cause, out);
+      mergeCustomerState(this.plan, state, c.state);
+      this.clearCustomer(absorbed, c);
+    }
+    let target = survivor;
+    if (into !== merge.survivor) {
+      this.leaveAll(merge.survivor, state, 'merge', cause, out);
+      // The new id starts with no memberships, versions or transitions of its own.
+      state.m.fill(0);
+      state.h = undefined;
+      state.hOwned = false;
+      membershipsChanged(state);
+      target = this.cached(into);
+      this.codec.release(target.state);
+      target.state = state;
+      survivor.state = this.codec.empty();
+      survivor.state.t = null;
+      this.changed.add(merge.survivor);
+    }
+    // Wakes and the timer are found again by evaluating everything.
+    state.w.fill(Infinity);
+    membershipsChanged(state);
+    state.t = null;
+    this.changed.add(into);
+    this.mergesApplied++;
+    this.dirty.fill(1);
+    this.dirtyCount = this.dirty.length;
+    if (this.hasDecisions) this.decisionsDirty = true;
+    this.evaluateCustomer(into, target, 'merge', cause, out);
+  }
+
+  /** The customer leaves every audience it is in, in plan order, now. */
+  private leaveAll(customer: string, cs: CustomerState, reason: ChangeReason, cause: Cause | undefined, out: OutputEvent[]): void {
+    this.plan.audiences.forEach((a, i) => {
+      const prev = cs.m[i]!;
+      if (prev <= 0) return;
+      const version = prev + 1;
+      cs.m[i] = -version;
+      membershipsChanged(cs);
+      this.sizes.set(a.name, (this.sizes.get(a.name) ?? 0) - 1);
+      const event: OutputEvent = { type: 'leave', audience: a.name, customer, at: this.isoNow(), version, reason };
+      if (cause) event.cause = cause;
+      recordTransition(cs, i, false, this.now, version, reason, cause);
+      out.push(event);
+    });
+  }
+
+  /** Nothing left of the customer: the next commit deletes its state and timer. */
+  private clearCustomer(customer: string, c: CachedCustomer): void {
+    c.state = this.codec.empty();
+    this.changed.add(customer);
   }
 
   /** Move the clock to `t` (if later), firing every timer due by then, in order. */
@@ -378,6 +517,13 @@ export class PartitionTask {
     const committing = new Map<string, number | null>();
     for (const customer of this.changed) {
       const c = this.cached(customer);
+      if (c.state.n === 0) {
+        // Erased, or merged into another: no state, no timer.
+        batch.push({ type: 'del', key: customerKey(customer) });
+        if (c.persistedTimer !== null) batch.push({ type: 'del', key: timerKey(c.persistedTimer, customer) });
+        committing.set(customer, null);
+        continue;
+      }
       const value = this.codec.encode(c.state);
       if (value.length > this.largestState) this.largestState = value.length;
       batch.push({ type: 'put', key: customerKey(customer), value });
@@ -514,7 +660,9 @@ export class PartitionTask {
       const d = this.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
       if (d.kind !== 'event') continue;
       if (d.event.time < build.earliest) build.earliest = d.event.time;
-      if (d.event.time >= build.from && d.event.time <= build.until && build.types.has(d.event.type)) events.push(d.event);
+      if (d.event.time < build.from || d.event.time > build.until || !build.types.has(d.event.type)) continue;
+      if (!this.historyCustomer(d.event)) continue;
+      events.push(d.event);
     }
     await this.load(events.map((e) => e.customer));
     const clock = this.now;
@@ -540,6 +688,24 @@ export class PartitionTask {
     this.now = clock;
     build.applied += events.length;
     return events.length;
+  }
+
+  /**
+   * The customer a record of history belongs to now, set on the event;
+   * false when it must not be read again: its customer was erased after it
+   * (customer-lifecycle.md, section 3), or none of its identifiers is known.
+   * An identity source's record goes to the profile of its most trusted
+   * identifier: resolution only ever drops the least trusted ones, so that
+   * one is in the profile the record went to, or in one merged into it.
+   */
+  private historyCustomer(e: EngineEvent): boolean {
+    if (!e.ids) return !this.erased.erasedAfter(0, e.customer, e.time);
+    const first = e.ids.findIndex((v) => v !== null);
+    if (this.erased.erasedAfter(first, e.ids[first]!, e.time)) return false;
+    const profile = this.identities!.profileOf(first, e.ids[first]!);
+    if (!profile) return false;
+    e.customer = profile.id;
+    return true;
   }
 
   /** The build so far: events applied, and the earliest event time the history held (Infinity: none). */
@@ -976,6 +1142,17 @@ interface StateBuild {
   earliest: number;
 }
 
+/** What an identity source's event did to the profiles before it applies (IdentityGraph.resolve). */
+type ProfileMerge = NonNullable<Resolution['merge']>;
+
+/** An `aud.forget` record, resolved: the customers it erases at `time`. */
+interface Erasure {
+  erase: true;
+  customers: string[];
+  time: number;
+  cause?: Cause;
+}
+
 /** The earliest of a customer's wakes (Infinity: none). */
 function earliestWake(w: Float64Array): number {
   let next = Infinity;
@@ -986,6 +1163,7 @@ function earliestWake(w: Float64Array): number {
 /** Whether a record is past a rule change: an event later than it, for the rules in force or for the new ones. */
 function stopsAt(d: Decoded, stop: { after: number; decoder?: RecordDecoder }, records: BatchReader, index: number, readsKey: boolean): boolean {
   if (d.kind === 'event') return d.event.time > stop.after;
+  if (d.kind === 'forget') return d.forget.time > stop.after;
   if (d.kind !== 'skipped' || !stop.decoder) return false;
   const next = stop.decoder.decode(records.value(index), readsKey ? records.key(index) : undefined, records.timestamp(index));
   return next.kind === 'event' && next.event.time > stop.after;

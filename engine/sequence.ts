@@ -74,3 +74,34 @@ export function absenceDue(slot: AbsenceSlot, state: AbsenceState | undefined): 
   if (!state || state.a === null || state.b) return null;
   return state.a + slot.withinMs;
 }
+
+/**
+ * Two customers' sequence states as one (identity/merge-customers.ts): per
+ * step, the partial match that is best by the rule of addToSequence (the
+ * latest start; of equal starts, the earlier last step), and the later
+ * complete match. Not exact: a match whose steps came under different
+ * customers before the merge is not found
+ * (docs/decisions/2026-12-05-identities-and-erasure.md).
+ */
+export function mergeSequences(a: SequenceState | undefined, b: SequenceState | undefined): SequenceState | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const p = a.p.map((x, k) => {
+    const y = b.p[k] ?? null;
+    if (x === null || y === null) return x ?? y;
+    return y[0] > x[0] || (y[0] === x[0] && y[1] < x[1]) ? y : x;
+  });
+  const m = a.m === null || b.m === null ? a.m ?? b.m : Math.max(a.m, b.m);
+  return { p, m };
+}
+
+/**
+ * Two absence states as one: the later A with its own flag (of equal ones,
+ * cancelled if either was). Not exact: a B of the other customer after the
+ * later A is not seen.
+ */
+export function mergeAbsences(a: AbsenceState | undefined, b: AbsenceState | undefined): AbsenceState | undefined {
+  if (a === undefined || b === undefined || b.a === null) return a ?? b;
+  if (a.a === null || b.a > a.a) return b;
+  if (a.a > b.a) return a;
+  return { a: a.a, b: a.b || b.b };
+}

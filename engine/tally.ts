@@ -390,3 +390,72 @@ function valueOf(key: string): Value {
 function recentFirst(a: TallyEntry, b: TallyEntry): boolean {
   return a[1] > b[1] || (a[1] === b[1] && a[2] > b[2]);
 }
+
+/** Keys of `tally` beyond the `max` most recently seen (by latest time, then arrival), least recent first. */
+function leastRecentBeyond(latest: Map<string, [number, number]>, max: number): Set<string> {
+  if (latest.size <= max) return new Set();
+  const keys = [...latest.keys()].sort((a, b) => { const x = latest.get(a)!; const y = latest.get(b)!; return x[0] - y[0] || x[1] - y[1]; });
+  return new Set(keys.slice(0, keys.length - max));
+}
+
+/**
+ * Two all-time tallies as one (identity/merge-customers.ts): counts added,
+ * each value's latest event the later; `b`'s arrival numbers shifted by
+ * `shift`, so that its events of an instant come after `a`'s. Past `max`
+ * values the least recently seen are dropped. A new object: its summary is
+ * built on first use.
+ */
+export function tallyMerge(a: Tally | undefined, b: Tally | undefined, shift: number, max: number): Tally | undefined {
+  if (b === undefined) return a;
+  const out: Tally = {};
+  for (const key in a) { const [n, t, seq] = a[key]!; out[key] = [n, t, seq]; }
+  for (const key in b) { const [n, t, seq] = b[key]!; bump(out, key, n, t, seq + shift); }
+  const latest = new Map<string, [number, number]>();
+  for (const key in out) latest.set(key, [out[key]![1], out[key]![2]]);
+  for (const key of leastRecentBeyond(latest, max)) delete out[key];
+  return out;
+}
+
+/**
+ * Two windowed tallies (tuple lists) as one, bucket by bucket: a value's
+ * counts in one bucket added, its latest event there the later; `b`'s
+ * arrival numbers shifted by `shift`. Past `max` values the least recently
+ * seen are dropped from every bucket. A new list.
+ */
+export function tallyBucketsMerge(a: TallyBuckets | undefined, b: TallyBuckets | undefined, shift: number, max: number): TallyBuckets | undefined {
+  if (b === undefined || b.length === 0) return a;
+  const byBucket = new Map<number, Map<string, [number, number, number]>>();
+  const add = (list: TallyBuckets, by: number): void => {
+    for (let i = 0; i < list.length; i += TUPLE) {
+      const start = list[i] as number;
+      const key = list[i + 1] as string;
+      const n = list[i + 2] as number;
+      const dt = list[i + 3] as number;
+      const seq = (list[i + 4] as number) + by;
+      let bucket = byBucket.get(start);
+      if (!bucket) byBucket.set(start, bucket = new Map());
+      const prev = bucket.get(key);
+      if (!prev) bucket.set(key, [n, dt, seq]);
+      else {
+        prev[0] += n;
+        if (dt > prev[1] || (dt === prev[1] && seq > prev[2])) { prev[1] = dt; prev[2] = seq; }
+      }
+    }
+  };
+  add(a ?? [], 0);
+  add(b, shift);
+  const latest = new Map<string, [number, number]>();
+  for (const [start, bucket] of byBucket) {
+    for (const [key, [, dt, seq]] of bucket) {
+      const prev = latest.get(key);
+      const t = start + dt;
+      if (!prev || t > prev[0] || (t === prev[0] && seq > prev[1])) latest.set(key, [t, seq]);
+    }
+  }
+  const dropped = leastRecentBeyond(latest, max);
+  const out: TallyBuckets = [];
+  for (const start of [...byBucket.keys()].sort((x, y) => x - y)) {
+    for (const [key, [n, dt, seq]] of byBucket.get(start)!) if (!dropped.has(key)) out.push(start, key, n, dt, seq);
+  }
+  return out;
+}

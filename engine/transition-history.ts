@@ -49,7 +49,7 @@ const RECORD_BYTES = 20;
 /** The largest value of a 48-bit field: epoch ms until the year 10889, offsets and lines beyond any real log. */
 const MAX_48 = 2 ** 48 - 1;
 /** Reasons as stored, by code: the position in this list, so codes never change meaning (append only). */
-const REASONS: readonly ChangeReason[] = ['event', 'timer', 'rule_change'];
+const REASONS: readonly ChangeReason[] = ['event', 'timer', 'rule_change', 'merge', 'erasure'];
 const CAUSE_NONE = 0;
 const CAUSE_LINE = 1;
 const CAUSE_KAFKA = 2;

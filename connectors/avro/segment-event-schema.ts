@@ -46,7 +46,9 @@ export const SEGMENT_EVENT_SCHEMA = {
         "symbols": [
           "event",
           "timer",
-          "rule_change"
+          "rule_change",
+          "merge",
+          "erasure"
         ],
         "default": "event"
       }

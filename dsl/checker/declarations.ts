@@ -5,7 +5,7 @@
  * share one namespace with offers and decisions, so `in vip` and a trait
  * `vip` cannot both exist.
  */
-import type { AudienceDecl, DecisionDecl, EventDecl, OfferDecl, RuleFile, TraitDecl } from '../ast.js';
+import type { AudienceDecl, DecisionDecl, EventDecl, OfferDecl, RuleFile, SourceDecl, TraitDecl } from '../ast.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { didYouMean } from '../suggest.js';
 
@@ -39,6 +39,7 @@ export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) =
       report(d);
     }
   }
+  for (const s of sources) checkIdentity(s, files, report);
   const outputs = files.flatMap((f) => f.outputs);
   for (const extra of outputs.slice(1)) {
     report({ code: 'bad-declaration', span: extra.span, message: `a second output declaration (the first is in ${outputs[0]!.span.file}:${outputs[0]!.span.line}): a program writes one output topic` });
@@ -95,4 +96,60 @@ export function collectDeclarations(files: RuleFile[], report: (d: Diagnostic) =
     items.forEach((i) => i.run());
   }
   return decls;
+}
+
+/**
+ * `identity F1, F2 limit N, ...  block "..."` (customer-lifecycle.md,
+ * section 2): instead of `key`, fields no two of which are one, none of
+ * them the type or time field, each a string wherever an event declares
+ * it, limits of at least one.
+ */
+function checkIdentity(s: SourceDecl, files: RuleFile[], report: (d: Diagnostic) => void): void {
+  const id = s.identity;
+  if (!id) return;
+  if (s.key) {
+    report({
+      code: 'bad-declaration', span: s.key.span,
+      message: `a source has either key or identity, not both: key "${s.key.name}" names one customer field, identity lists a customer's identifier fields`,
+      suggestion: id.fields.some((f) => f.name.name === s.key!.name) ? `remove "key ${s.key.name}"` : `remove "key ${s.key.name}", or add ${s.key.name} to the identity fields`,
+    });
+  }
+  if (id.fields.length === 0) {
+    report({ code: 'bad-declaration', span: id.span, message: 'identity lists no fields', suggestion: 'write the identifier fields, most trusted first, e.g. "identity user_id, email, anonymous_id"' });
+  }
+  const seen = new Set<string>();
+  const declared = new Map<string, { type: string; event: string; span: SourceDecl['span'] }>();
+  for (const f of files) {
+    for (const e of f.events) for (const fd of e.fields) if (!declared.has(fd.name.name)) declared.set(fd.name.name, { type: fd.type.name, event: e.name.name, span: fd.type.span });
+  }
+  const typeField = s.type?.name ?? 'type';
+  const timeField = s.time?.name ?? 'ts';
+  for (const field of id.fields) {
+    const name = field.name.name;
+    if (seen.has(name)) {
+      report({ code: 'duplicate-name', span: field.name.span, message: `identity lists "${name}" twice`, suggestion: 'keep it once, where its trust puts it (most trusted first)' });
+      continue;
+    }
+    seen.add(name);
+    if (name === typeField || name === timeField) {
+      report({ code: 'bad-declaration', span: field.name.span, message: `"${name}" is the source's ${name === typeField ? 'type' : 'time'} field and cannot identify a customer`, suggestion: 'list the fields that hold customer identifiers (user id, e-mail, device or cookie id)' });
+    }
+    const d = declared.get(name);
+    if (d && d.type !== 'string' && d.type !== 'error') {
+      report({
+        code: 'type-mismatch', span: field.name.span,
+        message: `identifier field "${name}" is declared as ${d.type} in event ${d.event} (${d.span.file}:${d.span.line}); identifiers are strings`,
+        suggestion: `declare it as "${name}: string" (numbers in records are read as their decimal text)`,
+      });
+    }
+    const limit = field.limit;
+    if (limit && (!Number.isInteger(limit.value) || limit.value < 1)) {
+      report({ code: 'bad-declaration', span: limit.span, message: `limit ${limit.value} on "${name}": a limit is a whole number of values of at least 1`, suggestion: `write e.g. "${name} limit 5", or no limit for any number` });
+    }
+  }
+  const blocked = new Set<string>();
+  for (const b of id.block) {
+    if (blocked.has(b.value)) report({ code: 'duplicate-name', span: b.span, message: `block lists ${JSON.stringify(b.value)} twice`, suggestion: 'keep it once' });
+    blocked.add(b.value);
+  }
 }

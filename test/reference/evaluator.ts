@@ -29,7 +29,7 @@ type V = number | string | boolean | null;
 
 interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
 
-export type RefReason = 'event' | 'timer' | 'rule_change';
+export type RefReason = 'event' | 'timer' | 'rule_change' | 'merge' | 'erasure';
 export type RefOutput =
   | { type: 'enter' | 'leave'; audience: string; customer: string; at: string; version: number; reason: RefReason }
   | { type: 'decision'; decision: string; offer: string | null; customer: string; at: string; score: number | null; version: number; reason: RefReason };

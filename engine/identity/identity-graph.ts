@@ -1,0 +1,181 @@
+/**
+ * Identity resolution: which profile an event's identifiers belong to, and
+ * the merges they cause (customer-lifecycle.md, section 2; the cases the
+ * spec leaves open are decided in
+ * docs/decisions/2026-12-05-identities-and-erasure.md).
+ *
+ * A profile is a set of identifiers, each a (field, value) pair. Every
+ * identifier belongs to at most one profile. An event's identifiers, most
+ * trusted first, find the profiles holding any of them; if joining them all
+ * would put more values of one field in a profile than the field's limit,
+ * the event's least trusted identifier is dropped and the lookup is done
+ * again. Then the event starts a profile, joins one, or merges several.
+ *
+ * The profile's id (the `customer` of output events) is the value of its
+ * most trusted field; of several values, the one first seen. An id changes
+ * when a more trusted identifier joins (an anonymous visitor logs in).
+ *
+ * Erased identifiers are dropped from the graph and remembered only as
+ * salted hashes with the erasure's time (erased-identifiers.ts), which is
+ * what a re-read of history needs to skip the profile's earlier records.
+ */
+import type { IdentityPlan } from '../../dsl/plan.js';
+
+/** A profile: its identifiers, and its id as output events name it. */
+export interface Profile {
+  id: string;
+  /** [field index, value, first seen (arrival number)] per identifier. */
+  identifiers: [number, string, number][];
+}
+
+/** What resolving one event did to the profiles. */
+export interface Resolution {
+  /** The profile's id after the event: the customer the event applies to. */
+  customer: string;
+  /**
+   * Set when the event merged profiles or changed the profile's id:
+   * `survivor` is the id (before the event) of the profile whose state goes
+   * on, `absorbed` the ids of the others, in the order of the event's
+   * identifiers. `customer` may differ from `survivor` (the id changed).
+   */
+  merge?: { survivor: string; absorbed: string[] };
+  /** Identifiers the event carried that did not join (a limit): for metrics and logs. */
+  dropped: number;
+}
+
+/** An identifier's key in the graph: the field index, then the value. */
+function identifierKey(field: number, value: string): string {
+  return `${field}\u0000${value}`;
+}
+
+export class IdentityGraph {
+  private readonly byIdentifier = new Map<string, Profile>();
+  private readonly byId = new Map<string, Profile>();
+  private readonly limits: (number | null)[];
+  private arrivals = 0;
+
+  constructor(readonly plan: IdentityPlan) {
+    this.limits = plan.fields.map((f) => f.limit);
+  }
+
+  get profiles(): number { return this.byId.size; }
+
+  /** The profile holding this identifier (field by index), if any. */
+  profileOf(field: number, value: string): Profile | undefined {
+    return this.byIdentifier.get(identifierKey(field, value));
+  }
+
+  /** The profile whose id this is, if any. */
+  profile(id: string): Profile | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The profile of any identifier with this value, whatever its field, most trusted field first. */
+  find(value: string): Profile | undefined {
+    for (let f = 0; f < this.limits.length; f++) {
+      const p = this.profileOf(f, value);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  /**
+   * Resolve one event's identifiers: `ids[f]` is the value of field f, or
+   * null when the event has none (absent, null or blocked). At least one is
+   * a value (the decoder makes an event with none a bad record).
+   */
+  resolve(ids: readonly (string | null)[]): Resolution {
+    const present: number[] = [];
+    for (let f = 0; f < ids.length; f++) if (ids[f] !== null) present.push(f);
+    let dropped = 0;
+    let found = this.profilesOf(ids, present);
+    while (present.length > 1 && !this.withinLimits(ids, present, found)) {
+      present.pop();
+      dropped++;
+      found = this.profilesOf(ids, present);
+    }
+    const arrival = ++this.arrivals;
+    if (found.length === 0) {
+      const profile: Profile = { id: '', identifiers: present.map((f) => [f, ids[f]!, arrival]) };
+      profile.id = idOf(profile);
+      for (const [f, v] of profile.identifiers) this.byIdentifier.set(identifierKey(f, v), profile);
+      this.byId.set(profile.id, profile);
+      return { customer: profile.id, dropped };
+    }
+    const before = found.map((p) => p.id);
+    const into = found[0]!;
+    for (const other of found.slice(1)) {
+      for (const identifier of other.identifiers) {
+        into.identifiers.push(identifier);
+        this.byIdentifier.set(identifierKey(identifier[0], identifier[1]), into);
+      }
+      this.byId.delete(other.id);
+    }
+    for (const f of present) {
+      const key = identifierKey(f, ids[f]!);
+      if (this.byIdentifier.has(key)) continue;
+      into.identifiers.push([f, ids[f]!, arrival]);
+      this.byIdentifier.set(key, into);
+    }
+    this.byId.delete(into.id);
+    into.id = idOf(into);
+    this.byId.set(into.id, into);
+    if (found.length === 1 && before[0] === into.id) return { customer: into.id, dropped };
+    // The survivor: the profile whose id the merged one keeps, else the first found.
+    const kept = before.indexOf(into.id);
+    const survivor = kept >= 0 ? kept : 0;
+    return { customer: into.id, merge: { survivor: before[survivor]!, absorbed: before.filter((_, i) => i !== survivor) }, dropped };
+  }
+
+  /**
+   * Forget the profiles these identifiers name (ids as in resolve); returns
+   * them, in the order of the identifiers, their identifiers gone from the graph.
+   */
+  forget(ids: readonly (string | null)[]): Profile[] {
+    const out: Profile[] = [];
+    for (let f = 0; f < ids.length; f++) {
+      const v = ids[f];
+      if (v === null || v === undefined) continue;
+      const p = this.profileOf(f, v);
+      if (!p || out.includes(p)) continue;
+      out.push(p);
+    }
+    for (const p of out) {
+      for (const [f, v] of p.identifiers) this.byIdentifier.delete(identifierKey(f, v));
+      this.byId.delete(p.id);
+    }
+    return out;
+  }
+
+  /** The distinct profiles holding the identifiers `present` of `ids`, in their order. */
+  private profilesOf(ids: readonly (string | null)[], present: readonly number[]): Profile[] {
+    const out: Profile[] = [];
+    for (const f of present) {
+      const p = this.byIdentifier.get(identifierKey(f, ids[f]!));
+      if (p && !out.includes(p)) out.push(p);
+    }
+    return out;
+  }
+
+  /** Whether the profiles found and the event's identifiers together keep every field within its limit. */
+  private withinLimits(ids: readonly (string | null)[], present: readonly number[], found: readonly Profile[]): boolean {
+    for (let f = 0; f < this.limits.length; f++) {
+      const limit = this.limits[f];
+      if (limit === null || limit === undefined) continue;
+      const values = new Set<string>();
+      for (const p of found) for (const [g, v] of p.identifiers) if (g === f) values.add(v);
+      if (present.includes(f)) values.add(ids[f]!);
+      if (values.size > limit) return false;
+    }
+    return true;
+  }
+}
+
+/** The value of the profile's most trusted field; of several, the one first seen. */
+function idOf(p: Profile): string {
+  let best: [number, string, number] | undefined;
+  for (const identifier of p.identifiers) {
+    if (!best || identifier[0] < best[0] || (identifier[0] === best[0] && identifier[2] < best[2])) best = identifier;
+  }
+  return best![1];
+}
