@@ -55,7 +55,7 @@ import { stepDwell, type DwellState } from './dwell.js';
 import { decisionVersion, lastOffer, stepDecision, storedWake, windowZone, withWake, type DecisionState, type OfferValue } from './decision.js';
 import { isTimeZone } from '../dsl/time-zone.js';
 import { addToAbsence, addToSequence, type AbsenceState, type SequenceState } from './sequence.js';
-import { CUSTOMER_PREFIX, customerKey, META_KEY, parseTimerKey, PLAN_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import { CUSTOMER_PREFIX, customerKey, ERASED_PREFIX, META_KEY, parseTimerKey, PLAN_KEY, PROFILE_PREFIX, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import { compareUtf8 } from './state/memory-store.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
@@ -180,7 +180,7 @@ export class PartitionTask {
   /** An `identity` source's profiles (identity/identity-graph.ts); undefined for a keyed source. */
   readonly identities: IdentityGraph | undefined;
   /** Customers erased, as salted hashes of their identifiers with the instant (identity/erased-identifiers.ts). */
-  readonly erased = new ErasedIdentifiers();
+  readonly erased: ErasedIdentifiers;
   /** Profiles merged (or renamed) and customers erased since the partition was opened. */
   private mergesApplied = 0;
   private erasuresApplied = 0;
@@ -199,7 +199,8 @@ export class PartitionTask {
     this.scope = new CustomerScope(plan, this.graph);
     this.hasDecisions = this.graph.decisions.length > 0;
     this.decisionStates = this.graph.decisions.map(() => undefined);
-    this.identities = plan.source.identity ? new IdentityGraph(plan.source.identity) : undefined;
+    this.identities = plan.source.identity ? new IdentityGraph(plan.source.identity, meta?.identity) : undefined;
+    this.erased = meta?.erasureSalt !== undefined ? new ErasedIdentifiers(Buffer.from(meta.erasureSalt, 'base64')) : new ErasedIdentifiers();
   }
 
   /**
@@ -227,6 +228,8 @@ export class PartitionTask {
       const { due, customer } = parseTimerKey(key);
       task.timers.push(due, customer);
     }
+    if (task.identities) for await (const [, value] of store.scan(PROFILE_PREFIX)) task.identities.restore(value);
+    for await (const [key, value] of store.scan(ERASED_PREFIX)) task.erased.restore(key, value);
     // A store written before sizes were kept: count once; the next commit stores them.
     if (meta && !meta.sizes) {
       for await (const [, value] of store.scan(CUSTOMER_PREFIX)) {
@@ -544,7 +547,12 @@ export class PartitionTask {
       batch.push({ type: 'put', key: PLAN_KEY, value: textEncoder.encode(JSON.stringify(this.plan)) });
       this.planToWrite = false;
     }
+    if (this.identities) for (const w of this.identities.takeWrites()) batch.push(w);
+    const erased = this.erased.takeWrites();
+    for (const w of erased) batch.push(w);
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
+    if (this.identities) meta.identity = this.identities.counters;
+    if (this.erased.size > 0) meta.erasureSalt = Buffer.from(this.erased.salt).toString('base64');
     if (this.nextOffsetValue !== undefined) meta.nextOffset = this.nextOffsetValue.toString();
     batch.push({ type: 'put', key: META_KEY, value: textEncoder.encode(JSON.stringify(meta)) });
     return batch;

@@ -8,8 +8,10 @@
  *     m/changelog                  offset of the last changelog record this store holds
  *     m/plan                       the plan (JSON) that built the state: new rules started on it deploy (engine/deployment.ts)
  *     a/<id>                       an audience list customer states are indexed by (audience-list.ts)
+ *     p/<profile number>           an identity source's profile: its id and identifiers (identity/identity-graph.ts)
+ *     x/<salted hash>              an erased customer's identifier, and the instant of the erasure (identity/erased-identifiers.ts)
  *
- * The changelog topic carries `c/`, `a/`, `m/partition` and `m/plan`: everything but the timer
+ * The changelog topic carries `c/`, `a/`, `p/`, `x/`, `m/partition` and `m/plan`: everything but the timer
  * index (derived from the customers' `t`: a restore moves each restored
  * customer's entry in the same write as the customer) and the
  * changelog checkpoint itself (a position in the changelog cannot be in it).
@@ -20,9 +22,11 @@ export const TIMER_PREFIX = 't/';
 export const META_KEY = 'm/partition';
 export const CHANGELOG_CHECKPOINT_KEY = 'm/changelog';
 export const PLAN_KEY = 'm/plan';
+export const PROFILE_PREFIX = 'p/';
+export const ERASED_PREFIX = 'x/';
 
 export function isLoggedKey(key: string): boolean {
-  return key.startsWith(CUSTOMER_PREFIX) || key.startsWith(AUDIENCE_LIST_PREFIX) || key === META_KEY || key === PLAN_KEY;
+  return key.startsWith(CUSTOMER_PREFIX) || key.startsWith(AUDIENCE_LIST_PREFIX) || key.startsWith(PROFILE_PREFIX) || key.startsWith(ERASED_PREFIX) || key === META_KEY || key === PLAN_KEY;
 }
 
 export function customerKey(customer: string): string {
@@ -48,4 +52,8 @@ export interface PartitionMeta {
   fingerprint: string;
   /** Members per audience in this partition (absent in stores written before it was kept: counted at open). */
   sizes?: Record<string, number>;
+  /** The identity graph's counters (identity/identity-graph.ts); absent for a keyed source. */
+  identity?: { arrivals: number; profiles: number };
+  /** The salt of the erased identifiers' hashes, base64; absent until the first erasure. */
+  erasureSalt?: string;
 }

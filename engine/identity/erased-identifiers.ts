@@ -7,11 +7,18 @@
  * that nothing computed after the erasure uses what came before it.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { ERASED_PREFIX } from '../state-keys.js';
+import type { StoreWrite } from '../state/store.js';
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Kept in the store (and so the changelog) as `x/<hash>` → the instant, written at the commit after the erasure. */
 export class ErasedIdentifiers {
   private readonly erasedAt = new Map<string, number>();
+  private readonly unwritten = new Set<string>();
 
-  /** `salt`: kept with the hashes (a fresh one for a new store); without it nothing can be matched again. */
+  /** `salt`: kept with the hashes (in the partition meta); without it nothing can be matched again. */
   constructor(readonly salt: Uint8Array = randomBytes(16)) {}
 
   get size(): number { return this.erasedAt.size; }
@@ -20,18 +27,29 @@ export class ErasedIdentifiers {
   add(field: number, value: string, at: number): void {
     const h = this.hash(field, value);
     const before = this.erasedAt.get(h);
-    if (before === undefined || at > before) this.erasedAt.set(h, at);
+    if (before === undefined || at > before) {
+      this.erasedAt.set(h, at);
+      this.unwritten.add(h);
+    }
+  }
+
+  /** A stored entry (key `x/<hash>`, value the instant) back in. */
+  restore(key: string, value: Uint8Array): void {
+    this.erasedAt.set(key.slice(ERASED_PREFIX.length), Number(decoder.decode(value)));
+  }
+
+  /** The store writes of the entries added since the last call. */
+  takeWrites(): StoreWrite[] {
+    const writes: StoreWrite[] = [];
+    for (const h of this.unwritten) writes.push({ type: 'put', key: ERASED_PREFIX + h, value: encoder.encode(String(this.erasedAt.get(h)!)) });
+    this.unwritten.clear();
+    return writes;
   }
 
   /** Whether a record of this identifier at `time` came before an erasure of its customer. */
   erasedAfter(field: number, value: string, time: number): boolean {
     const at = this.erasedAt.get(this.hash(field, value));
     return at !== undefined && time <= at;
-  }
-
-  /** The hashes and their instants, for a store to keep. */
-  entries(): IterableIterator<[string, number]> {
-    return this.erasedAt.entries();
   }
 
   private hash(field: number, value: string): string {

@@ -20,9 +20,13 @@
  * what a re-read of history needs to skip the profile's earlier records.
  */
 import type { IdentityPlan } from '../../dsl/plan.js';
+import { PROFILE_PREFIX } from '../state-keys.js';
+import type { StoreWrite } from '../state/store.js';
 
 /** A profile: its identifiers, and its id as output events name it. */
 export interface Profile {
+  /** Its number in the store (`p/<key>`): stable while its id changes. */
+  key: number;
   id: string;
   /** [field index, value, first seen (arrival number)] per identifier. */
   identifiers: [number, string, number][];
@@ -48,14 +52,50 @@ function identifierKey(field: number, value: string): string {
   return `${field}\u0000${value}`;
 }
 
+/** The graph's counters, kept in the partition meta. */
+export interface IdentityCounters { arrivals: number; profiles: number }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Kept in memory whole, and in the store as one record per profile
+ * (`p/<number>`: its id and identifiers), written at the commit after it
+ * changed and deleted when it is merged away or erased. The store's
+ * records, through the changelog, are what a restore rebuilds it from.
+ */
 export class IdentityGraph {
   private readonly byIdentifier = new Map<string, Profile>();
   private readonly byId = new Map<string, Profile>();
   private readonly limits: (number | null)[];
   private arrivals = 0;
+  private nextKey = 0;
+  /** Profiles changed and removed since the last takeWrites. */
+  private readonly changed = new Set<Profile>();
+  private readonly removed = new Set<number>();
 
-  constructor(readonly plan: IdentityPlan) {
+  constructor(readonly plan: IdentityPlan, counters?: IdentityCounters) {
     this.limits = plan.fields.map((f) => f.limit);
+    if (counters) { this.arrivals = counters.arrivals; this.nextKey = counters.profiles; }
+  }
+
+  get counters(): IdentityCounters { return { arrivals: this.arrivals, profiles: this.nextKey }; }
+
+  /** A profile as stored (a `p/` record's value), back into the graph. */
+  restore(value: Uint8Array): void {
+    const p = JSON.parse(decoder.decode(value)) as Profile;
+    this.byId.set(p.id, p);
+    for (const [f, v] of p.identifiers) this.byIdentifier.set(identifierKey(f, v), p);
+  }
+
+  /** The store writes of the profiles changed since the last call: a put per changed one, a delete per removed one. */
+  takeWrites(): StoreWrite[] {
+    const writes: StoreWrite[] = [];
+    for (const key of this.removed) writes.push({ type: 'del', key: profileKey(key) });
+    for (const p of this.changed) writes.push({ type: 'put', key: profileKey(p.key), value: encoder.encode(JSON.stringify(p)) });
+    this.removed.clear();
+    this.changed.clear();
+    return writes;
   }
 
   get profiles(): number { return this.byId.size; }
@@ -96,20 +136,24 @@ export class IdentityGraph {
     }
     const arrival = ++this.arrivals;
     if (found.length === 0) {
-      const profile: Profile = { id: '', identifiers: present.map((f) => [f, ids[f]!, arrival]) };
+      const profile: Profile = { key: this.nextKey++, id: '', identifiers: present.map((f) => [f, ids[f]!, arrival]) };
       profile.id = idOf(profile);
       for (const [f, v] of profile.identifiers) this.byIdentifier.set(identifierKey(f, v), profile);
       this.byId.set(profile.id, profile);
+      this.changed.add(profile);
       return { customer: profile.id, dropped };
     }
     const before = found.map((p) => p.id);
     const into = found[0]!;
+    const identifiersBefore = into.identifiers.length;
     for (const other of found.slice(1)) {
       for (const identifier of other.identifiers) {
         into.identifiers.push(identifier);
         this.byIdentifier.set(identifierKey(identifier[0], identifier[1]), into);
       }
       this.byId.delete(other.id);
+      this.changed.delete(other);
+      this.removed.add(other.key);
     }
     for (const f of present) {
       const key = identifierKey(f, ids[f]!);
@@ -117,6 +161,7 @@ export class IdentityGraph {
       into.identifiers.push([f, ids[f]!, arrival]);
       this.byIdentifier.set(key, into);
     }
+    if (into.identifiers.length !== identifiersBefore) this.changed.add(into);
     this.byId.delete(into.id);
     into.id = idOf(into);
     this.byId.set(into.id, into);
@@ -143,6 +188,8 @@ export class IdentityGraph {
     for (const p of out) {
       for (const [f, v] of p.identifiers) this.byIdentifier.delete(identifierKey(f, v));
       this.byId.delete(p.id);
+      this.changed.delete(p);
+      this.removed.add(p.key);
     }
     return out;
   }
@@ -169,6 +216,10 @@ export class IdentityGraph {
     }
     return true;
   }
+}
+
+function profileKey(key: number): string {
+  return `${PROFILE_PREFIX}${key}`;
 }
 
 /** The value of the profile's most trusted field; of several, the one first seen. */
