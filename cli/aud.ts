@@ -11,6 +11,7 @@ import { checkCommand } from './commands/check.js';
 import { diffCommand } from './commands/diff.js';
 import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
+import { forgetCommand } from './commands/forget.js';
 import { lspCommand } from './commands/lsp.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
@@ -30,6 +31,7 @@ await yargs(normaliseArgv(hideBin(process.argv)))
   .command(backfillCommand)
   .command(explainCommand)
   .command(fmtCommand)
+  .command(forgetCommand)
   .command(lspCommand)
   .command(replayCommand)
   .command(runCommand)

@@ -46,7 +46,7 @@ import { CustomerStateCodec, isMember, membershipsChanged, membershipVersion, sl
 import type { EvalScope, SlotComparison } from './evaluate.js';
 import { RecordDecoder, type Cause, type Decoded, type EngineEvent, type ForgetRecord, type InputRecord } from './input-record.js';
 import { ErasedIdentifiers } from './identity/erased-identifiers.js';
-import { IdentityGraph, type Resolution } from './identity/identity-graph.js';
+import { IdentityGraph, identifiersByField, type Profile, type Resolution } from './identity/identity-graph.js';
 import { mergeCustomerState } from './identity/merge-customers.js';
 import type { ChangeReason, DecisionEvent, OutputEvent } from './output-event.js';
 import { BatchReader, causeAt, type RecordBatch } from './record-batch.js';
@@ -55,7 +55,7 @@ import { stepDwell, type DwellState } from './dwell.js';
 import { decisionVersion, lastOffer, stepDecision, storedWake, windowZone, withWake, type DecisionState, type OfferValue } from './decision.js';
 import { isTimeZone } from '../dsl/time-zone.js';
 import { addToAbsence, addToSequence, type AbsenceState, type SequenceState } from './sequence.js';
-import { CUSTOMER_PREFIX, customerKey, ERASED_PREFIX, META_KEY, parseTimerKey, PLAN_KEY, PROFILE_PREFIX, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
+import { CUSTOMER_PREFIX, customerKey, ERASED_PREFIX, META_KEY, parseTimerKey, PLAN_KEY, PROFILE_PREFIX, SCRUB_KEY, TIMER_PREFIX, timerKey, type PartitionMeta } from './state-keys.js';
 import { compareUtf8 } from './state/memory-store.js';
 import type { PartitionStore, StoreWrite } from './state/store.js';
 import { TimerQueue } from './timer-queue.js';
@@ -86,6 +86,24 @@ export interface BatchResult {
    * (a rule change due then); the caller gives the rest again.
    */
   consumed: number;
+  /** One per `aud.forget` record applied: what the runtime logs as its receipt. */
+  erasures?: ErasureReceipt[];
+  /** Events that merged profiles or changed a profile's id. */
+  merges?: number;
+}
+
+/** What an erasure did, without the identifier in clear (customer-lifecycle.md, section 3). */
+export interface ErasureReceipt {
+  /** The instant of the erasure (ISO). */
+  at: string;
+  /** The record that asked for it. */
+  cause?: Cause;
+  /** The customers (profiles) erased: 0 when the record named no one known. */
+  customers: number;
+  /** Identifiers forgotten with them (identity sources; for a keyed source, the key). */
+  identifiers: number;
+  /** Leave events emitted (reason erasure). */
+  leaves: number;
 }
 
 /** What the query API shows of one customer: values at the partition's clock. */
@@ -108,6 +126,8 @@ export interface CustomerView {
   approximate: string[];
   /** The customer's last enter/leave transitions, newest first (transition-history.ts), `at` as ISO text. */
   transitions: (Omit<Transition, 'at'> & { at: string })[];
+  /** An identity source's profile: its identifiers by field, most trusted field first, each field's values in the order seen. */
+  identifiers?: Record<string, string[]>;
 }
 
 interface CachedCustomer {
@@ -245,9 +265,20 @@ export class PartitionTask {
     return Object.fromEntries(this.plan.audiences.map((a) => [a.name, this.sizes.get(a.name) ?? 0]));
   }
 
-  /** A customer's traits, scores and memberships now; undefined for a customer this partition never saw. */
-  async view(customer: string): Promise<CustomerView | undefined> {
-    return this.readCustomer(customer, (state) => {
+  /**
+   * The profile an identifier names (customer-lifecycle.md, section 2): the
+   * one whose id it is, else the one holding it as any of its identifiers;
+   * undefined for a keyed source, or an identifier no profile holds.
+   */
+  profileOf(identifier: string): Profile | undefined {
+    return this.identities && (this.identities.profile(identifier) ?? this.identities.find(identifier));
+  }
+
+  /** A customer's traits, scores and memberships now, by its id or (identity sources) any identifier; undefined for a customer this partition never saw. */
+  async view(identifier: string): Promise<CustomerView | undefined> {
+    const profile = this.profileOf(identifier);
+    const customer = profile?.id ?? identifier;
+    const view = await this.readCustomer(customer, (state) => {
       const scope = new CustomerScope(this.plan, this.graph);
       scope.reset(this.now, state);
       const view: CustomerView = {
@@ -268,6 +299,8 @@ export class PartitionTask {
       }
       return view;
     });
+    if (view && profile) view.identifiers = identifiersByField(profile, this.plan.source.identity!.fields.map((f) => f.name));
+    return view;
   }
 
   /**
@@ -296,7 +329,8 @@ export class PartitionTask {
    * with `partition` null: the caller that knows the partition's number sets
    * it. Undefined for a customer this partition never saw.
    */
-  async why(customer: string): Promise<CustomerWhy | undefined> {
+  async why(identifier: string): Promise<CustomerWhy | undefined> {
+    const customer = this.profileOf(identifier)?.id ?? identifier;
     return this.readCustomer(customer, (state) =>
       customerWhy(customer, { plan: this.plan, state, now: this.now, partition: null, graph: this.graph, transitions: this.recentTransitions(state) }));
   }
@@ -386,7 +420,7 @@ export class PartitionTask {
     for (const e of events) {
       if (!e) continue;
       this.advanceClock(e.time, result.outputs);
-      if ('erase' in e) this.erase(e, result.outputs);
+      if ('erase' in e) (result.erasures ??= []).push(this.erase(e, result.outputs));
       else {
         const merge = merges.get(e);
         if (merge) this.mergeProfiles(merge, e.customer, e.cause, result.outputs);
@@ -394,6 +428,7 @@ export class PartitionTask {
       }
       result.applied++;
     }
+    if (merges.size > 0) result.merges = merges.size;
     return result;
   }
 
@@ -412,10 +447,10 @@ export class PartitionTask {
     if (forget.ids) {
       const profiles = this.identities!.forget(forget.ids);
       for (const p of profiles) for (const [field, value] of p.identifiers) this.erased.add(field, value, forget.time);
-      return { erase: true, customers: profiles.map((p) => p.id), time: forget.time };
+      return { erase: true, customers: profiles.map((p) => p.id), identifiers: profiles.reduce((n, p) => n + p.identifiers.length, 0), time: forget.time };
     }
     this.erased.add(0, forget.customer!, forget.time);
-    return { erase: true, customers: [forget.customer!], time: forget.time };
+    return { erase: true, customers: [forget.customer!], identifiers: 1, time: forget.time };
   }
 
   /**
@@ -424,14 +459,20 @@ export class PartitionTask {
    * state, transitions and timer are gone; the next commit deletes them
    * from the store (and so from the changelog).
    */
-  private erase(erasure: Erasure, out: OutputEvent[]): void {
+  private erase(erasure: Erasure, out: OutputEvent[]): ErasureReceipt {
+    const before = out.length;
+    let customers = 0;
     for (const customer of erasure.customers) {
       const c = this.cached(customer);
       if (c.state.n === 0) continue; // never seen, or erased already
       this.leaveAll(customer, c.state, 'erasure', erasure.cause, out);
       this.clearCustomer(customer, c);
+      customers++;
       this.erasuresApplied++;
     }
+    const receipt: ErasureReceipt = { at: this.isoNow(), customers, identifiers: customers > 0 ? erasure.identifiers : 0, leaves: out.length - before };
+    if (erasure.cause) receipt.cause = erasure.cause;
+    return receipt;
   }
 
   /**
@@ -550,6 +591,8 @@ export class PartitionTask {
     if (this.identities) for (const w of this.identities.takeWrites()) batch.push(w);
     const erased = this.erased.takeWrites();
     for (const w of erased) batch.push(w);
+    // The store's files still hold what was deleted until they are rewritten: the next open does it (rocksdb-store.ts).
+    if (erased.length > 0) batch.push({ type: 'put', key: SCRUB_KEY, value: new Uint8Array(0) });
     const meta: PartitionMeta = { now: this.now, fingerprint: this.plan.fingerprint, sizes: Object.fromEntries(this.sizes) };
     if (this.identities) meta.identity = this.identities.counters;
     if (this.erased.size > 0) meta.erasureSalt = Buffer.from(this.erased.salt).toString('base64');
@@ -1157,6 +1200,8 @@ type ProfileMerge = NonNullable<Resolution['merge']>;
 interface Erasure {
   erase: true;
   customers: string[];
+  /** Identifiers the customers had (for the receipt). */
+  identifiers: number;
   time: number;
   cause?: Cause;
 }

@@ -138,9 +138,16 @@ function definitions(plan: Plan): Map<string, string> {
  * have held (engine/dwell.ts), which history replayed into slots does not
  * rebuild: the change may keep a steady audience as it is (its dwell state
  * is kept by slot id), drop one, or make one plain, but not add or change
- * one. Such a change is refused as a whole, before it does anything.
+ * one. Such a change is refused as a whole, before it does anything. So is
+ * a change of the source's key or identity: the states are keyed by
+ * customer, and the customers would be other ones.
  */
 export function ruleChangeRefusal(change: RuleChange): string | undefined {
+  const customers = (p: Plan): string => JSON.stringify({ key: p.source.keyField ?? null, identity: p.source.identity ?? null });
+  if (customers(change.from) !== customers(change.to)) {
+    return 'the new rules name customers otherwise (the source\'s key or identity changed): every stored customer would be someone else, '
+      + 'so such a change is not deployed on running state; run the new rules as a new consumer group (aud run --group) over the input from its start';
+  }
   const kind = new Map(change.audiences.map((a) => [a.name, a.change]));
   const newSlots = new Set(change.newSlots);
   const refused = change.to.audiences.filter((a) => a.steady

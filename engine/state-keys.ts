@@ -7,6 +7,7 @@
  *     m/partition                  PartitionMeta: clock, next offset, plan fingerprint
  *     m/changelog                  offset of the last changelog record this store holds
  *     m/plan                       the plan (JSON) that built the state: new rules started on it deploy (engine/deployment.ts)
+ *     m/scrub                      empty: a customer was erased since the store's files were last rewritten (rocksdb-store.ts)
  *     a/<id>                       an audience list customer states are indexed by (audience-list.ts)
  *     p/<profile number>           an identity source's profile: its id and identifiers (identity/identity-graph.ts)
  *     x/<salted hash>              an erased customer's identifier, and the instant of the erasure (identity/erased-identifiers.ts)
@@ -22,6 +23,7 @@ export const TIMER_PREFIX = 't/';
 export const META_KEY = 'm/partition';
 export const CHANGELOG_CHECKPOINT_KEY = 'm/changelog';
 export const PLAN_KEY = 'm/plan';
+export const SCRUB_KEY = 'm/scrub';
 export const PROFILE_PREFIX = 'p/';
 export const ERASED_PREFIX = 'x/';
 

@@ -40,7 +40,7 @@ import type { ClockGuardOptions } from '../engine/clock-guard.js';
 import type { Logger } from '../engine/log.js';
 import { outputEventJson, type OutputEvent } from '../engine/output-event.js';
 import type { CustomerWhy } from '../engine/customer-why.js';
-import type { BadRecord, CustomerView, PartitionTaskOptions } from '../engine/partition-task.js';
+import type { BadRecord, CustomerView, ErasureReceipt, PartitionTaskOptions } from '../engine/partition-task.js';
 import { recordAt, sliceBatch } from '../engine/record-batch.js';
 import { isRuleChangeRefusal, planRuleChange, ruleChangeRefusal } from '../engine/rule-change.js';
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
@@ -419,6 +419,7 @@ export class KafkaRuntime {
     const { opts } = this;
     const partitions = await this.untilKafkaAnswers(() => partitionCount(opts.kafka, opts.inputTopic));
     this.partitionCount = partitions;
+    if (opts.plan.source.identity && partitions > 1) throw new IdentityPartitionsError(opts.inputTopic, partitions);
     await ensureTopics(opts.kafka, [
       { topic: opts.outputTopic, partitions },
       { topic: opts.membershipTopic, partitions, config: { 'cleanup.policy': 'compact' } },
@@ -635,12 +636,32 @@ export class KafkaRuntime {
       await this.reopen(entry, err);
       throw err;
     }
+    if (result.merges) this.metrics.profileMerges.inc(result.merges);
+    for (const receipt of result.erasures ?? []) this.logErasure(entry, receipt);
     entry.caughtUp = next >= batch.highWatermark;
     entry.highWatermark = batch.highWatermark;
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     this.metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, Math.max(0, Number(batch.highWatermark - next)));
     this.metrics.timersPending.set({ partition: String(entry.partition) }, entry.runner.snapshot.pendingTimers);
     this.stateBounds.observe(entry.topic, entry.partition, entry.runner.snapshot);
+  }
+
+  /**
+   * One receipt per `aud.forget` record (customer-lifecycle.md, section 3):
+   * when, what was erased and where, never the identifier. The leaves went
+   * out with the batch (and tombstoned the membership records); the state's
+   * deletions go to the changelog as tombstones with the commit.
+   */
+  private logErasure(entry: PartitionEntry, receipt: ErasureReceipt): void {
+    this.metrics.erasures.inc();
+    const offset = receipt.cause && 'offset' in receipt.cause ? receipt.cause.offset : undefined;
+    this.opts.log.info(receipt.customers > 0 ? 'erasure receipt' : 'erasure receipt: no such customer', {
+      at: receipt.at, topic: entry.topic, partition: entry.partition, ...(offset !== undefined ? { offset } : {}),
+      customers: receipt.customers, identifiers: receipt.identifiers, leaves: receipt.leaves,
+      cleaned: receipt.customers > 0
+        ? `state store ${this.stateDirOf(entry.topic, entry.partition)}; changelog ${this.opts.changelogTopic} (tombstones); memberships ${this.opts.membershipTopic} (tombstones)`
+        : 'nothing',
+    });
   }
 
   /**
@@ -839,6 +860,22 @@ export interface RolloutProgress {
 }
 
 /** A rule change `aud run` refuses (the running rules stay). */
+/**
+ * An `identity` source on an input topic of more than one partition. Every
+ * record may merge profiles whose events came in anywhere, so this engine
+ * resolves identities where it runs the rules, on one partition
+ * (docs/design.md, "Identities").
+ */
+export class IdentityPartitionsError extends Error {
+  readonly code = 'identity-partitions';
+  constructor(topic: string, partitions: number) {
+    super(`the rules resolve identities (identity in the source), and topic "${topic}" has ${partitions} partitions: `
+      + 'identities are resolved on one partition, where its records\' order is the order merges happen in. '
+      + `Read them from a topic of one partition (for example, mirror "${topic}" into one), or key the source by one customer field (key F) instead of identity`);
+    this.name = 'IdentityPartitionsError';
+  }
+}
+
 export class RuleChangeRefusedError extends Error {
   constructor(message: string) {
     super(message);

@@ -38,6 +38,8 @@ export class EngineMetrics {
   readonly boundedEvents: client.Counter<'partition'>;
   readonly audiencesWarming: client.Gauge;
   readonly historyRecords: client.Counter;
+  readonly profileMerges: client.Counter;
+  readonly erasures: client.Counter;
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -79,6 +81,8 @@ export class EngineMetrics {
     });
     this.audiencesWarming = new client.Gauge({ name: 'aud_audiences_warming', help: 'Audiences a rule change adds or changes, while it is rolled out over the owned partitions (0: none in progress)', registers });
     this.historyRecords = new client.Counter({ name: 'aud_rule_change_history_records_total', help: 'Input records read again to build the states a rule change adds', registers });
+    this.profileMerges = new client.Counter({ name: 'aud_profile_merges_total', help: 'Events that merged profiles or gave a profile a new id (identity sources)', registers });
+    this.erasures = new client.Counter({ name: 'aud_erasures_total', help: 'aud.forget records applied (each logs an erasure receipt)', registers });
     new client.Gauge({
       name: 'aud_audience_size', help: 'Members per audience over the partitions this process owns', labelNames: ['audience'], registers,
       collect() {

@@ -218,6 +218,14 @@ export class IdentityGraph {
   }
 }
 
+/** A profile's identifiers by field name (fields most trusted first, each field's values in the order seen). */
+export function identifiersByField(p: Profile, fields: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const sorted = [...p.identifiers].sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+  for (const [f, v] of sorted) (out[fields[f]!] ??= []).push(v);
+  return out;
+}
+
 function profileKey(key: number): string {
   return `${PROFILE_PREFIX}${key}`;
 }

@@ -6,7 +6,8 @@
  * One database per input partition. Reads are bulk (`getMany`), writes are
  * one atomic write batch per commit, scans are bounded iterators.
  */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { SCRUB_KEY } from '../state-keys.js';
 import { RocksLevel } from '@nxtedition/rocksdb';
 import { StateStoreError } from './errors.js';
 import type { PartitionStore, StoreWrite } from './store.js';
@@ -45,7 +46,46 @@ const MEMORY_BOUNDS = { compaction: 'level', memtableMemoryBudget: 16 * 1024 * 1
 export class RocksStore implements PartitionStore {
   private constructor(private readonly db: Level, private readonly dir: string) {}
 
+  /**
+   * Open the store of `dir`, first rewritten when a customer was erased
+   * since its files were last written whole (SCRUB_KEY).
+   *
+   * A deleted key stays in RocksDB's files (its log and tables) until a
+   * compaction rewrites them, and this binding cannot ask for one. An
+   * erased customer must be gone from the disk, so the store is copied,
+   * live keys only, into fresh files, and the old ones removed. Each step
+   * can be cut by a kill: `dir.scrub` is a copy being made (dropped, and
+   * made again from `dir`, which still has the marker), a `dir.scrub`
+   * without `dir` is a finished copy (it becomes `dir`), and `dir.erased`
+   * is the old files (removed).
+   */
   static async open(dir: string): Promise<RocksStore> {
+    const copy = `${dir}.scrub`;
+    const old = `${dir}.erased`;
+    if (!(await exists(dir)) && (await exists(copy))) await rename(copy, dir);
+    await rm(copy, { recursive: true, force: true });
+    await rm(old, { recursive: true, force: true });
+    const store = await RocksStore.openDir(dir);
+    const [marker] = await store.getMany([SCRUB_KEY]);
+    if (!marker) return store;
+    const fresh = await RocksStore.openDir(copy);
+    let batch: StoreWrite[] = [];
+    for await (const [key, value] of store.scan('')) {
+      if (key === SCRUB_KEY) continue;
+      // A copy: the iterator may reuse the memory of the values it gave.
+      batch.push({ type: 'put', key, value: value.slice() });
+      if (batch.length >= 10_000) { await fresh.write(batch); batch = []; }
+    }
+    await fresh.write(batch);
+    await fresh.close();
+    await store.close();
+    await rename(dir, old);
+    await rename(copy, dir);
+    await rm(old, { recursive: true, force: true });
+    return RocksStore.openDir(dir);
+  }
+
+  private static async openDir(dir: string): Promise<RocksStore> {
     await mkdir(dir, { recursive: true });
     const db = new RocksLevel(dir, { keyEncoding: 'utf8', valueEncoding: 'view' }) as unknown as Level;
     try {
@@ -112,4 +152,13 @@ export class RocksStore implements PartitionStore {
 
 export function openRocksStore(dir: string): Promise<PartitionStore> {
   return RocksStore.open(dir);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

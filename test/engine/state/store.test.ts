@@ -1,15 +1,16 @@
 /** One suite, both backends: the memory store must behave as RocksDB does. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { StateStoreError } from '../../../engine/state/errors.js';
 import { MemoryStore } from '../../../engine/state/memory-store.js';
 import { RocksStore } from '../../../engine/state/rocksdb-store.js';
 import type { PartitionStore } from '../../../engine/state/store.js';
+import { SCRUB_KEY } from '../../../engine/state-keys.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -100,4 +101,43 @@ test('rocksdb: a written batch is released, so memory stays flat however much th
   assert.deepEqual((await store.getMany(['c/4999'])).map((v) => v?.length), [2000]);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+/** Whether any file under `dir` holds `text`. */
+function filesHold(dir: string, text: string): boolean {
+  const needle = Buffer.from(text);
+  const walk = (d: string): boolean => readdirSync(d, { withFileTypes: true }).some((e) =>
+    e.isDirectory() ? walk(join(d, e.name)) : readFileSync(join(d, e.name)).includes(needle));
+  return walk(dir);
+}
+
+test('rocksdb: a store marked after an erasure is rewritten at its next open, and no file holds what was deleted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aud-scrub-'));
+  try {
+    let store = await RocksStore.open(dir);
+    await store.write([{ type: 'put', key: 'c/erased-customer-42', value: enc('erased-value-42') }, { type: 'put', key: 'c/kept', value: enc('kept-value') }]);
+    await store.write([{ type: 'del', key: 'c/erased-customer-42' }]);
+    await store.close();
+    // Deleted, but its files still hold it: that is what the marker is for.
+    assert.ok(filesHold(dir, 'erased-customer-42'));
+    store = await RocksStore.open(dir);
+    await store.write([{ type: 'put', key: SCRUB_KEY, value: new Uint8Array(0) }]);
+    await store.close();
+    store = await RocksStore.open(dir);
+    assert.deepEqual(await keys(store, ''), ['c/kept']);
+    assert.equal(dec((await store.getMany(['c/kept']))[0]), 'kept-value');
+    await store.close();
+    assert.equal(filesHold(dir, 'erased-customer-42'), false);
+    assert.equal(filesHold(dir, 'erased-value-42'), false);
+    assert.deepEqual(readdirSync(join(dir, '..')).filter((n) => n.startsWith(basename(dir) + '.')), []);
+    // A copy cut short by a kill (a half-made dir.scrub) is dropped and made again.
+    mkdirSync(`${dir}.scrub`);
+    writeFileSync(join(`${dir}.scrub`, 'junk'), 'x');
+    store = await RocksStore.open(dir);
+    assert.deepEqual(await keys(store, ''), ['c/kept']);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.scrub`, { recursive: true, force: true });
+  }
 });
