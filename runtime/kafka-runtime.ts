@@ -46,6 +46,7 @@ import { isRuleChangeRefusal, planRuleChange, ruleChangeRefusal } from '../engin
 import { readPartitionColumns } from '../connectors/kafka/partition-reader.js';
 import { decodeThenProcess, type ValueDecoder } from '../engine/value-decoder.js';
 import { BadRecordLog } from './bad-record-log.js';
+import { COMPACTED_TOPIC_CONFIG } from './compacted-topics.js';
 import type { PartitionState } from './dashboard-routes.js';
 import { EventTail } from './event-tail.js';
 import { directoryBytes, EngineMetrics } from './metrics.js';
@@ -422,9 +423,9 @@ export class KafkaRuntime {
     if (opts.plan.source.identity && partitions > 1) throw new IdentityPartitionsError(opts.inputTopic, partitions);
     await ensureTopics(opts.kafka, [
       { topic: opts.outputTopic, partitions },
-      { topic: opts.membershipTopic, partitions, config: { 'cleanup.policy': 'compact' } },
+      { topic: opts.membershipTopic, partitions, config: { ...COMPACTED_TOPIC_CONFIG } },
       { topic: opts.deadLetterTopic, partitions: 1 },
-      { topic: opts.changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } },
+      { topic: opts.changelogTopic, partitions, config: { ...COMPACTED_TOPIC_CONFIG } },
     ]);
     await mkdir(opts.stateDir, { recursive: true });
     await this.sizeHistory.load();

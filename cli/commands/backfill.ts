@@ -100,6 +100,7 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
     const fail = (message: string): void => { process.stderr.write(`error: ${message}\n`); process.exitCode = 1; };
     const topic = args.topic ?? plan.source.topic;
     if (!topic) return fail('no input topic: declare source "topic" { ... } or pass --topic (stores are named after it)');
+    if (plan.source.identity) return fail('the source resolves identities (identity in the source): backfill does not build identity state yet; produce the history to the input topic instead (its one partition is read from the start), or use aud replay');
     if (plan.source.keyField === undefined) return fail('the source block has no `key` field: history files must name the customer in a field to be routed to partitions');
     let until: number | undefined;
     if (args.until !== undefined) {
@@ -128,7 +129,8 @@ export const backfillCommand: CommandModule<object, BackfillArgs> = {
         if (partitions !== undefined && partitions !== count) return fail(`--partitions ${partitions}, but ${topic} has ${count}`);
         partitions = count;
         const changelogTopic = changelogTopicFor(args.group ?? defaultGroupFor(topic));
-        await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { 'cleanup.policy': 'compact' } }]);
+        const { COMPACTED_TOPIC_CONFIG } = await import('../../runtime/compacted-topics.js');
+        await ensureTopics(kafka, [{ topic: changelogTopic, partitions, config: { ...COMPACTED_TOPIC_CONFIG } }]);
         const ends = await endOffsets(kafka, changelogTopic);
         if ([...ends.values()].some((o) => o > 0n)) {
           return fail(`the changelog ${changelogTopic} already holds state: backfill builds the state of a new deployment (use a new --group, or delete that group's state and changelog first)`);

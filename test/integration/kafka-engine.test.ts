@@ -73,6 +73,9 @@ test('aud run on Kafka: exact enter/leave sequence, dead letters, and a restart 
     // The topics aud created: membership and changelog keep the latest value per key; the others keep everything.
     assert.equal((await topicConfig(`${output}.members`))['cleanup.policy'], 'compact', `${output}.members is compacted`);
     assert.equal((await topicConfig(`g-${input}-state-changelog`))['cleanup.policy'], 'compact', 'the state changelog is compacted');
+    // Segments of a day at most: an erased customer's records can be compacted away within days, not weeks.
+    assert.equal((await topicConfig(`${output}.members`))['segment.ms'], '86400000');
+    assert.equal((await topicConfig(`g-${input}-state-changelog`))['segment.ms'], '86400000');
     assert.equal((await topicConfig(`${input}.dlq`))['cleanup.policy'], 'delete', 'the dead-letter topic is not compacted');
 
     assert.equal(await engine.stop(), 0, 'SIGTERM stops the engine cleanly');
