@@ -52,7 +52,10 @@ export function explainPlan(plan: Plan): string {
   const out: string[] = [];
   const src = plan.source;
   out.push(`plan ${plan.fingerprint}`);
-  out.push(`source  ${src.topic ?? '(no topic: aud run needs one)'}  key=${src.keyField ?? '(message key)'} type=${src.typeField} time=${src.timeField} format=${src.format}`);
+  const customers = src.identity
+    ? `identity=${src.identity.fields.map((f) => (f.limit === null ? f.name : `${f.name}(limit ${f.limit})`)).join(',')}${src.identity.block.length > 0 ? ` block=${src.identity.block.map((b) => JSON.stringify(b)).join(',')}` : ''}`
+    : `key=${src.keyField ?? '(message key)'}`;
+  out.push(`source  ${src.topic ?? '(no topic: aud run needs one)'}  ${customers} type=${src.typeField} time=${src.timeField} format=${src.format}`);
   out.push(`output  ${plan.outputTopic ?? '(none declared)'}`);
   out.push('');
   out.push(`events (${plan.events.length})`);

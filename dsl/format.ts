@@ -179,17 +179,57 @@ function clauseWords(tokens: IToken[]): Map<number, 'start' | 'word'> {
   return roles;
 }
 
+/**
+ * The token indexes that start a clause of a source block: `key F`,
+ * `type F`, `time F` and `format F` are a word and a value; `identity F1,
+ * F2 limit 5, F3  block "x", "y"` runs on while a comma, `limit` or
+ * `block` continues it.
+ */
+function sourceClauseStarts(tokens: IToken[]): Set<number> {
+  const starts = new Set<number>();
+  let declaration: TokenType | undefined;
+  let depth = 0;
+  let state: 'none' | 'start' | 'value' | 'field' | 'afterField' | 'limit' | 'string' | 'afterString' = 'none';
+  tokens.forEach((t, i) => {
+    if (isComment(t)) return;
+    const type = t.tokenType;
+    if (depth === 0 && DECLARATION_TOKENS.includes(type)) declaration = type;
+    if (type === T.LCurly) { depth++; if (depth === 1 && declaration === T.Source) state = 'start'; return; }
+    if (type === T.RCurly) { depth--; if (depth === 0) state = 'none'; return; }
+    const word = (w: string): boolean => type === T.Identifier && t.image === w;
+    switch (state) {
+      case 'none': return;
+      case 'value': state = 'start'; return;
+      case 'field': state = 'afterField'; return;
+      case 'limit': state = 'afterField'; return;
+      case 'string': state = 'afterString'; return;
+      case 'afterField':
+        if (type === T.Comma) { state = 'field'; return; }
+        if (word('limit')) { state = 'limit'; return; }
+        if (word('block')) { state = 'string'; return; }
+        break;
+      case 'afterString':
+        if (type === T.Comma) { state = 'string'; return; }
+        break;
+      case 'start': break;
+    }
+    if (type !== T.Identifier) return;
+    starts.add(i);
+    state = t.image === 'identity' ? 'field' : 'value';
+  });
+  return starts;
+}
+
 function layout(text: string): string {
   const lexed = T.auLexer.tokenize(text);
   const tokens = [...lexed.tokens, ...(lexed.groups[T.COMMENT_GROUP] ?? [])].sort((a, b) => a.startOffset - b.startOffset);
   const clauses = clauseWords(tokens);
+  const sourceStarts = sourceClauseStarts(tokens);
   const out: string[] = [];
   const aligning = !/[\u0001-\u0004]/.test(text);
   const blocks: Block[] = [];
   let parens = 0;
   let declaration: TokenType | typeof ACTION | undefined;
-  /** Identifiers seen in the current source block: an even count starts a clause. */
-  let sourceWords = 0;
   let prev: IToken | undefined;
   let prevCode: IToken | undefined;
   /** Whether the `-` just written negates (no space after it). */
@@ -202,7 +242,7 @@ function layout(text: string): string {
   const top = (): Block | undefined => blocks[blocks.length - 1];
   const alignAnchor = (t: IToken, before: IToken | undefined, inside: Block | undefined, i: number): string | undefined => {
     if (t.tokenType !== T.Identifier) return undefined;
-    if (inside?.kind === 'source' && sourceWords % 2 === 0) return ALIGN.clause;
+    if (inside?.kind === 'source' && sourceStarts.has(i)) return ALIGN.clause;
     if (inside !== undefined || parens > 0) return undefined;
     if (before?.tokenType === T.Trait || before?.tokenType === T.Score) return ALIGN.trait;
     if (before?.tokenType === T.Event) {
@@ -242,7 +282,9 @@ function layout(text: string): string {
     if (block && block.kind !== 'other' && (block.kind !== 'event' || block.multiline)) {
       if (prevCode?.tokenType === T.LCurly && prev === prevCode) { min = type === T.RCurly && block.kind !== 'audience' ? 0 : 1; max = 1; }
       if (type === T.RCurly) { min = Math.max(min, prevCode?.tokenType === T.LCurly && block.kind !== 'audience' ? 0 : 1); max = 1; }
-      if (block.kind === 'source' && type === T.Identifier && sourceWords % 2 === 0) min = 1;
+      if (block.kind === 'source' && sourceStarts.has(i)) min = 1;
+      // A source clause is one line: its value, or identity's fields and blocked values.
+      if (block.kind === 'source' && !sourceStarts.has(i) && type !== T.RCurly && !comment && prev !== undefined && !isComment(prev)) max = 0;
       if (block.kind === 'event' && type === T.Identifier && nextCode(i)?.tokenType === T.Colon) min = 1;
       if (block.kind === 'audience' && clauses.get(i) === 'start') { min = 1; max = 1; }
       if (actionClause) { min = 1; max = 1; }
@@ -279,7 +321,7 @@ function layout(text: string): string {
     if (anchor && aligning) out.push(anchor);
 
     if (!comment) {
-      if (startsDeclaration) { declaration = type === T.Identifier ? ACTION : type; sourceWords = 0; }
+      if (startsDeclaration) declaration = type === T.Identifier ? ACTION : type;
       if (type === T.LCurly) {
         const kind: BlockKind = blocks.length > 0 || parens > 0 ? 'other'
           : declaration === T.Source ? 'source' : declaration === T.Event ? 'event' : declaration === T.Audience ? 'audience'
@@ -294,7 +336,6 @@ function layout(text: string): string {
         blocks.push({ kind, multiline });
       }
       if (type === T.LParen) parens++;
-      if (type === T.Identifier && top()?.kind === 'source') sourceWords++;
       prevUnaryMinus = type === T.Minus && !(prevCode && VALUE_END_TOKENS.includes(prevCode.tokenType));
       prevCode = t;
     }

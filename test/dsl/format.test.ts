@@ -108,6 +108,12 @@ test('trailing comments and one-line declarations line up over consecutive lines
     'trait a         = count(x) // one\ntrait long_name = count(x) // two\n\ntrait b = count(x) // three\n');
 });
 
+test('a source\'s identity clause stays on one line, however it was broken, and the other clauses line up after it', () => {
+  const text = 'source "s" {\n  identity user_id,\n email   limit 3,\n   anon\n block "", "0"\n  type t time ts }\n';
+  assert.equal(format(text),
+    'source "s" {\n  identity user_id, email limit 3, anon block "", "0"\n  type     t\n  time     ts\n}\n');
+});
+
 test('a file with a syntax error is not formatted: its errors come back instead', () => {
   const r = formatRuleText('bad.aud', 'audience a { count(purchase) >= }\n');
   assert.equal(r.ok, false);
