@@ -6,11 +6,16 @@
  *
  *   node dist/bench/fault-kill.js [--kills 20] [--customers 30000] [--days 40] [--partitions 1]
  *       [--exactly-once] [--lose-state] [--engines 1|2] [--dynamic] [--pause-ms N] [--max-kill-delay-ms 1500]
- *       [--rules a.aud,b.aud] [--brokers 127.0.0.1:9092]
+ *       [--rules a.aud,b.aud] [--identities] [--brokers 127.0.0.1:9092]
  *
  * --rules         rule files over the retail example's events, comma-separated
  *                 (default examples/retail/retail.aud); bench/rules/fault-actions.aud
  *                 with retail.aud and offers.aud adds steady audiences and decisions;
+ * --identities    customers known by several identifiers: the rules' source
+ *                 resolves identities (user_id, email, anonymous_id), 30% of the
+ *                 events are anonymous, 5% log a device in (merges), 5% of the
+ *                 customers are erased once (bench/workload/identity-workload.ts);
+ *                 one partition;
  * --lose-state    delete the killed engine's state directory before it restarts
  *                 (every restart restores from the changelog);
  * --engines 2     two engines in one group; each kill picks one, the other goes
@@ -38,7 +43,7 @@ import { runKillFaults } from '../test/support/kill-run.js';
 
 // A run takes minutes: a mistyped or unknown flag (or --help) must not start one with the defaults.
 const VALUED = ['kills', 'customers', 'days', 'partitions', 'engines', 'pause-ms', 'max-kill-delay-ms', 'rules', 'brokers'];
-const FLAGS = ['exactly-once', 'lose-state', 'dynamic'];
+const FLAGS = ['exactly-once', 'lose-state', 'dynamic', 'identities'];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i]!;
   const name = a.replace(/^--/, '');
@@ -69,7 +74,7 @@ const r = await runKillFaults({
   brokers, kills: Number(arg('kills', '20')), customers: Number(arg('customers', '30000')), days: Number(arg('days', '40')),
   partitions: Number(arg('partitions', '1')), engines, loseState: flag('lose-state'), staticMembership: !flag('dynamic'),
   ...(process.argv.includes('--pause-ms') ? { pauseMs: Number(arg('pause-ms', '0')) } : {}),
-  maxKillDelayMs: Number(arg('max-kill-delay-ms', '1500')), exactlyOnce,
+  maxKillDelayMs: Number(arg('max-kill-delay-ms', '1500')), exactlyOnce, identities: flag('identities'),
   ...(process.argv.includes('--rules') ? { rules: arg('rules', '').split(',').filter(Boolean).map((r) => resolve(r)) } : {}),
   say: (s) => process.stderr.write(`[fault] ${s}\n`),
 });

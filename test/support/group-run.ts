@@ -22,13 +22,13 @@ export function partitionOf(customer: string, partitions: number): number {
   return h % partitions;
 }
 
-export async function produceEvents(topic: string, partitions: number, events: Record<string, unknown>[]): Promise<void> {
+export async function produceEvents(topic: string, partitions: number, events: Record<string, unknown>[], keyOf: (e: Record<string, unknown>) => string = (e) => String(e['customer_id'])): Promise<void> {
   const sink = new KafkaSink({ brokers: testBrokers(), clientId: 'aud-test' });
   await sink.connect();
   try {
     for (let i = 0; i < events.length; i += 5000) {
       await sink.send(events.slice(i, i + 5000).map((e) => {
-        const key = String(e.customer_id);
+        const key = keyOf(e);
         return { topic, key, value: JSON.stringify(e), partition: partitionOf(key, partitions) };
       }));
     }

@@ -24,10 +24,10 @@
  * deleted at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTopics, endOffsets } from '../../connectors/kafka/admin.js';
 import { createAdmin } from '../../connectors/kafka/client.js';
@@ -35,6 +35,7 @@ import { compileSources } from '../../dsl/compile.js';
 import { changelogTopicFor, deadLetterTopicFor, membershipTopicFor } from '../../runtime/naming.js';
 import { replay } from '../../engine/replay.js';
 import { generateRetailEvents } from '../../examples/retail/generate.js';
+import { identityEvents, identityKey, withIdentitySource } from '../../bench/workload/identity-workload.js';
 import { readTopic } from './broker.js';
 import { partitionOf, produceEvents } from './group-run.js';
 
@@ -67,6 +68,12 @@ export interface KillRunOptions {
   exactlyOnce?: boolean;
   /** The rule files (default: examples/retail/retail.aud); they read the retail example's events. */
   rules?: string[];
+  /**
+   * Customers known by several identifiers (bench/workload/identity-workload.ts):
+   * the rules' source resolves identities, the events are anonymous, linked
+   * and erased now and then. One partition only.
+   */
+  identities?: boolean;
   say?: (line: string) => void;
 }
 
@@ -102,9 +109,9 @@ function eventKey(o: { type: string; audience?: string; decision?: string; offer
 
 export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult> {
   const started = Date.now();
-  const rules = opts.rules ?? [retailRules];
   const { brokers, kills } = opts;
   const partitions = opts.partitions ?? 1;
+  if (opts.identities && partitions !== 1) throw new Error('identities run on one partition (docs/design.md, "Identities")');
   const engineCount = opts.engines ?? 1;
   const staticMembership = opts.staticMembership ?? true;
   const say = opts.say ?? (() => undefined);
@@ -116,11 +123,21 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
   await mkdir(workDir, { recursive: true });
   const stateDirOf = (name: string): string => join(workDir, `state-${name}`);
 
-  const events = [...generateRetailEvents({ customers: opts.customers, days: opts.days, seed: 11, start: new Date('2026-01-01T00:00:00Z') })];
+  const retail = generateRetailEvents({ customers: opts.customers, days: opts.days, seed: 11, start: new Date('2026-01-01T00:00:00Z') });
+  const events = opts.identities ? [...identityEvents(retail, { seed: 5, forgetShare: 0.05 })] : [...retail];
+  const keyOf = opts.identities ? identityKey : undefined;
+  // With identities, the rules' source block names the identifier fields instead of the key.
+  const rules = (opts.rules ?? [retailRules]).map((r) => {
+    const text = readFileSync(r, 'utf8');
+    if (!opts.identities || !/\bsource\s/.test(text)) return r;
+    const path = join(workDir, `identities-${basename(r)}`);
+    writeFileSync(path, withIdentitySource(text));
+    return path;
+  });
   await ensureTopics({ brokers }, [{ topic: input, partitions }]);
   // Two engines: the second half of the input arrives while they are killed.
   const upfront = engineCount === 1 ? events.length : Math.floor(events.length / 2);
-  await produceEvents(input, partitions, events.slice(0, upfront));
+  await produceEvents(input, partitions, events.slice(0, upfront), keyOf);
   say(`produced ${upfront} of ${events.length} events to ${input} (${partitions} partition(s)); ${engineCount} engine(s), ` +
     `${opts.exactlyOnce ? 'exactly-once' : 'at-least-once'}${opts.loseState ? ', state directory deleted at every kill' : ''}` +
     `${staticMembership ? ', static membership' : ', dynamic membership'}; logs in ${workDir}`);
@@ -182,7 +199,7 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     if (slice.length === 0) return;
     flowing = flowing.then(async () => {
       for (let i = 0; i < slice.length; i += 2000) {
-        await produceEvents(input, partitions, slice.slice(i, i + 2000));
+        await produceEvents(input, partitions, slice.slice(i, i + 2000), keyOf);
         produced += Math.min(2000, slice.length - i);
       }
     });
@@ -238,7 +255,7 @@ export async function runKillFaults(opts: KillRunOptions): Promise<KillRunResult
     const plan = compiled.plan;
     const expected: string[] = [];
     for (let p = 0; p < partitions; p++) {
-      const mine = events.filter((e) => partitionOf(String(e.customer_id), partitions) === p);
+      const mine = opts.identities ? events : events.filter((e) => partitionOf(String(e.customer_id), partitions) === p);
       await replay(plan, mine.map((value) => ({ value })), { onOutput: (out) => { for (const o of out) expected.push(eventKey(o)); } });
     }
     const raw = (await readTopic(output, { expected: expected.length * 2, timeoutMs: 20_000, settleMs: 1000 }))
