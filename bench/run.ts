@@ -16,7 +16,7 @@
  * run fails or with --keep. bench/README.md explains the figures.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ import { ruleChangeRun, type RuleChangeResult } from './harness/rule-change-run.
 import { checkedPlan, parseRuleSetOptions, ruleSetOf, writeRuleSet, type RuleSet } from './harness/rule-sets.js';
 import { benchOffersFile, benchRulesFile, parseSystem, streamsJar, type LaunchOptions, type SystemSpec } from './harness/systems.js';
 import { throughputRun, type ThroughputResult } from './harness/throughput-run.js';
+import { withIdentitySource } from './workload/identity-workload.js';
 import { produceWorkload } from './workload/produce-workload.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -60,6 +61,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('rule-set-systems', { type: 'string', default: 'aud-2', describe: 'comma-separated aud-N, aud-eos-N, each also in --systems: who runs the --rule-sets' })
     .option('offers', { type: 'boolean', default: true, describe: 'also run bench.aud with bench/rules/offers.aud (three offers, one decision with a send window) under --offers-system in every throughput repeat' })
     .option('offers-system', { type: 'string', default: 'aud-2', describe: 'who runs --offers (aud-N or aud-eos-N, also in --systems for bench.aud\'s row)' })
+    .option('identities', { type: 'boolean', default: true, describe: 'also run bench.aud with an identity source over the workload with identities (30% of events anonymous, 5% linking a device to a user id; one partition, as identity sources need) under --identities-system in every throughput repeat' })
+    .option('identities-system', { type: 'string', default: 'aud-1', describe: 'who runs --identities (aud-N or aud-eos-N, also in --systems for the keyed row)' })
     .option('rule-change', { type: 'boolean', default: true, describe: 'measure a rule change on the running engine: one new 90-day audience deployed (SIGHUP) over the backlog while live events arrive' })
     .option('rule-change-system', { type: 'string', default: 'aud-2', describe: 'who runs --rule-change (aud-N or aud-eos-N)' })
     .option('rule-change-live-rate', { type: 'number', default: 2000, describe: 'live events/s during --rule-change' })
@@ -84,6 +87,10 @@ export async function main(argv: string[]): Promise<void> {
 
   const systems: SystemSpec[] = args.systems.split(',').filter(Boolean).map(parseSystem);
   const ruleSetOptions = parseRuleSetOptions(args.ruleSets, args.ruleSetSystems, systems);
+  const identitiesSpec = args.identities ? parseSystem(args.identitiesSystem) : undefined;
+  if (identitiesSpec && (identitiesSpec.kind !== 'aud' || !systems.some((s) => s.label === identitiesSpec.label))) {
+    throw new Error(`--identities-system ${args.identitiesSystem}: give an aud-N or aud-eos-N that is also in --systems (for the keyed row to compare with), or --no-identities`);
+  }
   const offersSpec = args.offers ? parseSystem(args.offersSystem) : undefined;
   if (offersSpec && (offersSpec.kind !== 'aud' || !systems.some((s) => s.label === offersSpec.label))) {
     throw new Error(`--offers-system ${args.offersSystem}: give an aud-N or aud-eos-N that is also in --systems (for bench.aud's row to compare with), or --no-offers`);
@@ -113,6 +120,7 @@ export async function main(argv: string[]): Promise<void> {
   const restore: RestoreResult[] = [];
   const ruleChange: RuleChangeResult[] = [];
   const offers: ThroughputResult[] = [];
+  const identities: ThroughputResult[] = [];
   const latency: LatencyResult[] = [];
   const failures: string[] = [];
   const produced: BenchReport['produced'] = [];
@@ -145,6 +153,15 @@ export async function main(argv: string[]): Promise<void> {
       await watch.deleteTopics([avroTopic]);
     }
 
+    const identityInput = `${prefix}.events-identities`;
+    const identityRules = join(work, 'bench-identities.aud');
+    if (identitiesSpec) {
+      await watch.createTopic(identityInput, 1);
+      writeFileSync(identityRules, withIdentitySource(readFileSync(benchRulesFile(repo), 'utf8')));
+      say(`producing the workload with identities into ${identityInput} (one partition)`);
+      await produceWorkload({ ...workload, brokers: args.brokers, topic: identityInput, format: 'json', identities: { seed: args.seed } });
+    }
+
     // 2. Throughput, interleaved repeats; aud's restore after each aud-1 run.
     for (let r = 1; r <= args.repeat; r++) {
       for (const spec of systems) {
@@ -162,6 +179,19 @@ export async function main(argv: string[]): Promise<void> {
           }
         } catch (err) {
           failures.push(`${spec.label}, run ${r}: ${(err as Error).message}`);
+          say(`  FAILED: ${(err as Error).message}`);
+        }
+        await cleanUp(launch);
+      }
+      if (identitiesSpec) {
+        const launch = launchFor(`${prefix}.${groupName(identitiesSpec)}-identities.r${r}`, { rules: [identityRules], input: identityInput });
+        say(`throughput ${r}/${args.repeat}: ${identitiesSpec.label}, bench.aud with identities`);
+        try {
+          const t = await throughputRun(watch, identitiesSpec, launch, { events: args.events, repeat: r, logDir: work, timeoutMs: args.timeoutS * 1000, say });
+          identities.push(t);
+          say(`  ${identitiesSpec.label} with identities: ${Math.round(t.eventsPerSecond)} events/s (${t.seconds.toFixed(1)} s), peak RSS ${t.peakRssMb.toFixed(0)} MB, state ${t.stateMb.toFixed(1)} MB, ${t.outputRecords} outputs`);
+        } catch (err) {
+          failures.push(`${identitiesSpec.label} with identities, run ${r}: ${(err as Error).message}`);
           say(`  FAILED: ${(err as Error).message}`);
         }
         await cleanUp(launch);
@@ -271,6 +301,7 @@ export async function main(argv: string[]): Promise<void> {
     throughput, restore, ruleChange, latency, profile, latencySeconds: args.latencySeconds, latencyRepeat: args.latencyRepeat, failures,
     ...(ruleSets ? { ruleSets } : {}),
     ...(offersSpec ? { offers: { system: offersSpec.label, throughput: offers } } : {}),
+    ...(identitiesSpec ? { identities: { system: identitiesSpec.label, throughput: identities } } : {}),
     notes: [
       ...args.note,
       ...(args.audArg.length > 0 ? [`Every aud run had these extra flags: \`${args.audArg.join(' ')}\`.`] : []),

@@ -33,6 +33,8 @@ export interface BenchReport {
   ruleChange: RuleChangeResult[];
   /** `--offers`: bench.aud with bench/rules/offers.aud, under one aud system; absent when not measured. */
   offers?: { system: string; throughput: ThroughputResult[] };
+  /** `--identities`: bench.aud with an identity source over the workload with identities, one partition; absent when not measured. */
+  identities?: { system: string; throughput: ThroughputResult[] };
 }
 
 /** aud on generated rule sets, on the same workload as bench.aud (bench/harness/rule-sets.ts). */
@@ -177,6 +179,7 @@ export function renderReport(r: BenchReport): string {
   w();
   if (r.ruleSets) renderRuleSets(r, r.ruleSets, w);
   if (r.offers) renderOffers(r, r.offers, w);
+  if (r.identities) renderIdentities(r, r.identities, w);
   w('## Restore from the changelog (aud, 1 worker)');
   w();
   if (r.restore.length === 0) w('Not measured.');
@@ -272,6 +275,26 @@ function renderOffers(r: BenchReport, x: NonNullable<BenchReport['offers']>, w: 
   w();
   if (plain.runs.length && withOffers.runs.length) {
     w(`With the decision: ${n2(withOffers.eps / plain.eps)}× bench.aud's events/s (medians of the same run).`);
+    w();
+  }
+}
+
+/** bench.aud keyed by customer and with identities, under the same system, in the same repeats. */
+function renderIdentities(r: BenchReport, x: NonNullable<BenchReport['identities']>, w: (line?: string) => void): void {
+  w('## Identities');
+  w();
+  w(`bench.aud with its source's \`key\` replaced by \`identity user_id, email limit 2, anonymous_id\`, over the same workload with identities (bench/workload/identity-workload.ts: 30% of the events carry a device's anonymous id only, 5% a device and the user id, which merges or renames profiles; now and then the e-mail beside the user id), on an input topic of one partition (identity sources run on one; docs/design.md, "Identities"), under ${x.system}, in every repeat after the systems above; the first row is bench.aud keyed by customer over the 8-partition topic, from those runs.`);
+  w();
+  w('| rules | events/s (median) | each run | steady events/s | output events | peak RSS MB | state on disk MB |');
+  w('|---|---|---|---|---|---|---|');
+  const keyed = summariseRuns(x.system, r.throughput.filter((t) => t.system === x.system));
+  const withIdentities = summariseRuns(x.system, x.throughput);
+  for (const [name, m] of [['bench.aud, keyed', keyed], ['bench.aud, identities', withIdentities]] as const) {
+    w(`| ${name} | ${m.runs.length ? n0(m.eps) : 'failed'} | ${m.runs.map((t) => n0(t.eventsPerSecond)).join(', ')} | ${n0(m.steady)} | ${n0(m.output)} | ${n0(m.rss)} | ${n1(m.state)} |`);
+  }
+  w();
+  if (keyed.runs.length && withIdentities.runs.length) {
+    w(`With identities: ${n2(withIdentities.eps / keyed.eps)}× the keyed events/s (medians of the same run).`);
     w();
   }
 }

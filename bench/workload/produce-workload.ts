@@ -8,6 +8,7 @@
  */
 import { KafkaSink, type SinkRecord } from '../../connectors/kafka/sink.js';
 import { eventEncoder, type WorkloadFormat } from './event-encoding.js';
+import { identityEvents, identityKey, type IdentityWorkloadOptions } from './identity-workload.js';
 import { workloadEvents, type WorkloadOptions } from './retail-workload.js';
 
 export interface ProduceOptions extends WorkloadOptions {
@@ -16,6 +17,8 @@ export interface ProduceOptions extends WorkloadOptions {
   format: WorkloadFormat;
   /** Called every couple of seconds and at the end. */
   onProgress?: (p: ProduceProgress) => void;
+  /** The events with identities instead of a customer key (identity-workload.ts), keyed by their first identifier; JSON only. */
+  identities?: IdentityWorkloadOptions;
 }
 
 export interface ProduceProgress { produced: number; total: number; bytes: number; seconds: number; eventsPerSecond: number }
@@ -54,11 +57,22 @@ export async function produceWorkload(opts: ProduceOptions): Promise<ProduceProg
     if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
   };
   try {
-    for (const e of workloadEvents(opts)) {
-      const value = encode(e);
-      bytes += value.length;
-      batch.push({ topic: opts.topic, key: e.customer_id, value });
-      if (batch.length >= BATCH) await flush();
+    if (opts.identities) {
+      if (opts.format !== 'json') throw new Error('the identity workload is produced as JSON only');
+      const events = workloadEvents(opts) as Iterable<unknown> as Iterable<Record<string, unknown>>;
+      for (const e of identityEvents(events, opts.identities)) {
+        const value = JSON.stringify({ ...e, ts: new Date(e['ts'] as number).toISOString() });
+        bytes += value.length;
+        batch.push({ topic: opts.topic, key: identityKey(e), value });
+        if (batch.length >= BATCH) await flush();
+      }
+    } else {
+      for (const e of workloadEvents(opts)) {
+        const value = encode(e);
+        bytes += value.length;
+        batch.push({ topic: opts.topic, key: e.customer_id, value });
+        if (batch.length >= BATCH) await flush();
+      }
     }
     if (batch.length > 0) await flush();
     await Promise.all(inFlight);
