@@ -25,8 +25,9 @@ export interface LoggedCustomerOptions {
   log: Logger;
 }
 
-export async function loggedCustomer(opts: LoggedCustomerOptions): Promise<WhyInput & { rulesDiffer: boolean }> {
-  const found = await customerFromChangelog(opts.kafka, opts.changelogTopic, opts.customer, opts.log);
+/** `customer`: the id the state is the customer's under (an identity source's profile id, whichever identifier was asked for). */
+export async function loggedCustomer(opts: LoggedCustomerOptions): Promise<WhyInput & { rulesDiffer: boolean; customer: string }> {
+  const found = await customerFromChangelog(opts.kafka, opts.changelogTopic, opts.customer, opts.log, opts.plan.source.identity !== undefined);
   if (!found) {
     throw new UnknownCustomerError(`no state for customer "${opts.customer}" in ${opts.changelogTopic} (every partition read): ` +
       'the engine has not seen an event of theirs yet, or --group names another consumer group than the engine\'s');
@@ -34,10 +35,10 @@ export async function loggedCustomer(opts: LoggedCustomerOptions): Promise<WhyIn
   const stored = await PartitionTask.storedPlan(found.store);
   const plan = stored ?? opts.plan;
   const task = await PartitionTask.open(plan, found.store);
-  const state = await task.committedState(opts.customer);
-  if (!state) throw new Error(`internal error: ${opts.changelogTopic}/${found.partition} held customer "${opts.customer}" and then did not`);
+  const state = await task.committedState(found.customer);
+  if (!state) throw new Error(`internal error: ${opts.changelogTopic}/${found.partition} held customer "${found.customer}" and then did not`);
   return {
-    plan, state, now: task.clock, partition: found.partition, transitions: task.recentTransitions(state),
+    customer: found.customer, plan, state, now: task.clock, partition: found.partition, transitions: task.recentTransitions(state),
     rulesDiffer: stored !== undefined && stored.fingerprint !== opts.plan.fingerprint,
   };
 }

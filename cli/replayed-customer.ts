@@ -10,6 +10,11 @@
  * RECENT_TRANSITIONS, as a running engine keeps, and beyond them the latest
  * of each audience, so that one audience flickering in and out does not
  * hide since when the customer is in another.
+ *
+ * With an identity source the customer may be named by any identifier of
+ * its profile: the state is the profile's, and its transitions those of the
+ * profile's id, found by a second replay when the id differs from the one
+ * asked for.
  */
 import { closest } from '../dsl/suggest.js';
 import type { Plan } from '../dsl/plan.js';
@@ -34,8 +39,17 @@ export interface ReplayedCustomerOptions {
   at?: number;
 }
 
-export async function replayedCustomer(opts: ReplayedCustomerOptions): Promise<WhyInput & { bad: number }> {
-  const { plan, customer, at } = opts;
+/** `customer`: the id the state is the customer's under (an identity source's profile id, whichever identifier was asked for). */
+export async function replayedCustomer(opts: ReplayedCustomerOptions): Promise<WhyInput & { bad: number; customer: string }> {
+  const first = await replayedOnce(opts, opts.customer);
+  if (!first.result) throw new UnknownCustomerError(unknownCustomerMessage(opts, first.known, first.onlyLater));
+  if (first.profileId === undefined || first.profileId === opts.customer) return { ...first.result, customer: opts.customer };
+  const again = await replayedOnce(opts, first.profileId);
+  return { ...again.result!, customer: first.profileId };
+}
+
+async function replayedOnce(opts: ReplayedCustomerOptions, customer: string): Promise<{ result?: WhyInput & { bad: number }; profileId?: string; known: Set<string>; onlyLater: Set<string> }> {
+  const { plan, at } = opts;
   const decoder = new RecordDecoder(plan);
   const known = new Set<string>();
   const onlyLater = new Set<string>();
@@ -43,18 +57,20 @@ export async function replayedCustomer(opts: ReplayedCustomerOptions): Promise<W
     for await (const r of inputRecords(opts.input)) {
       const d = decoder.decode(r.value, r.key, r.timestamp);
       if (d.kind === 'event') {
+        // An identity source's records name customers by their identifiers, any of which finds the profile.
+        const names = d.event.ids ? d.event.ids.filter((v): v is string => v !== null) : [d.event.customer];
         if (at !== undefined && d.event.time > at) {
-          if (!known.has(d.event.customer)) onlyLater.add(d.event.customer);
+          for (const n of names) if (!known.has(n)) onlyLater.add(n);
           continue;
         }
-        known.add(d.event.customer);
-        onlyLater.delete(d.event.customer);
+        for (const n of names) { known.add(n); onlyLater.delete(n); }
       }
       yield r;
     }
   }
   const transitions: Transition[] = [];
   let state: CustomerState | undefined;
+  let profileId: string | undefined;
   let now = Number.NEGATIVE_INFINITY;
   let bad = 0;
   await replay(plan, upToAt(), {
@@ -69,12 +85,13 @@ export async function replayedCustomer(opts: ReplayedCustomerOptions): Promise<W
     },
     onBad: () => { bad++; },
     atEnd: async (task) => {
-      state = await task.committedState(customer);
+      profileId = task.profileOf(customer)?.id;
+      state = await task.committedState(profileId ?? customer);
       now = task.clock;
     },
   });
-  if (!state) throw new UnknownCustomerError(unknownCustomerMessage(opts, known, onlyLater));
-  return { plan, state, now, partition: null, transitions: recentAndLatestPerAudience(transitions.reverse()), bad };
+  if (!state) return { known, onlyLater };
+  return { result: { plan, state, now, partition: null, transitions: recentAndLatestPerAudience(transitions.reverse()), bad }, ...(profileId !== undefined ? { profileId } : {}), known, onlyLater };
 }
 
 /** Newest first: the first RECENT_TRANSITIONS, and after them each audience's newest when it is not among those. */

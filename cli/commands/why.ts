@@ -71,7 +71,8 @@ export const whyCommand: CommandModule<object, WhyArgs> = {
       return;
     }
     if (source.bad > 0) process.stderr.write(`note: ${source.bad} bad records in ${inputName} were skipped (aud replay names them)\n`);
-    const why = customerWhy(args.customer, source);
+    if (source.customer !== args.customer) process.stderr.write(`note: ${args.customer} is an identifier of customer ${source.customer}\n`);
+    const why = customerWhy(source.customer, source);
     process.stdout.write(args.json ? JSON.stringify(why, null, 2) + '\n' : whyText(why, plan));
   },
 };
@@ -106,6 +107,7 @@ async function whyFromChangelog(args: WhyArgs, plan: Plan): Promise<void> {
   if (source.rulesDiffer) {
     process.stderr.write(`note: the engine's state was built by other rules than ${args.files.join(', ')} (a change not deployed yet?): explained with the rules it runs\n`);
   }
-  const why = customerWhy(args.customer, source);
+  if (source.customer !== args.customer) process.stderr.write(`note: ${args.customer} is an identifier of customer ${source.customer}\n`);
+  const why = customerWhy(source.customer, source);
   process.stdout.write(args.json ? JSON.stringify(why, null, 2) + '\n' : whyText(why, source.plan));
 }

@@ -137,6 +137,9 @@ test('aud run --exactly-once with identities: merges and an erasure as replay ha
     assert.deepEqual((byCookie.body['audiences'] as Record<string, unknown>)['big_spender'], { member: true, version: 1 });
     assert.equal((await getJson(base, '/customers/ann@example.com')).body['customer'], 'u-42');
     assert.equal(await engine.stop(), 0);
+    // aud why from the changelog: an identifier finds the profile there too.
+    const why = JSON.parse(execFileSync(process.execPath, [cli, 'why', ...rules, '--brokers', testBrokers(), '--topic', input, '--group', group, '--customer', 'phone-7', '--json'], { encoding: 'utf8' })) as { customer: string };
+    assert.equal(why.customer, 'u-42');
 
     // Lose the disk: the profiles come back from the changelog with the customers.
     await rm(stateDir, { recursive: true, force: true });
