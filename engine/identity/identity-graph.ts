@@ -47,11 +47,6 @@ export interface Resolution {
   dropped: number;
 }
 
-/** An identifier's key in the graph: the field index, then the value. */
-function identifierKey(field: number, value: string): string {
-  return `${field}\u0000${value}`;
-}
-
 /** The graph's counters, kept in the partition meta. */
 export interface IdentityCounters { arrivals: number; profiles: number }
 
@@ -65,7 +60,8 @@ const decoder = new TextDecoder();
  * records, through the changelog, are what a restore rebuilds it from.
  */
 export class IdentityGraph {
-  private readonly byIdentifier = new Map<string, Profile>();
+  /** Per field (by index): value → the profile holding it. */
+  private readonly byField: Map<string, Profile>[];
   private readonly byId = new Map<string, Profile>();
   private readonly limits: (number | null)[];
   private arrivals = 0;
@@ -76,6 +72,7 @@ export class IdentityGraph {
 
   constructor(readonly plan: IdentityPlan, counters?: IdentityCounters) {
     this.limits = plan.fields.map((f) => f.limit);
+    this.byField = plan.fields.map(() => new Map());
     if (counters) { this.arrivals = counters.arrivals; this.nextKey = counters.profiles; }
   }
 
@@ -85,7 +82,7 @@ export class IdentityGraph {
   restore(value: Uint8Array): void {
     const p = JSON.parse(decoder.decode(value)) as Profile;
     this.byId.set(p.id, p);
-    for (const [f, v] of p.identifiers) this.byIdentifier.set(identifierKey(f, v), p);
+    for (const [f, v] of p.identifiers) this.byField[f]!.set(v, p);
   }
 
   /** The store writes of the profiles changed since the last call: a put per changed one, a delete per removed one. */
@@ -102,7 +99,7 @@ export class IdentityGraph {
 
   /** The profile holding this identifier (field by index), if any. */
   profileOf(field: number, value: string): Profile | undefined {
-    return this.byIdentifier.get(identifierKey(field, value));
+    return this.byField[field]?.get(value);
   }
 
   /** The profile whose id this is, if any. */
@@ -125,6 +122,23 @@ export class IdentityGraph {
    * a value (the decoder makes an event with none a bad record).
    */
   resolve(ids: readonly (string | null)[]): Resolution {
+    // Most events carry one identifier: a lookup, or a new profile.
+    let only = -1;
+    for (let f = 0; f < ids.length; f++) {
+      if (ids[f] === null) continue;
+      if (only >= 0) { only = -2; break; }
+      only = f;
+    }
+    if (only >= 0) {
+      const arrival = ++this.arrivals;
+      const known = this.byField[only]!.get(ids[only]!);
+      if (known) return { customer: known.id, dropped: 0 };
+      const profile: Profile = { key: this.nextKey++, id: ids[only]!, identifiers: [[only, ids[only]!, arrival]] };
+      this.byField[only]!.set(profile.id, profile);
+      this.byId.set(profile.id, profile);
+      this.changed.add(profile);
+      return { customer: profile.id, dropped: 0 };
+    }
     const present: number[] = [];
     for (let f = 0; f < ids.length; f++) if (ids[f] !== null) present.push(f);
     let dropped = 0;
@@ -138,7 +152,7 @@ export class IdentityGraph {
     if (found.length === 0) {
       const profile: Profile = { key: this.nextKey++, id: '', identifiers: present.map((f) => [f, ids[f]!, arrival]) };
       profile.id = idOf(profile);
-      for (const [f, v] of profile.identifiers) this.byIdentifier.set(identifierKey(f, v), profile);
+      for (const [f, v] of profile.identifiers) this.byField[f]!.set(v, profile);
       this.byId.set(profile.id, profile);
       this.changed.add(profile);
       return { customer: profile.id, dropped };
@@ -149,17 +163,17 @@ export class IdentityGraph {
     for (const other of found.slice(1)) {
       for (const identifier of other.identifiers) {
         into.identifiers.push(identifier);
-        this.byIdentifier.set(identifierKey(identifier[0], identifier[1]), into);
+        this.byField[identifier[0]]!.set(identifier[1], into);
       }
       this.byId.delete(other.id);
       this.changed.delete(other);
       this.removed.add(other.key);
     }
     for (const f of present) {
-      const key = identifierKey(f, ids[f]!);
-      if (this.byIdentifier.has(key)) continue;
+      const byValue = this.byField[f]!;
+      if (byValue.has(ids[f]!)) continue;
       into.identifiers.push([f, ids[f]!, arrival]);
-      this.byIdentifier.set(key, into);
+      byValue.set(ids[f]!, into);
     }
     if (into.identifiers.length !== identifiersBefore) this.changed.add(into);
     this.byId.delete(into.id);
@@ -186,7 +200,7 @@ export class IdentityGraph {
       out.push(p);
     }
     for (const p of out) {
-      for (const [f, v] of p.identifiers) this.byIdentifier.delete(identifierKey(f, v));
+      for (const [f, v] of p.identifiers) this.byField[f]!.delete(v);
       this.byId.delete(p.id);
       this.changed.delete(p);
       this.removed.add(p.key);
@@ -198,7 +212,7 @@ export class IdentityGraph {
   private profilesOf(ids: readonly (string | null)[], present: readonly number[]): Profile[] {
     const out: Profile[] = [];
     for (const f of present) {
-      const p = this.byIdentifier.get(identifierKey(f, ids[f]!));
+      const p = this.byField[f]!.get(ids[f]!);
       if (p && !out.includes(p)) out.push(p);
     }
     return out;
