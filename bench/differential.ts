@@ -21,6 +21,10 @@ let ruleChanges = 0;
 let decisions = 0;
 let decisionRuleChanges = 0;
 let withDecisions = 0;
+let withIdentities = 0;
+let withErasures = 0;
+let merges = 0;
+let erasures = 0;
 for (let seed = from; seed < from + cases; seed++) {
   const r = await runCase(seed);
   outputs += r.engine.length;
@@ -30,6 +34,10 @@ for (let seed = from; seed < from + cases; seed++) {
   decisions += decided;
   decisionRuleChanges += r.reference.filter((e) => e.type === 'decision' && e.reason === 'rule_change').length;
   if (/^decision /m.test(r.case.rules)) withDecisions++;
+  if (/\bidentity /.test(r.case.rules)) withIdentities++;
+  if (r.case.events.some((e) => e['type'] === 'aud.forget')) withErasures++;
+  merges += r.reference.filter((e) => e.reason === 'merge').length;
+  erasures += r.reference.filter((e) => e.reason === 'erasure').length;
   if (r.mismatch) {
     mismatches++;
     if (mismatches <= 5) process.stdout.write(describeMismatch(r) + '\n\n');
@@ -38,6 +46,8 @@ for (let seed = from; seed < from + cases; seed++) {
     process.stderr.write(`${seed - from + 1}/${cases} cases, ${mismatches} mismatches, ${Math.round((seed - from + 1) / ((Date.now() - started) / 1000))} cases/s\n`);
   }
 }
-process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes, ${withDecisions} with decisions), ` +
-  `${outputs} events compared (${ruleChanges} of reason rule_change, ${decisions} decision events, ${decisionRuleChanges} of them of reason rule_change), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stdout.write(`${cases} cases (seeds ${from}..${from + cases - 1}; ${withDeployments} with rule changes, ${withDecisions} with decisions, ` +
+  `${withIdentities} with identities, ${withErasures} with erasures), ` +
+  `${outputs} events compared (${ruleChanges} of reason rule_change, ${decisions} decision events, ${decisionRuleChanges} of them of reason rule_change, ` +
+  `${merges} of reason merge, ${erasures} of reason erasure), ${mismatches} mismatches, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.exitCode = mismatches > 0 ? 1 : 0;

@@ -22,12 +22,12 @@
  * valid records in non-decreasing time order, which is what the differential
  * test generates.
  */
-import { audienceConditions, type AggregateExpr, type AudienceDecl, type CapClause, type DecisionDecl, type Expr, type OfferDecl, type RuleFile, type Step, type TraitDecl } from '../../dsl/ast.js';
+import { audienceConditions, type AggregateExpr, type AudienceDecl, type CapClause, type DecisionDecl, type Expr, type IdentityDecl, type OfferDecl, type RuleFile, type Step, type TraitDecl } from '../../dsl/ast.js';
 import { MAX_TALLY_VALUES } from '../../dsl/plan.js';
 
 type V = number | string | boolean | null;
 
-interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
+export interface Ev { customer: string; type: string; time: number; fields: Record<string, V>; index: number }
 
 export type RefReason = 'event' | 'timer' | 'rule_change' | 'merge' | 'erasure';
 export type RefOutput =
@@ -47,13 +47,16 @@ function bucketOf(windowMs: number): number {
 
 export class ReferenceEvaluator {
   private readonly traits = new Map<string, TraitDecl>();
-  private readonly audiences: AudienceDecl[];
+  /** In dependency order. */
+  readonly audiences: AudienceDecl[];
   private readonly offers = new Map<string, OfferDecl>();
   private readonly decisions: DecisionDecl[];
   private readonly fieldTypes = new Map<string, Map<string, string>>();
-  private readonly keyField: string;
-  private readonly typeField: string;
-  private readonly timeField: string;
+  readonly keyField: string;
+  readonly typeField: string;
+  readonly timeField: string;
+  /** The source's identity clause, if it has one (profiles.ts resolves it). */
+  readonly identity: IdentityDecl | undefined;
 
   /** `maxValues`: the most values a `distinct` or `top` keeps per customer (docs/language.md). */
   constructor(files: RuleFile[], private readonly maxValues = MAX_TALLY_VALUES) {
@@ -65,6 +68,7 @@ export class ReferenceEvaluator {
     this.keyField = src?.key?.name ?? 'key';
     this.typeField = src?.type?.name ?? 'type';
     this.timeField = src?.time?.name ?? 'ts';
+    this.identity = src?.identity;
     this.audiences = dependencyOrder(files.flatMap((f) => f.audiences));
     for (const f of files) for (const o of f.offers) this.offers.set(o.name.name, o);
     this.decisions = files.flatMap((f) => f.decisions);
@@ -199,7 +203,7 @@ export class ReferenceEvaluator {
   }
 
   /** The records of the declared event types, with their fields as the rules read them. */
-  private parse(records: Record<string, unknown>[]): Ev[] {
+  parse(records: Record<string, unknown>[]): Ev[] {
     const events: Ev[] = [];
     records.forEach((r, index) => {
       const type = String(r[this.typeField]);
@@ -218,7 +222,7 @@ export class ReferenceEvaluator {
   }
 
   /** Every instant after an event at which some value might change with time alone. */
-  private candidateInstants(mine: Ev[], end: number): Set<number> {
+  candidateInstants(mine: Ev[], end: number): Set<number> {
     const windows = new Set<number>();
     const withins = new Set<number>();
     const sinceUnits = new Set<number>();
@@ -269,7 +273,7 @@ export class ReferenceEvaluator {
    * by activation.md's words over those observations (heldOver); at a
    * deployment (`carried`), it is the membership it had.
    */
-  private memberships(history: Ev[], now: number, steady?: SteadyObservations, carried?: Map<string, boolean>): Map<string, boolean> {
+  memberships(history: Ev[], now: number, steady?: SteadyObservations, carried?: Map<string, boolean>): Map<string, boolean> {
     const out = new Map<string, boolean>();
     const ctx: Ctx = { history, now, audiences: out, fields: undefined, event: undefined };
     for (const a of this.audiences) {
@@ -643,7 +647,7 @@ function compareTie(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compareKeys(a: (number | string)[], b: (number | string)[]): number {
+export function compareKeys(a: (number | string)[], b: (number | string)[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const d = compareTie(a[i] ?? -Infinity, b[i] ?? -Infinity);
     if (d !== 0) return d;

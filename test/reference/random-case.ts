@@ -15,6 +15,16 @@
  * or in a zone from a trait (with a default; the trait's values sometimes
  * spelt otherwise: lower case, an alias, an offset); some of them move the
  * stream to just before a daylight saving change.
+ *
+ * Three cases in ten are identity or erasure cases instead (drawn last,
+ * with draws of their own): a source with `identity u, e limit N, a` and
+ * records carrying any few of small pools of user ids, e-mails and
+ * anonymous ids (anonymous visitors who log in, shared devices that break
+ * a limit, chains of merges, ids that change, blocked values), some
+ * `aud.forget` records; or a keyed source with `aud.forget` records. They
+ * leave out what a merge cannot combine exactly (sequences, `then not`,
+ * steady audiences, decisions; docs/decisions/2026-12-05-identities-and-erasure.md),
+ * rule changes, and small bounds on distinct/top.
  */
 import { prng } from '../../examples/retail/generate.js';
 
@@ -56,6 +66,8 @@ const DST_CHANGES = ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-03-08
 class Gen {
   private numericTraits: string[] = [];
   private audiences: string[] = [];
+  /** Whether conditions may use `then`, `then not` and `sequence(...)`. */
+  sequences = true;
   constructor(private readonly r: () => number) {}
 
   int(lo: number, hi: number): number { return lo + Math.floor(this.r() * (hi - lo + 1)); }
@@ -106,6 +118,7 @@ class Gen {
     if (depth <= 0 || roll < 0.35) return `${this.num(depth - 1)} ${this.pick(['>=', '>', '<', '<=', '==', '!='])} ${this.int(0, 8)}`;
     if (roll < 0.5) return `${this.bool(depth - 1)} ${this.pick(['and', 'or'])} ${this.bool(depth - 1)}`;
     if (roll < 0.55) return `not (${this.bool(depth - 1)})`;
+    if (roll < 0.68 && !this.sequences) return `${this.num(depth - 1)} ${this.pick(['>=', '>', '<='])} ${this.int(0, 8)}`;
     if (roll < 0.63) {
       const negated = this.chance(0.4);
       const then = `${this.step()} then ${negated ? 'not ' : ''}${this.step()} within ${this.pick(WITHINS)}`;
@@ -122,8 +135,8 @@ class Gen {
     return `${this.pick(['last', 'first'])}(buy.web) == ${this.pick(['true', 'false'])}`;
   }
 
-  rules(): string {
-    const lines = [HEADER];
+  rules(header = HEADER): string {
+    const lines = [header];
     const traits = this.int(0, 2);
     for (let i = 0; i < traits; i++) {
       const name = `t${i}`;
@@ -333,6 +346,57 @@ class Gen {
   }
 }
 
+/** A source with identities instead of a key: user ids, e-mails (limited), anonymous ids (some values blocked). */
+function identityHeader(g: Gen): string {
+  const user = g.chance(0.2) ? 'u limit 2' : 'u';
+  return HEADER.replace('key c', `identity ${user}, e limit ${g.int(1, 3)}, a block "", "none"`);
+}
+
+/** Values of each identifier field: few, so that records keep meeting the same profiles. */
+const POOLS: Record<string, string[]> = { u: ['u1', 'u2', 'u3'], e: ['e1', 'e2', 'e3', 'e4'], a: ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'] };
+/** Which identifiers a record carries, by weight: alone, in pairs, all three. */
+const CARRIES: [string[], number][] = [[['a'], 35], [['u'], 25], [['e'], 10], [['a', 'u'], 15], [['a', 'e'], 8], [['u', 'e'], 5], [['a', 'u', 'e'], 2]];
+
+/** Records with identifiers instead of a key, and some erasures among them. */
+function identityStream(g: Gen, base: Record<string, unknown>[]): Record<string, unknown>[] {
+  const total = CARRIES.reduce((n, [, w]) => n + w, 0);
+  const out: Record<string, unknown>[] = [];
+  for (const e of base) {
+    const { c: _c, ...rest } = e;
+    let roll = g.int(0, total - 1);
+    const [fields] = CARRIES.find(([, w]) => (roll -= w) < 0)!;
+    const ids: Record<string, string> = {};
+    for (const f of fields) ids[f] = g.chance(0.04) ? g.pick(['', 'none']) : g.pick(POOLS[f]!);
+    out.push({ ...ids, ...rest });
+    if (g.chance(0.06)) {
+      const f = g.pick(['u', 'e', 'a']);
+      out.push({ [f]: g.pick(POOLS[f]!), type: 'aud.forget', ts: e['ts'] });
+    }
+  }
+  return out;
+}
+
+/** A keyed stream with some erasures among its records. */
+function withErasures(g: Gen, base: Record<string, unknown>[]): Record<string, unknown>[] {
+  const customers = [...new Set(base.map((e) => e['c']))];
+  const out: Record<string, unknown>[] = [];
+  for (const e of base) {
+    out.push(e);
+    if (g.chance(0.08)) out.push({ c: g.pick(customers), type: 'aud.forget', ts: e['ts'] });
+  }
+  return out;
+}
+
+/** An identity case (or a keyed one with erasures), from draws of its own. */
+function identityCase(seed: number): RandomCase {
+  const g = new Gen(prng((seed * 2654435761) >>> 0));
+  g.sequences = false;
+  const keyed = g.chance(0.3);
+  const rules = g.rules(keyed ? HEADER : identityHeader(g));
+  const { events, until } = g.events();
+  return { seed, rules, events: keyed ? withErasures(g, events) : identityStream(g, events), until, deployments: [] };
+}
+
 export function randomCase(seed: number): RandomCase {
   const g = new Gen(prng(seed));
   let rules = g.rules();
@@ -379,5 +443,7 @@ export function randomCase(seed: number): RandomCase {
       for (const d of deployments) d.at += until - before;
     }
   }
+  // Drawn last: three cases in ten are identity or erasure cases instead.
+  if (g.chance(0.3)) return identityCase(seed);
   return { seed, rules, events: stream, until, ...(maxTallyValues !== undefined ? { maxTallyValues } : {}), deployments };
 }
