@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkRuleFiles } from '../../dsl/checker/check.js';
+import { compileSources } from '../../dsl/compile.js';
 import { parseRuleFile } from '../../dsl/parse.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -166,4 +167,23 @@ test('parser and checker never throw on random input: token soup and arbitrary c
     }
     assert.doesNotThrow(() => checkRuleFiles([parsed.file]), `input ${i}: ${JSON.stringify(text)}`);
   }
+});
+
+test('identity: the spec\'s clause checks clean and plans its limits and blocked values; its misuses are errors with a fix', () => {
+  const ok = 'source "web.events" {\n  identity user_id, email limit 5, anonymous_id block "", "0", "anonymous", "null"\n  type type\n  time ts\n}\n';
+  assert.deepEqual(check(ok), []);
+  const plan = compileSources(new Map([['t.aud', DECLS + ok]])).plan!;
+  assert.deepEqual(plan.source.identity, {
+    fields: [{ name: 'user_id', limit: 1 }, { name: 'email', limit: 5 }, { name: 'anonymous_id', limit: null }],
+    block: ['', '0', 'anonymous', 'null'],
+  });
+  assert.equal(plan.source.keyField, undefined);
+  assert.deepEqual(check('source "s" {\n  key user_id\n  identity user_id, url, at limit 0, url, ts block "x", "x"\n}\n'), [
+    '7:7 bad-declaration a source has either key or identity, not both: key "user_id" names one customer field, identity lists a customer\'s identifier fields / remove "key user_id"',
+    '8:26 type-mismatch identifier field "at" is declared as time in event purchase (t.aud:1); identifiers are strings / declare it as "at: string" (numbers in records are read as their decimal text)',
+    '8:35 bad-declaration limit 0 on "at": a limit is a whole number of values of at least 1 / write e.g. "at limit 5", or no limit for any number',
+    '8:38 duplicate-name identity lists "url" twice / keep it once, where its trust puts it (most trusted first)',
+    '8:43 bad-declaration "ts" is the source\'s time field and cannot identify a customer / list the fields that hold customer identifiers (user id, e-mail, device or cookie id)',
+    '8:57 duplicate-name block lists "x" twice / keep it once',
+  ]);
 });

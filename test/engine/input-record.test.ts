@@ -137,3 +137,22 @@ test('hostile records are bad records with a reason, in bounded memory, and neve
   assert.match(reason(deep), /^(not JSON|field "url" of view must be a string)/);
   assert.match(reason('{"customer_id":"c1","type":"view","ts":"2026-01-01T00:00:00Z","url":' + '{"a":'.repeat(150_000) + '1' + '}'.repeat(150_001)), /^(not JSON|field "url")/);
 });
+
+test('identity sources: identifiers by field, numbers as text, blocked and null ones none; none at all, or of a wrong kind, is a bad record; aud.forget records', () => {
+  const d = decoderFor(
+    'source "s" { identity user_id, email, anon block "", "0"  type type  time ts }',
+    'event view { url: string }',
+  );
+  assert.equal(d.readsKey, false);
+  const ts = '2026-01-01T00:00:00Z';
+  const ids = (r: object) => { const x = d.decode(JSON.stringify(r)); return x.kind === 'event' ? x.event.ids : x; };
+  assert.deepEqual(ids({ type: 'view', ts, url: '/', anon: 'a1' }), [null, null, 'a1']);
+  assert.deepEqual(ids({ type: 'view', ts, url: '/', user_id: 42, email: null, anon: '0' }), ['42', null, null]);
+  assert.deepEqual(ids({ type: 'view', ts, url: '/', anon: '' }), { kind: 'bad', reason: 'no customer identifier: none of the identity fields "user_id", "email", "anon" holds a value that is not blocked' });
+  assert.deepEqual(ids({ type: 'view', ts, url: '/', email: { x: 1 } }), { kind: 'bad', reason: 'identifier field "email" must be a string or number, got {"x":1}' });
+  // Undeclared types are skipped, as for a keyed source; aud.forget is not an event of the rules but an erasure.
+  assert.equal(d.decode(JSON.stringify({ type: 'click', ts, anon: 'a1' })).kind, 'skipped');
+  assert.deepEqual(d.decode(JSON.stringify({ type: 'aud.forget', ts, email: 'e1' })), { kind: 'forget', forget: { ids: [null, 'e1', null], time: Date.parse(ts) } });
+  const keyed = decoderFor('source "s" { key c  type type  time ts }', 'event view { url: string }');
+  assert.deepEqual(keyed.decode(JSON.stringify({ type: 'aud.forget', ts, c: 7 })), { kind: 'forget', forget: { customer: '7', time: Date.parse(ts) } });
+});

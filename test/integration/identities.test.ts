@@ -13,7 +13,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -209,6 +209,19 @@ test('aud run --exactly-once with identities: merges and an erasure as replay ha
     assert.deepEqual(found, []);
   } finally {
     engine?.kill();
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+test('aud run refuses an identity source on an input topic of more than one partition, saying why and what to do', async () => {
+  const input = uniqueTopic('ident-two');
+  await createTopic(input, 2);
+  const work = await mkdtemp(join(tmpdir(), 'aud-ident-two-'));
+  try {
+    const r = spawnSync(process.execPath, [cli, 'run', ...rules, '--brokers', testBrokers(), '--topic', input, '--state-dir', join(work, 'state')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr + r.stdout, /resolve identities .* has 2 partitions: identities are resolved on one partition.*Read them from a topic of one partition/);
+  } finally {
     await rm(work, { recursive: true, force: true });
   }
 });
