@@ -37,7 +37,7 @@ const ACTION_CLAUSES: Record<'offer' | 'decision', { label: string; insert: stri
   ],
 };
 const EXPRESSION_WORDS = ['and', 'or', 'not', 'in', 'over', 'where', 'then', 'within', 'sequence', 'contains', 'starts_with', 'ends_with', 'true', 'false', 'null'];
-const SOURCE_CLAUSES = ['key', 'type', 'time', 'format'];
+const SOURCE_CLAUSES = ['key', 'identity', 'type', 'time', 'format'];
 const FIELD_TYPES = ['number', 'string', 'bool', 'time'];
 const DURATIONS = ['1 hour', '24 hours', '1 day', '7 days', '30 days', '90 days', '180 days', '365 days', '15 minutes', '2 weeks'];
 
@@ -70,8 +70,16 @@ export function complete(analysis: RuleSetAnalysis, text: string, offset: number
   }
   if (block === T.Source) {
     if (last?.image === 'format') return ['json', 'avro'].map((v) => ({ label: v, kind: CompletionItemKind.EnumMember }));
-    const words = tokens.slice(blockStart + 1).filter((t) => t.tokenType === T.Identifier).length;
-    return words % 2 === 0 ? SOURCE_CLAUSES.map((c) => ({ label: c, kind: CompletionItemKind.Keyword })) : [];
+    // A clause a line: its word at the line's start; after an identity field, its options.
+    const line = /(^|\n)([^\n]*)$/.exec(before.slice(0, before.length - partial.length))![2]!;
+    if (/^[ \t]*(\{[ \t]*)?$/.test(line) || lastType === T.LCurly) return SOURCE_CLAUSES.map((c) => ({ label: c, kind: CompletionItemKind.Keyword }));
+    if (/^[ \t]*identity\b/.test(line) && lastType === T.Identifier && last?.image !== 'identity' && last?.image !== 'limit' && last?.image !== 'block') {
+      return [
+        { label: 'limit', kind: CompletionItemKind.Keyword, detail: 'limit N: at most N values of this field in one profile' },
+        { label: 'block', kind: CompletionItemKind.Keyword, detail: 'block "v", ...: values that identify no one' },
+      ];
+    }
+    return [];
   }
   if (block === T.Event) return lastType === T.Colon ? FIELD_TYPES.map((t) => ({ label: t, kind: CompletionItemKind.TypeParameter })) : [];
 
