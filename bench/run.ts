@@ -183,32 +183,22 @@ export async function main(argv: string[]): Promise<void> {
         }
         await cleanUp(launch);
       }
-      if (identitiesSpec) {
-        const launch = launchFor(`${prefix}.${groupName(identitiesSpec)}-identities.r${r}`, { rules: [identityRules], input: identityInput });
-        say(`throughput ${r}/${args.repeat}: ${identitiesSpec.label}, bench.aud with identities`);
+      /** One more aud run of bench.aud in a variant (`what`), its result kept in `into`. */
+      const variant = async (spec: SystemSpec, name: string, what: string, o: Partial<LaunchOptions>, into: ThroughputResult[]): Promise<void> => {
+        const launch = launchFor(`${prefix}.${groupName(spec)}-${name}.r${r}`, o);
+        say(`throughput ${r}/${args.repeat}: ${spec.label}, ${what}`);
         try {
-          const t = await throughputRun(watch, identitiesSpec, launch, { events: args.events, repeat: r, logDir: work, timeoutMs: args.timeoutS * 1000, say });
-          identities.push(t);
-          say(`  ${identitiesSpec.label} with identities: ${Math.round(t.eventsPerSecond)} events/s (${t.seconds.toFixed(1)} s), peak RSS ${t.peakRssMb.toFixed(0)} MB, state ${t.stateMb.toFixed(1)} MB, ${t.outputRecords} outputs`);
+          const t = await throughputRun(watch, spec, launch, { events: args.events, repeat: r, logDir: work, timeoutMs: args.timeoutS * 1000, say });
+          into.push(t);
+          say(`  ${spec.label}, ${what}: ${Math.round(t.eventsPerSecond)} events/s (${t.seconds.toFixed(1)} s), peak RSS ${t.peakRssMb.toFixed(0)} MB, state ${t.stateMb.toFixed(1)} MB, ${t.outputRecords} outputs`);
         } catch (err) {
-          failures.push(`${identitiesSpec.label} with identities, run ${r}: ${(err as Error).message}`);
+          failures.push(`${spec.label}, ${what}, run ${r}: ${(err as Error).message}`);
           say(`  FAILED: ${(err as Error).message}`);
         }
         await cleanUp(launch);
-      }
-      if (offersSpec) {
-        const launch = launchFor(`${prefix}.${groupName(offersSpec)}-offers.r${r}`, { rules: [benchRulesFile(repo), benchOffersFile(repo)] });
-        say(`throughput ${r}/${args.repeat}: ${offersSpec.label}, bench.aud with offers.aud`);
-        try {
-          const t = await throughputRun(watch, offersSpec, launch, { events: args.events, repeat: r, logDir: work, timeoutMs: args.timeoutS * 1000, say });
-          offers.push(t);
-          say(`  ${offersSpec.label} with offers: ${Math.round(t.eventsPerSecond)} events/s (${t.seconds.toFixed(1)} s), peak RSS ${t.peakRssMb.toFixed(0)} MB, state ${t.stateMb.toFixed(1)} MB, ${t.outputRecords} outputs`);
-        } catch (err) {
-          failures.push(`${offersSpec.label} with offers, run ${r}: ${(err as Error).message}`);
-          say(`  FAILED: ${(err as Error).message}`);
-        }
-        await cleanUp(launch);
-      }
+      };
+      if (identitiesSpec) await variant(identitiesSpec, 'identities', 'bench.aud with identities', { rules: [identityRules], input: identityInput }, identities);
+      if (offersSpec) await variant(offersSpec, 'offers', 'bench.aud with offers.aud', { rules: [benchRulesFile(repo), benchOffersFile(repo)] }, offers);
       for (const set of ruleSets?.sets.slice(1) ?? []) for (const spec of ruleSetOptions.systems) {
         const launch = launchFor(`${prefix}.${groupName(spec)}-a${set.audiences}.r${r}`, { rules: [set.path] });
         say(`throughput ${r}/${args.repeat}: ${spec.label}, ${set.audiences} audiences`);

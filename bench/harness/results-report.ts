@@ -265,18 +265,7 @@ function renderOffers(r: BenchReport, x: NonNullable<BenchReport['offers']>, w: 
   w();
   w(`bench.aud with bench/rules/offers.aud (three offers over its audiences, one decision with a cap and a send window in Europe/Oslo, evaluated for a customer when what its offers read changes and at the instants a cap frees or the window opens), under ${x.system}, in every repeat after the systems above; the first row is bench.aud alone, from those runs. Output events: enter/leave and decision events (output end offsets).`);
   w();
-  w('| rules | events/s (median) | each run | steady events/s | output events | peak RSS MB | state on disk MB |');
-  w('|---|---|---|---|---|---|---|');
-  const plain = summariseRuns(x.system, r.throughput.filter((t) => t.system === x.system));
-  const withOffers = summariseRuns(x.system, x.throughput);
-  for (const [name, m] of [['bench.aud', plain], ['bench.aud + offers.aud', withOffers]] as const) {
-    w(`| ${name} | ${m.runs.length ? n0(m.eps) : 'failed'} | ${m.runs.map((t) => n0(t.eventsPerSecond)).join(', ')} | ${n0(m.steady)} | ${n0(m.output)} | ${n0(m.rss)} | ${n1(m.state)} |`);
-  }
-  w();
-  if (plain.runs.length && withOffers.runs.length) {
-    w(`With the decision: ${n2(withOffers.eps / plain.eps)}× bench.aud's events/s (medians of the same run).`);
-    w();
-  }
+  renderVariant(r, x, ['bench.aud', 'bench.aud + offers.aud'], 'With the decision: ', 'bench.aud\'s events/s', w);
 }
 
 /** bench.aud keyed by customer and with identities, under the same system, in the same repeats. */
@@ -285,16 +274,21 @@ function renderIdentities(r: BenchReport, x: NonNullable<BenchReport['identities
   w();
   w(`bench.aud with its source's \`key\` replaced by \`identity user_id, email limit 2, anonymous_id\`, over the same workload with identities (bench/workload/identity-workload.ts: 30% of the events carry a device's anonymous id only, 5% a device and the user id, which merges or renames profiles; now and then the e-mail beside the user id), on an input topic of one partition (identity sources run on one; docs/design.md, "Identities"), under ${x.system}, in every repeat after the systems above; the first row is bench.aud keyed by customer over the 8-partition topic, from those runs.`);
   w();
+  renderVariant(r, x, ['bench.aud, keyed', 'bench.aud, identities'], 'With identities: ', 'the keyed events/s', w);
+}
+
+/** A table of bench.aud's runs under `x.system` and the variant's, and the ratio of their medians. */
+function renderVariant(r: BenchReport, x: { system: string; throughput: ThroughputResult[] }, names: [string, string], ratio: string, of: string, w: (line?: string) => void): void {
   w('| rules | events/s (median) | each run | steady events/s | output events | peak RSS MB | state on disk MB |');
   w('|---|---|---|---|---|---|---|');
-  const keyed = summariseRuns(x.system, r.throughput.filter((t) => t.system === x.system));
-  const withIdentities = summariseRuns(x.system, x.throughput);
-  for (const [name, m] of [['bench.aud, keyed', keyed], ['bench.aud, identities', withIdentities]] as const) {
+  const plain = summariseRuns(x.system, r.throughput.filter((t) => t.system === x.system));
+  const other = summariseRuns(x.system, x.throughput);
+  for (const [name, m] of [[names[0], plain], [names[1], other]] as const) {
     w(`| ${name} | ${m.runs.length ? n0(m.eps) : 'failed'} | ${m.runs.map((t) => n0(t.eventsPerSecond)).join(', ')} | ${n0(m.steady)} | ${n0(m.output)} | ${n0(m.rss)} | ${n1(m.state)} |`);
   }
   w();
-  if (keyed.runs.length && withIdentities.runs.length) {
-    w(`With identities: ${n2(withIdentities.eps / keyed.eps)}× the keyed events/s (medians of the same run).`);
+  if (plain.runs.length && other.runs.length) {
+    w(`${ratio}${n2(other.eps / plain.eps)}× ${of} (medians of the same run).`);
     w();
   }
 }
