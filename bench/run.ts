@@ -37,6 +37,8 @@ import { produceWorkload } from './workload/produce-workload.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const PARTITIONS = 8;
+/** `aud run --cache-customers`'s default: decoded customers kept per partition. */
+const DEFAULT_CACHE_CUSTOMERS = 2_000;
 
 function say(s: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -197,7 +199,9 @@ export async function main(argv: string[]): Promise<void> {
         }
         await cleanUp(launch);
       };
-      if (identitiesSpec) await variant(identitiesSpec, 'identities', 'bench.aud with identities', { rules: [identityRules], input: identityInput }, identities);
+      // One partition holds every customer: its record cache gets what the keyed run's partitions have together.
+      const identityCache = ['--cache-customers', String(PARTITIONS * DEFAULT_CACHE_CUSTOMERS)];
+      if (identitiesSpec) await variant(identitiesSpec, 'identities', 'bench.aud with identities', { rules: [identityRules], input: identityInput, audArgs: [...args.audArg, ...identityCache] }, identities);
       if (offersSpec) await variant(offersSpec, 'offers', 'bench.aud with offers.aud', { rules: [benchRulesFile(repo), benchOffersFile(repo)] }, offers);
       for (const set of ruleSets?.sets.slice(1) ?? []) for (const spec of ruleSetOptions.systems) {
         const launch = launchFor(`${prefix}.${groupName(spec)}-a${set.audiences}.r${r}`, { rules: [set.path] });

@@ -201,9 +201,6 @@ export class PartitionTask {
   readonly identities: IdentityGraph | undefined;
   /** Customers erased, as salted hashes of their identifiers with the instant (identity/erased-identifiers.ts). */
   readonly erased: ErasedIdentifiers;
-  /** Profiles merged (or renamed) and customers erased since the partition was opened. */
-  private mergesApplied = 0;
-  private erasuresApplied = 0;
 
   private constructor(readonly plan: Plan, private readonly store: PartitionStore, meta: PartitionMeta | undefined, lists: AudienceLists, listStored: boolean, options: PartitionTaskOptions) {
     this.codec = new CustomerStateCodec(lists, plan.slots.map((slot) => slot.id));
@@ -432,12 +429,6 @@ export class PartitionTask {
     return result;
   }
 
-  /** Profiles merged (or renamed) since the partition was opened. */
-  get merges(): number { return this.mergesApplied; }
-
-  /** Customers erased since the partition was opened. */
-  get erasures(): number { return this.erasuresApplied; }
-
   /**
    * The customers an `aud.forget` record names, taken out of the identity
    * graph at once (later records of the batch resolve without them), and
@@ -468,7 +459,6 @@ export class PartitionTask {
       this.leaveAll(customer, c.state, 'erasure', erasure.cause, out);
       this.clearCustomer(customer, c);
       customers++;
-      this.erasuresApplied++;
     }
     const receipt: ErasureReceipt = { at: this.isoNow(), customers, identifiers: customers > 0 ? erasure.identifiers : 0, leaves: out.length - before };
     if (erasure.cause) receipt.cause = erasure.cause;
@@ -504,7 +494,6 @@ export class PartitionTask {
       this.codec.release(target.state);
       target.state = state;
       survivor.state = this.codec.empty();
-      survivor.state.t = null;
       this.changed.add(merge.survivor);
     }
     // Wakes and the timer are found again by evaluating everything.
@@ -512,7 +501,6 @@ export class PartitionTask {
     membershipsChanged(state);
     state.t = null;
     this.changed.add(into);
-    this.mergesApplied++;
     this.dirty.fill(1);
     this.dirtyCount = this.dirty.length;
     if (this.hasDecisions) this.decisionsDirty = true;
