@@ -135,11 +135,12 @@ test('aud replay --deploy: rules that add a steady audience are refused, naming 
 });
 
 test('aud test: the example cases pass (the case of docs/operations.md among them); a wrong expectation fails with the difference', () => {
-  const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases');
+  const ok = aud('test', '--cases', 'examples/retail/cases', 'examples/telco/cases', 'examples/webshop/cases');
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/spec-vip-lapsed\.yaml \(2 events\)$/m);
   assert.match(ok.stdout, /^ok {3}examples\/retail\/cases\/rule-change\.yaml \(6 events\)$/m);
-  assert.match(ok.stdout, /^12 passed, 0 failed$/m);
+  assert.match(ok.stdout, /^ok {3}logging in on a second device merges both devices' browsing under the user id \(9 events\)$/m);
+  assert.match(ok.stdout, /^16 passed, 0 failed$/m);
 
   const dir = mkdtempSync(join(tmpdir(), 'aud-case-'));
   const file = join(dir, 'wrong.yaml');
