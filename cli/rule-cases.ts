@@ -26,7 +26,7 @@ export interface ExpectedEvent {
   score?: number | null;
   customer: string;
   at?: string;
-  /** event, timer or rule_change; checked where given. */
+  /** event, timer, rule_change, merge or erasure; checked where given. */
   reason?: string;
 }
 
