@@ -172,7 +172,7 @@ export class RecordDecoder {
     this.fields = new Map(plan.events.map((e) => [e.name, e.fields]));
   }
 
-  /** Whether decode reads the key: only when the source names no key field. */
+  /** Whether decode reads the key: only when the source names no key field and no identity fields. */
   get readsKey(): boolean { return this.plan.source.keyField === undefined && this.plan.source.identity === undefined; }
 
   /**

@@ -40,7 +40,7 @@ interface Life {
   base: Ev[];
   /** Its own records, in arrival order. */
   own: Ev[];
-  /** How it ended: absorbed, renamed (its profile took another id), continued (merged, same id) or erased; at record `endIndex`, `endRank` among the ones that ended there. */
+  /** How it ended: absorbed, renamed (its profile took another id), continued (merged, same id) or erased; at record `index`, `rank`-th among the lives that ended there. */
   end?: { at: number; index: number; kind: 'absorbed' | 'renamed' | 'continued' | 'erased'; rank: number };
   /** After evaluation: memberships and versions at its end. */
   member?: Map<string, boolean>;
